@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * wbarrier: VFS write barriers for change tracking, generic netlink ABI.
+ *
+ * This header is the single definition of the family's commands, attributes
+ * and flags; the Go client checks its constants against it in a test.
+ *
+ * Every command needs CAP_SYS_ADMIN. Integers are host endian, as in every
+ * generic netlink family. Unknown attributes in a request are rejected.
+ *
+ * WBARRIER_CMD_WATCH
+ *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch.
+ *   Reply:    the watch's status (see WBARRIER_CMD_STATUS).
+ *   Starts tracking the superblock that PATH is on. The watch holds a
+ *   reference to the mount, so the filesystem cannot be unmounted until the
+ *   watch is removed. Errors: ENOENT (no such path), EEXIST (superblock
+ *   already watched), EOPNOTSUPP (filesystem cannot encode file handles).
+ *
+ * WBARRIER_CMD_UNWATCH
+ *   Request:  WBARRIER_A_WATCH_ID (u32).
+ *   Waits for in-flight modifying operations, then drops the watch and its
+ *   pending records. Errors: ENOENT (no such watch).
+ *
+ * WBARRIER_CMD_BARRIER
+ *   Request:  WBARRIER_A_WATCH_ID (u32).
+ *   Reply:    WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH (u64, the epoch closed),
+ *             WBARRIER_A_LOSSY (flag, present if that epoch lost records),
+ *             WBARRIER_A_NEXT_SEQ (u64, the sequence number after the epoch's
+ *             closing marker).
+ *   Opens epoch N+1, then waits until every operation that recorded into
+ *   epoch N has finished. New operations are never blocked. Then queues a
+ *   WBARRIER_REC_EPOCH_CLOSED record for N. Errors: ENOENT.
+ *
+ * WBARRIER_CMD_STATUS
+ *   Request:  WBARRIER_A_WATCH_ID (u32), or NLM_F_DUMP for every watch.
+ *   Reply:    WBARRIER_A_WATCH_ID, WBARRIER_A_PATH (as given to WATCH),
+ *             WBARRIER_A_DEV (u32, the superblock's dev_t in the encoding of
+ *             stat(2)'s st_dev), WBARRIER_A_FSTYPE (string),
+ *             WBARRIER_A_EPOCH (u64, the open epoch),
+ *             WBARRIER_A_LOSSY (flag, the open epoch lost records),
+ *             WBARRIER_A_NEXT_SEQ (u64), WBARRIER_A_FIRST_SEQ (u64, oldest
+ *             record still queued), WBARRIER_A_QUEUED (u32),
+ *             WBARRIER_A_EMITTED (u64), WBARRIER_A_LOST (u64).
+ *
+ * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
+ *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
+ *             default 0).
+ *   Reply:    one message per queued record whose sequence number is at
+ *             least CURSOR, in sequence order: WBARRIER_A_WATCH_ID and the
+ *             record's WBARRIER_A_REC_* attributes. Records below CURSOR are
+ *             acknowledged: the kernel frees them. Errors: ENOENT.
+ *
+ * Multicast group WBARRIER_MCGRP_EVENTS (admin only):
+ *   WBARRIER_CMD_NOTIFY_RECORDS  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:
+ *                                records are waiting.
+ *   WBARRIER_CMD_NOTIFY_OVERFLOW WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH: a
+ *                                record of that epoch was lost; it is lossy.
+ *   WBARRIER_CMD_NOTIFY_UNWATCH  WBARRIER_A_WATCH_ID: the watch is gone.
+ *
+ * A record (WBARRIER_A_REC_*):
+ *   TYPE (u32, enum wbarrier_rec_type), SEQ (u64), EPOCH (u64) always;
+ *   for WBARRIER_REC_CHANGE: OPS (u32, WBARRIER_OP_* bits), and as the
+ *   operation has them: FH_TYPE (u32) + FH (binary, at most
+ *   WBARRIER_FH_MAX bytes) of the changed object, PARENT_FH_TYPE +
+ *   PARENT_FH of its directory and NAME (string) for namespace operations,
+ *   OFFSET (u64) + LENGTH (u64) for data writes. A create record has no FH:
+ *   it is made before the object exists.
+ *   for WBARRIER_REC_EPOCH_CLOSED: LOSSY (flag) if the epoch lost records.
+ *   A sequence number is assigned when a record is queued: lost records
+ *   leave no gap, they mark their epoch lossy instead.
+ */
+#ifndef _UAPI_LINUX_WBARRIER_H
+#define _UAPI_LINUX_WBARRIER_H
+
+#define WBARRIER_GENL_NAME		"wbarrier"
+#define WBARRIER_GENL_VERSION		1
+#define WBARRIER_MCGRP_EVENTS		"events"
+
+/* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
+#define WBARRIER_FH_MAX			128
+
+enum wbarrier_cmd {
+	WBARRIER_CMD_UNSPEC,
+	WBARRIER_CMD_WATCH,
+	WBARRIER_CMD_UNWATCH,
+	WBARRIER_CMD_BARRIER,
+	WBARRIER_CMD_STATUS,
+	WBARRIER_CMD_RECORDS,
+	WBARRIER_CMD_NOTIFY_RECORDS,
+	WBARRIER_CMD_NOTIFY_OVERFLOW,
+	WBARRIER_CMD_NOTIFY_UNWATCH,
+
+	__WBARRIER_CMD_MAX
+};
+#define WBARRIER_CMD_MAX (__WBARRIER_CMD_MAX - 1)
+
+enum wbarrier_attr {
+	WBARRIER_A_UNSPEC,
+	WBARRIER_A_PAD,
+	WBARRIER_A_WATCH_ID,		/* u32 */
+	WBARRIER_A_PATH,		/* string */
+	WBARRIER_A_DEV,			/* u32 */
+	WBARRIER_A_FSTYPE,		/* string */
+	WBARRIER_A_EPOCH,		/* u64 */
+	WBARRIER_A_LOSSY,		/* flag */
+	WBARRIER_A_NEXT_SEQ,		/* u64 */
+	WBARRIER_A_FIRST_SEQ,		/* u64 */
+	WBARRIER_A_QUEUED,		/* u32 */
+	WBARRIER_A_EMITTED,		/* u64 */
+	WBARRIER_A_LOST,		/* u64 */
+	WBARRIER_A_CURSOR,		/* u64 */
+	WBARRIER_A_REC_TYPE,		/* u32, enum wbarrier_rec_type */
+	WBARRIER_A_REC_SEQ,		/* u64 */
+	WBARRIER_A_REC_EPOCH,		/* u64 */
+	WBARRIER_A_REC_OPS,		/* u32, WBARRIER_OP_* */
+	WBARRIER_A_REC_FH_TYPE,		/* u32 */
+	WBARRIER_A_REC_FH,		/* binary */
+	WBARRIER_A_REC_PARENT_FH_TYPE,	/* u32 */
+	WBARRIER_A_REC_PARENT_FH,	/* binary */
+	WBARRIER_A_REC_NAME,		/* string */
+	WBARRIER_A_REC_OFFSET,		/* u64 */
+	WBARRIER_A_REC_LENGTH,		/* u64 */
+	WBARRIER_A_REC_LOSSY,		/* flag */
+
+	__WBARRIER_A_MAX
+};
+#define WBARRIER_A_MAX (__WBARRIER_A_MAX - 1)
+
+enum wbarrier_rec_type {
+	WBARRIER_REC_UNSPEC,
+	WBARRIER_REC_CHANGE,
+	WBARRIER_REC_EPOCH_CLOSED,
+
+	__WBARRIER_REC_MAX
+};
+#define WBARRIER_REC_MAX (__WBARRIER_REC_MAX - 1)
+
+/* What happened to the object: a reasons mask, merged per object per epoch. */
+#define WBARRIER_OP_DATA	(1U << 0)	/* contents written */
+#define WBARRIER_OP_SIZE	(1U << 1)	/* truncated, extended, space changed */
+#define WBARRIER_OP_ATTR	(1U << 2)	/* mode, owner, times, flags */
+#define WBARRIER_OP_XATTR	(1U << 3)	/* extended attribute set or removed */
+#define WBARRIER_OP_CREATE	(1U << 4)	/* NAME created in the parent */
+#define WBARRIER_OP_REMOVE	(1U << 5)	/* NAME removed from the parent */
+#define WBARRIER_OP_RENAME_FROM	(1U << 6)	/* renamed away from NAME */
+#define WBARRIER_OP_RENAME_TO	(1U << 7)	/* renamed to NAME */
+#define WBARRIER_OP_LINK	(1U << 8)	/* hard link NAME added */
+#define WBARRIER_OP_MMAP	(1U << 9)	/* written through a shared mapping */
+
+#endif /* _UAPI_LINUX_WBARRIER_H */
