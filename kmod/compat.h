@@ -1,5 +1,68 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Kernel version differences, in one place; force-included into every file. */
+/*
+ * Kernel differences, in one place; force-included into every file by Kbuild
+ * so that the rest of the module carries no version checks.
+ */
 #ifndef _WBARRIER_COMPAT_H
 #define _WBARRIER_COMPAT_H
+
+#include <linux/version.h>
+#include <linux/exportfs.h>
+#include <linux/kprobes.h>
+#include <linux/sched.h>
+#include <net/genetlink.h>
+
+/* 6.5 added a flags argument to exportfs_encode_inode_fh(). */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define wb_encode_inode_fh(inode, fid, max_len) \
+	exportfs_encode_inode_fh(inode, fid, max_len, NULL, 0)
+#else
+#define wb_encode_inode_fh(inode, fid, max_len) \
+	exportfs_encode_inode_fh(inode, fid, max_len, NULL)
 #endif
+
+/* 6.6 moved a dump's parsed attributes into a struct genl_info. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#define wb_dump_attrs(cb) (genl_info_dump(cb)->attrs)
+#else
+#define wb_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
+#endif
+
+/* Older kernels cannot restrict a multicast group to CAP_SYS_ADMIN. */
+#ifndef GENL_MCAST_CAP_SYS_ADMIN
+#define GENL_MCAST_CAP_SYS_ADMIN 0
+#endif
+
+/*
+ * The innermost kretprobe instance of the current task whose kretprobe
+ * @match accepts, or NULL. A task's active instances form a list, innermost
+ * first; walking it is safe from a probe handler of the same task, which is
+ * the only one changing it.
+ */
+static inline struct kretprobe_instance *
+wb_current_kretprobe_instance(bool (*match)(const struct kretprobe *rp))
+{
+	struct llist_node *node;
+
+#ifdef CONFIG_KRETPROBE_ON_RETHOOK
+	llist_for_each(node, current->rethooks.first) {
+		struct rethook_node *rhn =
+			container_of(node, struct rethook_node, llist);
+
+		/* Other rethook users share the list: check the owner first. */
+		if (match(rhn->rethook->data))
+			return container_of(rhn, struct kretprobe_instance, node);
+	}
+#else
+	llist_for_each(node, current->kretprobe_instances.first) {
+		struct kretprobe_instance *ri =
+			container_of(node, struct kretprobe_instance, llist);
+
+		if (match(get_kretprobe(ri)))
+			return ri;
+	}
+#endif
+	return NULL;
+}
+
+#endif /* _WBARRIER_COMPAT_H */

@@ -1,13 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * wbarrier: VFS write barriers for change tracking.
+ *
+ * Module init and teardown. The order matters on the way out: the netlink
+ * family goes first (no new watches), then every watch (waiting for the
+ * operations in flight), and only then the probes (see wb_hooks_exit()).
+ */
 #include <linux/module.h>
+#include "wbarrier.h"
 
 static int __init wb_init(void)
 {
+	int err;
+
+	err = wb_hooks_init();
+	if (err)
+		return err;
+	err = wb_nl_init();
+	if (err)
+		goto err_hooks;
 	return 0;
+
+err_hooks:
+	wb_hooks_exit();
+	return err;
 }
 
 static void __exit wb_exit(void)
 {
+	wb_nl_exit();
+	wb_watch_remove_all();
+	wb_hooks_exit();
 }
 
 module_init(wb_init);

@@ -10,7 +10,8 @@
  *
  * WBARRIER_CMD_WATCH
  *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch.
- *   Reply:    the watch's status (see WBARRIER_CMD_STATUS).
+ *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
+ *             start at 1.
  *   Starts tracking the superblock that PATH is on. The watch holds a
  *   reference to the mount, so the filesystem cannot be unmounted until the
  *   watch is removed. Errors: ENOENT (no such path), EEXIST (superblock
@@ -29,7 +30,8 @@
  *             closing marker).
  *   Opens epoch N+1, then waits until every operation that recorded into
  *   epoch N has finished. New operations are never blocked. Then queues a
- *   WBARRIER_REC_EPOCH_CLOSED record for N. Errors: ENOENT.
+ *   WBARRIER_REC_EPOCH_CLOSED record for N. Errors: ENOENT, ENOBUFS (the
+ *   ring is full, its room for markers too: drain records first).
  *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or NLM_F_DUMP for every watch.
@@ -48,7 +50,11 @@
  *   Reply:    one message per queued record whose sequence number is at
  *             least CURSOR, in sequence order: WBARRIER_A_WATCH_ID and the
  *             record's WBARRIER_A_REC_* attributes. Records below CURSOR are
- *             acknowledged: the kernel frees them. Errors: ENOENT.
+ *             acknowledged: the kernel frees them. Errors: ENOENT, ESTALE
+ *             (another reader acknowledged records this dump had not sent
+ *             yet: they are gone for this reader).
+ *   After a dump starts, the next queued record is announced once with
+ *   WBARRIER_CMD_NOTIFY_RECORDS.
  *
  * Multicast group WBARRIER_MCGRP_EVENTS (admin only):
  *   WBARRIER_CMD_NOTIFY_RECORDS  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:

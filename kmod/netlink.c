@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The generic netlink family "wbarrier": the boundary to userspace.
+ * kmod/uapi/wbarrier.h describes every command and attribute.
+ */
+#include <net/genetlink.h>
+#include "wbarrier.h"
+
+static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
+	[WBARRIER_A_WATCH_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
+	[WBARRIER_A_PATH]	= { .type = NLA_NUL_STRING, .len = PATH_MAX - 1 },
+	[WBARRIER_A_CURSOR]	= { .type = NLA_U64 },
+};
+
+static struct genl_family wb_family;
+
+static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
+{
+	unsigned long flags;
+	u64 first_seq, next_seq, emitted, lost;
+
+	spin_lock_irqsave(&w->lock, flags);
+	first_seq = w->first_seq;
+	next_seq = w->next_seq;
+	emitted = w->emitted;
+	lost = w->lost;
+	spin_unlock_irqrestore(&w->lock, flags);
+
+	if (nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
+	    nla_put_string(skb, WBARRIER_A_PATH, w->path_name) ||
+	    nla_put_u32(skb, WBARRIER_A_DEV, new_encode_dev(w->sb->s_dev)) ||
+	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->sb->s_type->name) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, READ_ONCE(w->epoch),
+			      WBARRIER_A_PAD) ||
+	    (READ_ONCE(w->lossy[READ_ONCE(w->epoch) & 1]) &&
+	     nla_put_flag(skb, WBARRIER_A_LOSSY)) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, next_seq,
+			      WBARRIER_A_PAD) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_FIRST_SEQ, first_seq,
+			      WBARRIER_A_PAD) ||
+	    nla_put_u32(skb, WBARRIER_A_QUEUED, next_seq - first_seq) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_EMITTED, emitted,
+			      WBARRIER_A_PAD) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_LOST, lost, WBARRIER_A_PAD))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/* Replies to @info with the status of @w under command @cmd. */
+static int wb_reply_watch(struct genl_info *info, u8 cmd, struct wb_watch *w)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!skb)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(skb, info, &wb_family, 0, cmd);
+	if (!hdr || wb_put_watch(skb, w)) {
+		nlmsg_free(skb);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return genlmsg_reply(skb, info);
+}
+
+/* The watch named by the request's WATCH_ID, with a reference, or NULL. */
+static struct wb_watch *wb_get_watch(struct genl_info *info)
+{
+	struct wb_watch *w;
+
+	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_WATCH_ID))
+		return ERR_PTR(-EINVAL);
+	w = wb_watch_get(nla_get_u32(info->attrs[WBARRIER_A_WATCH_ID]));
+	if (!w) {
+		NL_SET_ERR_MSG_ATTR(info->extack,
+				    info->attrs[WBARRIER_A_WATCH_ID],
+				    "no such watch");
+		return ERR_PTR(-ENOENT);
+	}
+	return w;
+}
+
+static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w;
+	int err;
+
+	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_PATH))
+		return -EINVAL;
+	w = wb_watch_create(nla_data(info->attrs[WBARRIER_A_PATH]));
+	if (IS_ERR(w)) {
+		err = PTR_ERR(w);
+		if (err == -EEXIST)
+			NL_SET_ERR_MSG(info->extack,
+				       "this filesystem is already watched");
+		else if (err == -EOPNOTSUPP)
+			NL_SET_ERR_MSG(info->extack,
+				       "this filesystem cannot encode file handles");
+		else if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "no such path");
+		return err;
+	}
+	err = wb_reply_watch(info, WBARRIER_CMD_WATCH, w);
+	wb_watch_put(w);
+	return err;
+}
+
+static int wb_nl_unwatch(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w = wb_get_watch(info);
+	u32 id;
+
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	id = w->id;
+	wb_watch_put(w);
+	/* A concurrent unwatch may have won: then this one finds nothing. */
+	return wb_watch_remove(id);
+}
+
+static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w = wb_get_watch(info);
+	struct sk_buff *msg;
+	u64 closed, next_seq;
+	bool lossy;
+	void *hdr;
+	int err;
+
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	err = wb_watch_barrier(w, &closed, &lossy, &next_seq);
+	if (err) {
+		if (err == -ENOBUFS)
+			NL_SET_ERR_MSG(info->extack,
+				       "record ring full: drain records first");
+		goto out;
+	}
+	err = -ENOMEM;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put_reply(msg, info, &wb_family, 0,
+				WBARRIER_CMD_BARRIER);
+	if (!hdr ||
+	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
+	    nla_put_u64_64bit(msg, WBARRIER_A_EPOCH, closed, WBARRIER_A_PAD) ||
+	    (lossy && nla_put_flag(msg, WBARRIER_A_LOSSY)) ||
+	    nla_put_u64_64bit(msg, WBARRIER_A_NEXT_SEQ, next_seq,
+			      WBARRIER_A_PAD)) {
+		nlmsg_free(msg);
+		err = -EMSGSIZE;
+		goto out;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+out:
+	wb_watch_put(w);
+	return err;
+}
+
+static int wb_nl_status(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w = wb_get_watch(info);
+	int err;
+
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	err = wb_reply_watch(info, WBARRIER_CMD_STATUS, w);
+	wb_watch_put(w);
+	return err;
+}
+
+struct wb_status_dump {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+};
+
+static int wb_dump_one_watch(struct wb_watch *w, void *arg)
+{
+	struct wb_status_dump *d = arg;
+	void *hdr;
+
+	hdr = genlmsg_put(d->skb, NETLINK_CB(d->cb->skb).portid,
+			  d->cb->nlh->nlmsg_seq, &wb_family, NLM_F_MULTI,
+			  WBARRIER_CMD_STATUS);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (wb_put_watch(d->skb, w)) {
+		genlmsg_cancel(d->skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(d->skb, hdr);
+	d->cb->args[0] = w->id + 1;	/* resume after this watch */
+	return 0;
+}
+
+static int wb_nl_status_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct wb_status_dump d = { .skb = skb, .cb = cb };
+	int err;
+
+	err = wb_watch_for_each(wb_dump_one_watch, &d, cb->args[0]);
+	/* A full skb ends this part of the dump; the next resumes. */
+	if (err && err != -EMSGSIZE)
+		return err;
+	return skb->len;
+}
+
+/* RECORDS dump: cb->args[0] holds the watch, cb->args[1] the next seq. */
+static int wb_nl_records_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = wb_dump_attrs(cb);
+	struct wb_watch *w;
+	u64 cursor = 0;
+
+	if (!attrs[WBARRIER_A_WATCH_ID]) {
+		NL_SET_ERR_MSG(cb->extack, "missing watch id");
+		return -EINVAL;
+	}
+	w = wb_watch_get(nla_get_u32(attrs[WBARRIER_A_WATCH_ID]));
+	if (!w) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[WBARRIER_A_WATCH_ID],
+				    "no such watch");
+		return -ENOENT;
+	}
+	if (attrs[WBARRIER_A_CURSOR])
+		cursor = nla_get_u64(attrs[WBARRIER_A_CURSOR]);
+	cb->args[0] = (long)w;
+	cb->args[1] = wb_ring_trim(w, cursor);
+	wb_ring_arm_notify(w);
+	return 0;
+}
+
+static int wb_put_record(struct sk_buff *skb, const struct wb_record *rec)
+{
+	if (nla_put_u32(skb, WBARRIER_A_REC_TYPE, rec->type) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_REC_SEQ, rec->seq,
+			      WBARRIER_A_PAD) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_REC_EPOCH, rec->epoch,
+			      WBARRIER_A_PAD))
+		return -EMSGSIZE;
+	if (rec->type == WBARRIER_REC_EPOCH_CLOSED)
+		return rec->lossy ? nla_put_flag(skb, WBARRIER_A_REC_LOSSY) : 0;
+
+	if (nla_put_u32(skb, WBARRIER_A_REC_OPS, rec->ops))
+		return -EMSGSIZE;
+	if (rec->fh_len &&
+	    (nla_put_u32(skb, WBARRIER_A_REC_FH_TYPE, rec->fh_type) ||
+	     nla_put(skb, WBARRIER_A_REC_FH, rec->fh_len, wb_record_fh(rec))))
+		return -EMSGSIZE;
+	if (rec->parent_fh_len &&
+	    (nla_put_u32(skb, WBARRIER_A_REC_PARENT_FH_TYPE,
+			 rec->parent_fh_type) ||
+	     nla_put(skb, WBARRIER_A_REC_PARENT_FH, rec->parent_fh_len,
+		     wb_record_parent_fh(rec))))
+		return -EMSGSIZE;
+	if (rec->name_len &&
+	    nla_put_string(skb, WBARRIER_A_REC_NAME, wb_record_name(rec)))
+		return -EMSGSIZE;
+	if (rec->has_range &&
+	    (nla_put_u64_64bit(skb, WBARRIER_A_REC_OFFSET, rec->offset,
+			       WBARRIER_A_PAD) ||
+	     nla_put_u64_64bit(skb, WBARRIER_A_REC_LENGTH, rec->length,
+			       WBARRIER_A_PAD)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct wb_watch *w = (struct wb_watch *)cb->args[0];
+	unsigned long flags;
+	u64 seq;
+
+	spin_lock_irqsave(&w->lock, flags);
+	if (cb->args[1] < w->first_seq) {
+		spin_unlock_irqrestore(&w->lock, flags);
+		NL_SET_ERR_MSG(cb->extack,
+			       "another reader acknowledged records of this dump");
+		return -ESTALE;
+	}
+	for (seq = cb->args[1]; seq < w->next_seq; seq++) {
+		const struct wb_record *rec = w->ring[seq % w->ring_size];
+		void *hdr;
+
+		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
+				  cb->nlh->nlmsg_seq, &wb_family, NLM_F_MULTI,
+				  WBARRIER_CMD_RECORDS);
+		if (!hdr)
+			break;
+		if (nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
+		    wb_put_record(skb, rec)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[1] = seq;
+	spin_unlock_irqrestore(&w->lock, flags);
+	return skb->len;
+}
+
+static int wb_nl_records_done(struct netlink_callback *cb)
+{
+	struct wb_watch *w = (struct wb_watch *)cb->args[0];
+
+	if (w)
+		wb_watch_put(w);
+	return 0;
+}
+
+static const struct genl_ops wb_ops[] = {
+	{
+		.cmd = WBARRIER_CMD_WATCH,
+		.doit = wb_nl_watch,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = WBARRIER_CMD_UNWATCH,
+		.doit = wb_nl_unwatch,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = WBARRIER_CMD_BARRIER,
+		.doit = wb_nl_barrier,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = WBARRIER_CMD_STATUS,
+		.doit = wb_nl_status,
+		.dumpit = wb_nl_status_dump,
+		.flags = GENL_ADMIN_PERM,
+	}, {
+		.cmd = WBARRIER_CMD_RECORDS,
+		.start = wb_nl_records_start,
+		.dumpit = wb_nl_records_dump,
+		.done = wb_nl_records_done,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group wb_mcgrps[] = {
+	{ .name = WBARRIER_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
+};
+
+static struct genl_family wb_family __ro_after_init = {
+	.name = WBARRIER_GENL_NAME,
+	.version = WBARRIER_GENL_VERSION,
+	.maxattr = WBARRIER_A_MAX,
+	.policy = wb_policy,
+	/* A barrier sleeps until in-flight writes finish: never under genl_mutex. */
+	.parallel_ops = true,
+	.ops = wb_ops,
+	.n_ops = ARRAY_SIZE(wb_ops),
+	.resv_start_op = WBARRIER_CMD_RECORDS + 1,
+	.mcgrps = wb_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(wb_mcgrps),
+	.module = THIS_MODULE,
+};
+
+/* Announces an event of @w to the multicast group; process context. */
+void wb_nl_notify(struct wb_watch *w, u8 cmd)
+{
+	struct sk_buff *skb;
+	unsigned long flags;
+	u64 next_seq, epoch;
+	void *hdr;
+
+	spin_lock_irqsave(&w->lock, flags);
+	next_seq = w->next_seq;
+	epoch = w->overflow_epoch;
+	spin_unlock_irqrestore(&w->lock, flags);
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;	/* best effort: the ring and STATUS keep the facts */
+	hdr = genlmsg_put(skb, 0, 0, &wb_family, 0, cmd);
+	if (!hdr ||
+	    nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
+	    (cmd == WBARRIER_CMD_NOTIFY_RECORDS &&
+	     nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, next_seq,
+			       WBARRIER_A_PAD)) ||
+	    (cmd == WBARRIER_CMD_NOTIFY_OVERFLOW &&
+	     nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, epoch, WBARRIER_A_PAD))) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast(&wb_family, skb, 0, 0, GFP_KERNEL);
+}
+
+int __init wb_nl_init(void)
+{
+	return genl_register_family(&wb_family);
+}
+
+void wb_nl_exit(void)
+{
+	genl_unregister_family(&wb_family);
+}

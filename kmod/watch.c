@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The watch table and the barrier.
+ *
+ * A watch lives in wb_watches while it is watched and is freed when its last
+ * reference goes. Probes never take references: they find the watch under
+ * RCU and hold its SRCU read section instead, which removal waits for.
+ */
+#include <linux/module.h>
+#include <linux/namei.h>
+#include <linux/rculist.h>
+#include <linux/slab.h>
+#include "wbarrier.h"
+
+unsigned int wb_max_records = 65536;
+module_param_named(max_records, wb_max_records, uint, 0444);
+MODULE_PARM_DESC(max_records,
+		 "Change records queued per watch before its epoch turns lossy");
+
+static LIST_HEAD(wb_watches);
+static DEFINE_MUTEX(wb_watches_mutex);	/* serializes changes to wb_watches */
+static u32 wb_next_id = 1;
+
+struct wb_watch *wb_watch_find_rcu(const struct super_block *sb)
+{
+	struct wb_watch *w;
+
+	list_for_each_entry_rcu(w, &wb_watches, node)
+		if (w->sb == sb)
+			return w;
+	return NULL;
+}
+
+static void wb_watch_notify_work(struct work_struct *work)
+{
+	struct wb_watch *w = container_of(work, struct wb_watch, notify_work);
+
+	if (test_and_clear_bit(WB_NOTIFY_OVERFLOW, &w->notify_pending))
+		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_OVERFLOW);
+	if (test_and_clear_bit(WB_NOTIFY_RECORDS, &w->notify_pending))
+		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_RECORDS);
+}
+
+static struct wb_watch *wb_watch_alloc(const struct path *path,
+				       const char *path_name)
+{
+	struct wb_watch *w;
+	int err = -ENOMEM;
+
+	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	if (!w)
+		return ERR_PTR(-ENOMEM);
+	w->path_name = kstrdup(path_name, GFP_KERNEL);
+	if (!w->path_name)
+		goto err_free;
+	w->ring_size = wb_max_records + WB_MARKER_RESERVE;
+	w->ring = kvcalloc(w->ring_size, sizeof(*w->ring), GFP_KERNEL);
+	if (!w->ring)
+		goto err_free_name;
+	err = init_srcu_struct(&w->srcu);
+	if (err)
+		goto err_free_ring;
+
+	refcount_set(&w->ref, 1);
+	w->sb = path->dentry->d_sb;
+	w->path = *path;
+	path_get(&w->path);
+	w->epoch = 1;
+	w->first_seq = 1;
+	w->next_seq = 1;
+	w->nmissed_mark = wb_hooks_nmissed();
+	mutex_init(&w->barrier_mutex);
+	spin_lock_init(&w->lock);
+	INIT_WORK(&w->notify_work, wb_watch_notify_work);
+	wb_ring_arm_notify(w);
+	return w;
+
+err_free_ring:
+	kvfree(w->ring);
+err_free_name:
+	kfree(w->path_name);
+err_free:
+	kfree(w);
+	return ERR_PTR(err);
+}
+
+static void wb_watch_free(struct wb_watch *w)
+{
+	cancel_work_sync(&w->notify_work);
+	wb_ring_free(w);
+	kvfree(w->ring);
+	cleanup_srcu_struct(&w->srcu);
+	path_put(&w->path);
+	kfree(w->path_name);
+	kfree(w);
+}
+
+struct wb_watch *wb_watch_create(const char *path_name)
+{
+	struct wb_watch *w, *other;
+	struct path path;
+	int err;
+
+	err = kern_path(path_name, LOOKUP_FOLLOW, &path);
+	if (err)
+		return ERR_PTR(err);
+	/* Records identify objects by file handle: it must be decodable. */
+	if (!path.dentry->d_sb->s_export_op) {
+		w = ERR_PTR(-EOPNOTSUPP);
+		goto out;
+	}
+	w = wb_watch_alloc(&path, path_name);
+	if (IS_ERR(w))
+		goto out;
+
+	mutex_lock(&wb_watches_mutex);
+	list_for_each_entry(other, &wb_watches, node) {
+		if (other->sb == w->sb) {
+			mutex_unlock(&wb_watches_mutex);
+			wb_watch_free(w);
+			w = ERR_PTR(-EEXIST);
+			goto out;
+		}
+	}
+	w->id = wb_next_id++;
+	refcount_inc(&w->ref);		/* the caller's */
+	list_add_tail_rcu(&w->node, &wb_watches);
+	mutex_unlock(&wb_watches_mutex);
+out:
+	path_put(&path);
+	return w;
+}
+
+static struct wb_watch *wb_watch_lookup(u32 id)
+{
+	struct wb_watch *w;
+
+	lockdep_assert_held(&wb_watches_mutex);
+	list_for_each_entry(w, &wb_watches, node)
+		if (w->id == id)
+			return w;
+	return NULL;
+}
+
+struct wb_watch *wb_watch_get(u32 id)
+{
+	struct wb_watch *w;
+
+	mutex_lock(&wb_watches_mutex);
+	w = wb_watch_lookup(id);
+	if (w)
+		refcount_inc(&w->ref);
+	mutex_unlock(&wb_watches_mutex);
+	return w;
+}
+
+void wb_watch_put(struct wb_watch *w)
+{
+	if (refcount_dec_and_test(&w->ref))
+		wb_watch_free(w);
+}
+
+/*
+ * Unlinks @w, then waits: first for every probe that may have found it
+ * (they run with preemption off), then for every operation that entered its
+ * SRCU read section. After that no probe touches @w again.
+ */
+static void wb_watch_retire(struct wb_watch *w, bool notify)
+{
+	synchronize_rcu();
+	synchronize_srcu(&w->srcu);
+	if (notify)
+		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNWATCH);
+	wb_watch_put(w);
+}
+
+int wb_watch_remove(u32 id)
+{
+	struct wb_watch *w;
+
+	mutex_lock(&wb_watches_mutex);
+	w = wb_watch_lookup(id);
+	if (w)
+		list_del_rcu(&w->node);
+	mutex_unlock(&wb_watches_mutex);
+	if (!w)
+		return -ENOENT;
+	wb_watch_retire(w, true);
+	return 0;
+}
+
+/* At module exit, after the netlink family is gone: nobody to notify. */
+void wb_watch_remove_all(void)
+{
+	struct wb_watch *w;
+
+	for (;;) {
+		mutex_lock(&wb_watches_mutex);
+		w = list_first_entry_or_null(&wb_watches, struct wb_watch, node);
+		if (w)
+			list_del_rcu(&w->node);
+		mutex_unlock(&wb_watches_mutex);
+		if (!w)
+			return;
+		wb_watch_retire(w, false);
+	}
+}
+
+/* Calls @fn for each watch with an id of at least @start_id, in id order. */
+int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
+		      u32 start_id)
+{
+	struct wb_watch *w;
+	int err = 0;
+
+	mutex_lock(&wb_watches_mutex);
+	list_for_each_entry(w, &wb_watches, node) {
+		if (w->id < start_id)
+			continue;
+		err = fn(w, arg);
+		if (err)
+			break;
+	}
+	mutex_unlock(&wb_watches_mutex);
+	return err;
+}
+
+/*
+ * A record of @epoch could not be queued. Called from probes, so atomic.
+ * The lossy flags are kept by epoch parity: the barrier clears the slot of
+ * the epoch it opens before any operation can read that epoch.
+ */
+void wb_watch_lose(struct wb_watch *w, u64 epoch)
+{
+	unsigned long flags;
+
+	WRITE_ONCE(w->lossy[epoch & 1], true);
+	spin_lock_irqsave(&w->lock, flags);
+	w->lost++;
+	w->overflow_epoch = epoch;
+	spin_unlock_irqrestore(&w->lock, flags);
+	if (!test_and_set_bit(WB_NOTIFY_OVERFLOW, &w->notify_pending))
+		schedule_work(&w->notify_work);
+}
+
+/*
+ * Closes the open epoch N: opens N+1, waits for every operation that read
+ * N, then queues the epoch-closed marker for N. New operations go on
+ * meanwhile and record N+1.
+ *
+ * A probe miss cannot be tied to a superblock, so any miss between the read
+ * before the previous barrier's flip and the end of this wait makes N lossy.
+ */
+int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
+		     u64 *next_seq)
+{
+	struct wb_record *marker;
+	unsigned long missed_before;
+	u64 epoch;
+
+	marker = wb_record_alloc_marker();
+	if (!marker)
+		return -ENOMEM;
+
+	mutex_lock(&w->barrier_mutex);
+	if (!wb_ring_has_room_for_marker(w)) {
+		mutex_unlock(&w->barrier_mutex);
+		kfree(marker);
+		return -ENOBUFS;
+	}
+	epoch = w->epoch;
+	missed_before = wb_hooks_nmissed();
+	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
+	smp_store_release(&w->epoch, epoch + 1);
+
+	synchronize_srcu(&w->srcu);
+
+	marker->epoch = epoch;
+	marker->lossy = READ_ONCE(w->lossy[epoch & 1]) ||
+			wb_hooks_nmissed() != w->nmissed_mark;
+	w->nmissed_mark = missed_before;
+	*closed = epoch;
+	*lossy = marker->lossy;
+	wb_ring_queue_marker(w, marker);
+	*next_seq = marker->seq + 1;
+	mutex_unlock(&w->barrier_mutex);
+	return 0;
+}

@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Internal interfaces between the module's parts. */
+#ifndef _WBARRIER_H
+#define _WBARRIER_H
+
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/path.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/srcu.h>
+#include <linux/workqueue.h>
+#include "uapi/wbarrier.h"
+
+/* What a hooked call changes, taken from its arguments. */
+struct wb_target {
+	struct inode *inode;		/* the changed object, or NULL */
+	struct inode *dir;		/* its parent, for namespace operations */
+	const struct qstr *name;	/* its name in dir */
+	u64 offset;			/* data range, if has_range */
+	u64 length;
+	bool has_range;
+};
+
+/* A queued record; the handles and the name follow in data[]. */
+struct wb_record {
+	u64 seq;
+	u64 epoch;
+	u64 offset;
+	u64 length;
+	u32 type;			/* enum wbarrier_rec_type */
+	u32 ops;			/* WBARRIER_OP_* */
+	u8 fh_type;
+	u8 fh_len;			/* 0: no handle */
+	u8 parent_fh_type;
+	u8 parent_fh_len;		/* 0: no parent */
+	u16 name_len;			/* with its NUL; 0: no name */
+	bool has_range;
+	bool lossy;
+	u8 data[];
+};
+
+static inline const u8 *wb_record_fh(const struct wb_record *rec)
+{
+	return rec->data;
+}
+
+static inline const u8 *wb_record_parent_fh(const struct wb_record *rec)
+{
+	return rec->data + rec->fh_len;
+}
+
+static inline const char *wb_record_name(const struct wb_record *rec)
+{
+	return (const char *)rec->data + rec->fh_len + rec->parent_fh_len;
+}
+
+/* Ring slots kept for epoch-closed markers, so that a barrier always fits. */
+#define WB_MARKER_RESERVE 64
+
+/*
+ * Bits of wb_watch.notify_pending: what the notifier has to announce, and
+ * whether a reader has come for records since the last announcement (only
+ * then is the next record announced: one wake-up per read, not per record).
+ */
+enum {
+	WB_NOTIFY_RECORDS,
+	WB_NOTIFY_OVERFLOW,
+	WB_NOTIFY_ARMED,
+};
+
+/*
+ * One watched superblock. Probes find it under RCU in the watch list, enter
+ * its SRCU read section before the change and leave it after. The barrier
+ * advances the epoch and waits for that SRCU.
+ */
+struct wb_watch {
+	struct list_head node;		/* wb_watches, RCU for the probes */
+	refcount_t ref;
+	u32 id;
+	struct super_block *sb;
+	struct path path;		/* pins the mount while watched */
+	char *path_name;
+
+	struct srcu_struct srcu;
+	u64 epoch;			/* the open epoch; READ_ONCE in probes */
+	bool lossy[2];			/* by epoch parity: a record was lost */
+	unsigned long nmissed_mark;	/* probe misses seen before the last barrier */
+	struct mutex barrier_mutex;
+
+	spinlock_t lock;		/* protects the ring and its counters */
+	struct wb_record **ring;	/* ring[seq % ring_size], seqs first_seq..next_seq-1 */
+	u32 ring_size;
+	u64 first_seq;
+	u64 next_seq;
+	u64 emitted;
+	u64 lost;
+
+	struct work_struct notify_work;
+	unsigned long notify_pending;
+	u64 overflow_epoch;
+};
+
+/* watch.c */
+extern unsigned int wb_max_records;
+struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
+struct wb_watch *wb_watch_create(const char *path_name);
+struct wb_watch *wb_watch_get(u32 id);
+void wb_watch_put(struct wb_watch *w);
+int wb_watch_remove(u32 id);
+void wb_watch_remove_all(void);
+int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
+		     u64 *next_seq);
+void wb_watch_lose(struct wb_watch *w, u64 epoch);
+int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
+		      u32 start_id);
+
+/* record.c */
+void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
+		      const struct wb_target *t);
+struct wb_record *wb_record_alloc_marker(void);
+void wb_ring_queue_marker(struct wb_watch *w, struct wb_record *marker);
+bool wb_ring_has_room_for_marker(struct wb_watch *w);
+u64 wb_ring_trim(struct wb_watch *w, u64 cursor);
+void wb_ring_arm_notify(struct wb_watch *w);
+void wb_ring_free(struct wb_watch *w);
+
+/* hooks.c */
+int wb_hooks_init(void);
+void wb_hooks_exit(void);
+unsigned long wb_hooks_nmissed(void);
+
+/* netlink.c */
+int wb_nl_init(void);
+void wb_nl_exit(void);
+void wb_nl_notify(struct wb_watch *w, u8 cmd);
+
+#endif /* _WBARRIER_H */
