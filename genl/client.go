@@ -1,0 +1,467 @@
+// Package genl is a client of the wbarrier kernel module's generic netlink
+// family "wbarrier" (kmod/uapi/wbarrier.h): it starts and stops watches,
+// takes barriers, reads the queued change records and listens for the
+// module's notifications.
+//
+// Every command needs CAP_SYS_ADMIN; without it the methods return errors
+// that satisfy errors.Is(err, os.ErrPermission).
+package genl
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// ErrNotLoaded is returned, wrapped, by Dial when the kernel has no generic
+// netlink family "wbarrier": the module is not loaded.
+var ErrNotLoaded = errors.New("genl: the wbarrier module is not loaded")
+
+// A Client talks to the wbarrier module. Its methods are safe for concurrent
+// use; requests are sent one at a time, so a slow Barrier delays the other
+// requests of the same Client (but not ReceiveEvents).
+type Client struct {
+	family genetlink.Family
+
+	mu sync.Mutex      // serializes requests on c
+	c  *genetlink.Conn // requests and their replies
+
+	// dial opens the socket that joins the multicast group. Notifications
+	// get a socket of their own so that they never mix with replies.
+	dial func() (*genetlink.Conn, error)
+
+	evMu     sync.Mutex
+	ev       *genetlink.Conn // nil until Subscribe
+	deadline time.Time       // the read deadline of ev, kept until Subscribe
+}
+
+// Dial opens a generic netlink socket and looks up the family "wbarrier".
+// If the module is not loaded, the error wraps ErrNotLoaded.
+func Dial() (*Client, error) {
+	dial := func() (*genetlink.Conn, error) {
+		// Strict asks for extended acknowledgements: the kernel's own
+		// error messages.
+		return genetlink.Dial(&netlink.Config{Strict: true})
+	}
+	c, err := dial()
+	if err != nil {
+		return nil, fmt.Errorf("genl: dial generic netlink: %w", err)
+	}
+	cl, err := newClient(c, dial)
+	if err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return cl, nil
+}
+
+// newClient looks the family up on c. dial opens the notification socket.
+func newClient(c *genetlink.Conn, dial func() (*genetlink.Conn, error)) (*Client, error) {
+	f, err := c.GetFamily(familyName)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %w", ErrNotLoaded, err)
+		}
+		return nil, fmt.Errorf("genl: get family %q: %w", familyName, err)
+	}
+	if f.Version != familyVersion {
+		return nil, fmt.Errorf("genl: the wbarrier module speaks version %d of the family, this client version %d",
+			f.Version, familyVersion)
+	}
+	return &Client{family: f, c: c, dial: dial}, nil
+}
+
+// Close closes the Client's sockets. A blocked ReceiveEvents returns an
+// error.
+func (c *Client) Close() error {
+	c.evMu.Lock()
+	ev := c.ev
+	c.ev = nil
+	c.evMu.Unlock()
+
+	err := c.c.Close()
+	if ev != nil {
+		err = errors.Join(err, ev.Close())
+	}
+	if err != nil {
+		return fmt.Errorf("genl: close: %w", err)
+	}
+	return nil
+}
+
+// Watch starts tracking the filesystem that path is on and returns the new
+// watch. The path is passed to the kernel as it is; a relative path is
+// resolved against the caller's working directory. The watch pins the mount
+// until Unwatch.
+//
+// The error satisfies errors.Is(err, os.ErrNotExist) if path does not exist,
+// errors.Is(err, os.ErrExist) if the filesystem is already watched, and
+// errors.Is(err, unix.EOPNOTSUPP) if it cannot encode file handles.
+func (c *Client) Watch(path string) (Watch, error) {
+	op := fmt.Sprintf("watch %q", path)
+	ae := netlink.NewAttributeEncoder()
+	ae.String(attrPath, path)
+	msgs, err := c.execute(op, cmdWatch, 0, ae)
+	if err != nil {
+		return Watch{}, err
+	}
+	m, err := oneReply(op, msgs)
+	if err != nil {
+		return Watch{}, err
+	}
+	w, err := parseWatch(m)
+	if err != nil {
+		return Watch{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+	}
+	return w, nil
+}
+
+// Unwatch stops the watch id: it waits for the operations in flight, then
+// drops the watch and its queued records. The error satisfies
+// errors.Is(err, os.ErrNotExist) if there is no such watch.
+func (c *Client) Unwatch(id uint32) error {
+	op := fmt.Sprintf("unwatch watch %d", id)
+	// UNWATCH has no reply: ask for the acknowledgement to know it is done.
+	_, err := c.execute(op, cmdUnwatch, netlink.Acknowledge, watchID(id))
+	return err
+}
+
+// Barrier closes the open epoch N of watch id: it opens epoch N+1 and waits
+// until every operation that recorded into N has finished, then queues N's
+// closing marker. Operations are never blocked by it.
+//
+// The error satisfies errors.Is(err, os.ErrNotExist) if there is no such
+// watch, and errors.Is(err, unix.ENOBUFS) if the record queue has no room
+// for the marker: read and acknowledge records (see Records), then retry.
+func (c *Client) Barrier(id uint32) (Barrier, error) {
+	op := fmt.Sprintf("barrier watch %d", id)
+	msgs, err := c.execute(op, cmdBarrier, 0, watchID(id))
+	if err != nil {
+		return Barrier{}, err
+	}
+	m, err := oneReply(op, msgs)
+	if err != nil {
+		return Barrier{}, err
+	}
+	b, err := parseBarrier(m)
+	if err != nil {
+		return Barrier{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+	}
+	return b, nil
+}
+
+// Status returns the state of watch id. The error satisfies
+// errors.Is(err, os.ErrNotExist) if there is no such watch.
+func (c *Client) Status(id uint32) (Watch, error) {
+	op := fmt.Sprintf("status watch %d", id)
+	msgs, err := c.execute(op, cmdStatus, 0, watchID(id))
+	if err != nil {
+		return Watch{}, err
+	}
+	m, err := oneReply(op, msgs)
+	if err != nil {
+		return Watch{}, err
+	}
+	w, err := parseWatch(m)
+	if err != nil {
+		return Watch{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+	}
+	return w, nil
+}
+
+// Watches returns the state of every watch.
+//
+// If the set of watches changed during the dump, the error satisfies
+// errors.Is(err, unix.EINTR): call Watches again.
+func (c *Client) Watches() ([]Watch, error) {
+	const op = "list watches"
+	msgs, err := c.execute(op, cmdStatus, netlink.Dump, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := parseWatches(msgs)
+	if err != nil {
+		return nil, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+	}
+	return ws, nil
+}
+
+// Records returns the records of watch id queued with a sequence number of at
+// least cursor, in sequence order. It acknowledges the records below cursor:
+// the kernel frees them, and they cannot be read again.
+//
+// The error satisfies errors.Is(err, os.ErrNotExist) if there is no such
+// watch. If the kernel reports the dump inconsistent, the error satisfies
+// errors.Is(err, unix.EINTR): call Records again with the same cursor.
+func (c *Client) Records(id uint32, cursor uint64) ([]record.Record, error) {
+	op := fmt.Sprintf("records watch %d from %d", id, cursor)
+	ae := watchID(id)
+	ae.Uint64(attrCursor, cursor)
+	msgs, err := c.execute(op, cmdRecords, netlink.Dump, ae)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := parseRecords(msgs)
+	if err != nil {
+		return nil, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+	}
+	return rs, nil
+}
+
+// Subscribe joins the multicast group "events" so that ReceiveEvents returns
+// the module's notifications. It opens a socket of its own for them; calling
+// it again does nothing.
+func (c *Client) Subscribe() error {
+	const op = "subscribe"
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	if c.ev != nil {
+		return nil
+	}
+
+	var (
+		id    uint32
+		found bool
+	)
+	for _, g := range c.family.Groups {
+		if g.Name == groupEvents {
+			id, found = g.ID, true
+			break
+		}
+	}
+	if !found {
+		return fmt.Errorf("genl: %s: the family has no multicast group %q", op, groupEvents)
+	}
+
+	ev, err := c.dial()
+	if err != nil {
+		return fmt.Errorf("genl: %s: dial generic netlink: %w", op, err)
+	}
+	if err := ev.JoinGroup(id); err != nil {
+		_ = ev.Close()
+		return mapError(op, 0, err)
+	}
+	if !c.deadline.IsZero() {
+		if err := ev.SetReadDeadline(c.deadline); err != nil {
+			_ = ev.Close()
+			return fmt.Errorf("genl: %s: %w", op, err)
+		}
+	}
+	c.ev = ev
+	return nil
+}
+
+// ReceiveEvents blocks until notifications arrive and returns them. It needs
+// Subscribe first.
+//
+// Notifications are lost if they come faster than they are received: then
+// the error satisfies errors.Is(err, unix.ENOBUFS), and the caller should
+// read every watch's records (see Watches) as if each had notified. After a
+// deadline set by SetReadDeadline the error satisfies
+// errors.Is(err, os.ErrDeadlineExceeded).
+func (c *Client) ReceiveEvents() ([]Event, error) {
+	const op = "receive events"
+	c.evMu.Lock()
+	ev := c.ev
+	c.evMu.Unlock()
+	if ev == nil {
+		return nil, fmt.Errorf("genl: %s: not subscribed", op)
+	}
+
+	for {
+		msgs, _, err := ev.Receive()
+		if err != nil {
+			if errors.Is(err, unix.ENOBUFS) {
+				return nil, fmt.Errorf("genl: %s: notifications were lost: %w", op, err)
+			}
+			return nil, mapError(op, 0, err)
+		}
+		events := make([]Event, 0, len(msgs))
+		for _, m := range msgs {
+			e, ok, err := parseEvent(m)
+			if err != nil {
+				return nil, fmt.Errorf("genl: %s: decode command %d: %w", op, m.Header.Command, err)
+			}
+			if ok {
+				events = append(events, e)
+			}
+		}
+		if len(events) > 0 {
+			return events, nil
+		}
+		// Only commands this package does not know: wait for more.
+	}
+}
+
+// SetReadDeadline sets the deadline for ReceiveEvents, as
+// net.Conn.SetReadDeadline does: a blocked or later ReceiveEvents returns
+// an error once t has passed. The zero time means no deadline. It may be
+// called before Subscribe. Requests are not affected.
+func (c *Client) SetReadDeadline(t time.Time) error {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	c.deadline = t
+	if c.ev == nil {
+		return nil
+	}
+	if err := c.ev.SetReadDeadline(t); err != nil {
+		return fmt.Errorf("genl: set read deadline: %w", err)
+	}
+	return nil
+}
+
+// watchID returns an encoder holding WBARRIER_A_WATCH_ID.
+func watchID(id uint32) *netlink.AttributeEncoder {
+	ae := netlink.NewAttributeEncoder()
+	ae.Uint32(attrWatchID, id)
+	return ae
+}
+
+// oneReply returns the only reply of a doit command.
+func oneReply(op string, msgs []genetlink.Message) (genetlink.Message, error) {
+	if len(msgs) != 1 {
+		return genetlink.Message{}, fmt.Errorf("genl: %s: got %d replies, want 1", op, len(msgs))
+	}
+	return msgs[0], nil
+}
+
+// execute sends command cmd with attributes ae (which may be nil) and
+// netlink.Request|flags, and returns the replies. op names the operation in
+// errors.
+//
+// It sends and receives itself rather than calling genetlink.Conn.Execute,
+// which hides the netlink headers: a dump whose replies carry
+// NLM_F_DUMP_INTR is an error here.
+func (c *Client) execute(op string, cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
+	var data []byte
+	if ae != nil {
+		b, err := ae.Encode()
+		if err != nil {
+			return nil, fmt.Errorf("genl: %s: encode request: %w", op, err)
+		}
+		data = b
+	}
+	req := genetlink.Message{
+		Header: genetlink.Header{Command: cmd, Version: familyVersion},
+		Data:   data,
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	nreq, err := c.c.Send(req, c.family.ID, netlink.Request|flags)
+	if err != nil {
+		return nil, mapError(op, cmd, err)
+	}
+	msgs, nmsgs, err := c.c.Receive()
+	if err != nil {
+		return nil, mapError(op, cmd, err)
+	}
+	if err := netlink.Validate(nreq, nmsgs); err != nil {
+		return nil, fmt.Errorf("genl: %s: %w", op, err)
+	}
+	for _, nm := range nmsgs {
+		if nm.Header.Flags&netlink.DumpInterrupted != 0 {
+			return nil, &interruptedError{op: op}
+		}
+	}
+	if flags&netlink.Acknowledge != 0 {
+		// The only reply is the acknowledgement.
+		return nil, nil
+	}
+	return msgs, nil
+}
+
+// interruptedError reports a dump that the kernel marked NLM_F_DUMP_INTR:
+// what it dumps changed meanwhile, so the replies may be inconsistent.
+type interruptedError struct{ op string }
+
+func (e *interruptedError) Error() string {
+	return "genl: " + e.op + ": the dump was interrupted by a concurrent change, retry"
+}
+
+// Unwrap makes errors.Is(err, unix.EINTR) true.
+func (e *interruptedError) Unwrap() error { return unix.EINTR }
+
+// kernelError is an errno the kernel answered a request with.
+type kernelError struct {
+	op    string     // the operation, e.g. "barrier watch 3"
+	text  string     // what went wrong, e.g. "no such watch"
+	errno unix.Errno // the kernel's errno
+	err   error      // as netlink returned it: a *netlink.OpError
+}
+
+func (e *kernelError) Error() string {
+	return "genl: " + e.op + ": " + e.text
+}
+
+// Unwrap returns the netlink error, which holds the errno, and the os error
+// the errno stands for, so that errors.Is matches both unix.ENOENT and
+// os.ErrNotExist, for example.
+func (e *kernelError) Unwrap() []error {
+	errs := []error{e.err}
+	switch e.errno {
+	case unix.ENOENT:
+		errs = append(errs, os.ErrNotExist)
+	case unix.EEXIST:
+		errs = append(errs, os.ErrExist)
+	case unix.EPERM, unix.EACCES:
+		errs = append(errs, os.ErrPermission)
+	}
+	return errs
+}
+
+// mapError turns the error of request op (command cmd; 0 for no command)
+// into a kernelError if the kernel answered with an errno, and prefixes it
+// otherwise. The kernel's extended acknowledgement, if any, is the message.
+func mapError(op string, cmd uint8, err error) error {
+	// An errno from a netlink message is the OpError's Err itself; one
+	// from a system call is wrapped in an *os.SyscallError.
+	var oerr *netlink.OpError
+	if !errors.As(err, &oerr) {
+		return fmt.Errorf("genl: %s: %w", op, err)
+	}
+	errno, ok := oerr.Err.(unix.Errno)
+	if !ok {
+		return fmt.Errorf("genl: %s: %w", op, err)
+	}
+	// The kernel's extended acknowledgement says best what went wrong;
+	// without one, say what the header documents errno to mean.
+	text := oerr.Message
+	if text == "" {
+		text = errnoText(cmd, errno)
+	}
+	return &kernelError{op: op, text: text, errno: errno, err: err}
+}
+
+// errnoText says what errno means as the answer to cmd, as
+// kmod/uapi/wbarrier.h documents the errors, for a kernel that sent no
+// extended acknowledgement.
+func errnoText(cmd uint8, errno unix.Errno) string {
+	switch errno {
+	case unix.EPERM, unix.EACCES:
+		return errno.Error() + " (CAP_SYS_ADMIN is needed)"
+	case unix.ENOENT:
+		switch cmd {
+		case cmdUnwatch, cmdBarrier, cmdStatus, cmdRecords:
+			return "no such watch"
+		}
+	case unix.EEXIST:
+		if cmd == cmdWatch {
+			return "the filesystem is already watched"
+		}
+	case unix.EOPNOTSUPP:
+		if cmd == cmdWatch {
+			return "the filesystem cannot encode file handles"
+		}
+	}
+	return errno.Error()
+}

@@ -1,0 +1,105 @@
+package genl
+
+import "fmt"
+
+// A Watch is the state of one watched filesystem, as WBARRIER_CMD_STATUS
+// reports it.
+type Watch struct {
+	// ID names the watch in every other request.
+	ID uint32
+
+	// Path is the path given to Client.Watch, as the kernel stored it.
+	Path string
+
+	// Dev is the watched superblock's device number, encoded as stat(2)'s
+	// st_dev.
+	Dev uint32
+
+	// FSType is the filesystem's type name, such as "ext4".
+	FSType string
+
+	// Epoch is the open epoch: the one new records go into.
+	Epoch uint64
+
+	// Lossy reports that the open epoch has lost records.
+	Lossy bool
+
+	// NextSeq is the sequence number the next queued record will get.
+	NextSeq uint64
+
+	// FirstSeq is the sequence number of the oldest record still queued.
+	FirstSeq uint64
+
+	// Queued is the number of records queued and not yet acknowledged.
+	Queued uint32
+
+	// Emitted counts the records queued since the watch began.
+	Emitted uint64
+
+	// Lost counts the records that could not be queued.
+	Lost uint64
+}
+
+// A Barrier is the result of Client.Barrier: the epoch it closed.
+type Barrier struct {
+	// WatchID is the watch the barrier was taken on.
+	WatchID uint32
+
+	// Epoch is the epoch the barrier closed. Every operation that recorded
+	// into it has finished.
+	Epoch uint64
+
+	// Lossy reports that the closed epoch lost records: its record list is
+	// incomplete.
+	Lossy bool
+
+	// NextSeq is the sequence number after the epoch's closing marker
+	// (a record.TypeEpochClosed record): once Client.Records has returned
+	// every record below NextSeq, the epoch is complete.
+	NextSeq uint64
+}
+
+// An EventKind says what an Event reports.
+type EventKind int
+
+// The kinds of Event, one per WBARRIER_CMD_NOTIFY_* command.
+const (
+	// EventRecords: records are waiting, up to Event.NextSeq.
+	EventRecords EventKind = iota + 1
+
+	// EventOverflow: a record of Event.Epoch was lost; the epoch is lossy.
+	EventOverflow
+
+	// EventUnwatch: the watch is gone.
+	EventUnwatch
+)
+
+// String returns the kind's name: "records", "overflow" or "unwatch".
+func (k EventKind) String() string {
+	switch k {
+	case EventRecords:
+		return "records"
+	case EventOverflow:
+		return "overflow"
+	case EventUnwatch:
+		return "unwatch"
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// An Event is one notification from the multicast group "events".
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+
+	// WatchID is the watch it happened to.
+	WatchID uint32
+
+	// NextSeq is, for EventRecords, the sequence number after the last
+	// waiting record; zero otherwise.
+	NextSeq uint64
+
+	// Epoch is, for EventOverflow, the epoch that lost a record; zero
+	// otherwise.
+	Epoch uint64
+}
