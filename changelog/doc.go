@@ -1,0 +1,194 @@
+// Package changelog is wbarrier's durable change log: the file format, a
+// Writer that appends change records and epoch seals to it, and a reader
+// (Open, Log) that validates it and answers "what changed since epoch N".
+//
+// The daemon drains records from the kernel and appends them; when the
+// kernel's epoch-closed marker for epoch N arrives (after the barrier, and
+// after syncfs if the daemon does one), the daemon seals N. Sealing first
+// makes every earlier frame durable (write, fsync), then writes the seal
+// frame and fsyncs it: this is the durable checkpoint of DESIGN.md. After a
+// crash, every sealed epoch is complete in the log; an epoch that is not
+// sealed is "unknown", never "unchanged", and Changes tells the consumer to
+// rescan.
+//
+// # File layout
+//
+// All integers are little-endian and unsigned unless said otherwise.
+// Offsets are in bytes. A file is a header followed by zero or more frames;
+// the header length and every frame length are multiples of 8, so every
+// frame starts at a multiple of 8 and its length field (4 bytes at the
+// start of the frame) never straddles a 512-byte sector.
+//
+// CRC32C below is the CRC-32 with the Castagnoli polynomial 0x1EDC6F41
+// (reflected 0x82F63B78), initial value 0xFFFFFFFF and final XOR
+// 0xFFFFFFFF, as used by iSCSI, ext4 and btrfs; CRC32C("123456789") =
+// 0xE3069283. "||" is concatenation.
+//
+// # Header
+//
+//	offset  size  field
+//	0       8     magic: the bytes 57 42 4C 4F 47 00 00 01 ("WBLOG\0\0\x01")
+//	8       2     version: 1 (FormatVersion)
+//	10      2     flags: 0 (a reader rejects other values)
+//	12      4     header_len: total header length, CRC and padding included
+//	16      8     salt: random per file, seeds the frame CRC chain
+//	24      8     created: creation time, int64 nanoseconds since 1970-01-01 UTC
+//	32      4     dev: the watched superblock's device number (stat(2) st_dev encoding)
+//	36      2     F: length of fs type
+//	38      2     M: length of mount path
+//	40      2     U: length of filesystem UUID (0 if unknown)
+//	42      2     reserved: 0
+//	44      F     fs type, e.g. "ext4" (bytes, no terminator)
+//	44+F    M     mount path
+//	44+F+M  U     filesystem UUID as text
+//	...           zero padding up to header_len-4
+//	header_len-4  4  header_crc = CRC32C(bytes [0, header_len-4))
+//
+// header_len = align8(44 + F + M + U + 4), where align8(n) rounds n up to a
+// multiple of 8; a reader requires exactly this value (so at least 48). The
+// header is written once, by Create, and never changes.
+//
+// Reading the header: fewer than 8 bytes or a different magic: not a log
+// (ErrNotLog). A version other than 1: ErrVersion (checked before the CRC,
+// since another version may lay the header out differently). The file
+// ending inside the header, an implausible header_len, a CRC mismatch,
+// nonzero flags, reserved field or padding: a corrupt header (ErrCorrupt).
+// The header is never "torn": Create writes it to a temporary file, fsyncs
+// it, and only then links it into place.
+//
+// # Frames
+//
+// Frames start at offset header_len and follow each other with no gap.
+//
+//	offset  size  field
+//	0       4     L: payload length in bytes (at most 1 MiB, MaxPayload)
+//	4       2     type: 1 record, 2 seal
+//	6       2     reserved: 0
+//	8       4     crc
+//	12      L     payload
+//	12+L    P     padding: P zero bytes, P = (8 - (12+L) % 8) % 8
+//
+// The frame occupies align8(12+L) bytes. Its crc chains it to everything
+// before it:
+//
+//	crc = CRC32C(salt[8] || prev[4] || frame[0:8] || frame[12:align8(12+L)])
+//
+// salt is the header's salt (8 bytes, little-endian), prev is the crc of
+// the previous frame, or header_crc for the first frame (4 bytes,
+// little-endian), and the rest is the whole frame except its crc field:
+// length, type, reserved, payload and padding. Because of the salt, a frame
+// of another log file never validates; because of prev, a frame never
+// validates anywhere but right after the frame it was written after, so
+// stale frames of an older generation of the file, or frames replayed at
+// another offset, are rejected.
+//
+// # Record payload (frame type 1)
+//
+// One change record (record.Record of type record.TypeChange). 56 fixed
+// bytes, then the variable fields; L = 56 + H + P + N exactly.
+//
+//	offset    size  field
+//	0         1     payload version: 1
+//	1         1     flags: bit 0 handle present, bit 1 parent present,
+//	                bit 2 range present (HasRange); other bits 0
+//	2         2     reserved: 0
+//	4         4     ops: record.Op bits (WBARRIER_OP_*)
+//	8         8     seq
+//	16        8     epoch
+//	24        8     range offset (stored as given, even without bit 2)
+//	32        8     range length (likewise)
+//	40        4     handle type (0 without bit 0)
+//	44        4     parent handle type (0 without bit 1)
+//	48        2     H: handle length (0 without bit 0)
+//	50        2     P: parent handle length (0 without bit 1)
+//	52        2     N: name length
+//	54        2     reserved: 0
+//	56        H     handle bytes (open_by_handle_at(2) f_handle)
+//	56+H      P     parent handle bytes
+//	56+H+P    N     name: raw bytes of the directory entry name (not
+//	                necessarily UTF-8); empty when the record has none
+//
+// A handle that is present may have zero bytes; that differs from absent.
+//
+// # Seal payload (frame type 2)
+//
+// The epoch-closed marker (record.TypeEpochClosed) as the log keeps it:
+// epoch N is complete. L = 24.
+//
+//	offset  size  field
+//	0       1     payload version: 1
+//	1       1     flags: bit 0 lossy (records of the epoch were lost); other bits 0
+//	2       6     reserved: 0
+//	8       8     epoch
+//	16      8     records: the number of record frames of this epoch before this seal
+//
+// # Rules a valid log follows
+//
+// The writer guarantees these; a reader checks them, and a frame whose CRC
+// is valid but that breaks one (or has an unknown type, a nonzero reserved
+// field or flag bit, a payload version other than 1, or lengths that do not
+// add up) is corruption (ErrCorrupt) at that frame's offset, wherever it is.
+//
+//   - Seal epochs strictly increase. They may skip epochs (the daemon was
+//     down, or lost a marker): a skipped epoch stays unsealed forever.
+//   - A record's epoch is greater than the epoch of every seal before it.
+//     Records of epoch N+1 may come before the seal of N (the kernel opens
+//     N+1 before it closes N), and records of different open epochs may
+//     interleave.
+//   - A seal's records field equals the number of record frames of its
+//     epoch before it.
+//
+// An epoch is complete if and only if the log holds its seal and the seal
+// is not lossy; a sealed epoch without records is complete and empty.
+//
+// # Torn tail or corruption
+//
+// A reader walks the frames from header_len, checking each against the
+// chain. A frame at offset p is invalid if fewer than 12 bytes remain, its
+// first 8 bytes are zero, L > MaxPayload, the file ends before
+// p+align8(12+L), or its crc does not match. At the first invalid frame
+// the reader stops: nothing after it can be checked against the chain.
+// Bytes [p, end of file) are then either a torn tail or corruption.
+//
+// The rule: they are corruption if and only if a valid seal lies after p,
+// which proves that the frame at p had been made durable. Otherwise they
+// are a torn tail. The argument: the writer writes a seal only after every
+// frame before it was written and fsynced. So bytes before a seal that is
+// on disk were durable, and damage to them is corruption; bytes after the
+// last seal on disk may legitimately be in any state after a crash (any
+// subset of the unsynced pages may have reached the disk, and the ones that
+// did not read as zeros), so no damage there can be told from a torn
+// write. Treating such damage as a torn tail loses only unsealed epochs,
+// which consumers already treat as unknown: the rule never makes a reader
+// trust an epoch whose records were lost.
+//
+// Since the chain is broken at p, a seal after p is checked against the
+// crc stored in the frame before it. Precisely: the seal evidence exists if
+// for some offset q >= p with q % 8 == 0, the 12 bytes at q read as a frame
+// header A with type 1 or 2, reserved 0 and L_A <= MaxPayload, and at b =
+// q + align8(12 + L_A) there is a whole frame B (40 bytes, within the file)
+// with L = 24, type 2, reserved 0, a valid seal payload, a seal epoch
+// greater than the last seal epoch before p (if any), and crc equal to
+// CRC32C(salt || crc field of A || B[0:8] || B[12:40]). A random or stale
+// frame passes this with probability about 2^-32.
+//
+// So a partial last frame, a bad CRC in the last frame(s), zeroed bytes or
+// garbage at the end are a torn tail, while a damaged frame followed by
+// any verifiable seal is corruption, reported with the offset p of the
+// first invalid frame. One limit: if the damage is in the crc field or
+// length of the frame right before the last seal of the file, that seal
+// cannot be verified and the damage reads as a torn tail; the seal is lost
+// and its epoch reads as unsealed (a rescan, not a wrong answer).
+//
+// Open reports a torn tail in Log.Recovery (offset p, byte count) and
+// ignores it. OpenWriter repairs it before appending: it appends the bytes
+// [p, end) to PATH.broken (raw, created with mode 0600 if absent, fsynced,
+// and its directory fsynced if created), then truncates the log to p and
+// fsyncs it. A crash between the two steps at worst copies the same bytes
+// to PATH.broken twice. Corruption is never repaired: Open and OpenWriter
+// return a *CorruptError and leave the file alone.
+//
+// A reader running while the writer appends sees frames still being
+// written as a torn tail, never as corruption, since a seal is only ever
+// written after the frames before it are complete.
+package changelog

@@ -1,0 +1,338 @@
+package changelog
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// flushSize is how many bytes of frames Append buffers before writing them
+// (without fsync) to the file.
+const flushSize = 64 << 10
+
+// Writer appends to a log file. It holds an exclusive flock(2) on the file
+// for as long as it is open, so there is at most one Writer per log. Its
+// methods are safe for concurrent use.
+//
+// After a failed write or fsync the Writer is unusable: every later call
+// returns the first error (retrying fsync after a failure can silently lose
+// data). Close it and reopen the log with OpenWriter, which cuts off what
+// the failure left behind.
+type Writer struct {
+	mu      sync.Mutex
+	f       *os.File
+	path    string
+	header  Header
+	off     int64  // file offset where buf goes
+	buf     []byte // frames appended but not yet written
+	prev    uint32 // CRC of the last frame (in buf or in the file)
+	last    uint64 // last sealed epoch, if sealed
+	sealed  bool
+	counts  epochCounts // records per epoch after the last seal
+	err     error       // sticky I/O error
+	closing bool
+}
+
+// Create creates a new, empty log file at path for the watch that h
+// describes. It fails if path exists (errors.Is(err, fs.ErrExist)). The
+// file gets mode 0600, a random salt (h.Salt is ignored) and the current
+// format version; h.Created defaults to now.
+//
+// The header is written to a temporary file in the same directory, fsynced,
+// then hard-linked to path and the directory fsynced, so that after a crash
+// path is either absent or a complete log (a crash may leave the temporary
+// file, named "."+base(path)+".tmp-*", behind). The directory must support
+// hard links.
+func Create(path string, h Header) (*Writer, error) {
+	var salt [8]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, fmt.Errorf("changelog: salt: %w", err)
+	}
+	h.Version = FormatVersion
+	h.Salt = binary.LittleEndian.Uint64(salt[:])
+	if h.Created.IsZero() {
+		h.Created = time.Now()
+	}
+	h.Created = time.Unix(0, h.Created.UnixNano()).UTC() // what a reader sees
+	hdr, crc, err := encodeHeader(&h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, fs.ErrExist)
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	if err := lockFile(f); err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	if _, err := f.Write(hdr); err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("changelog: create %s: fsync: %w", path, err)
+	}
+	if err := os.Link(f.Name(), path); err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	ok = true
+	if err := os.Remove(f.Name()); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	return &Writer{f: f, path: path, header: h, off: int64(len(hdr)), prev: crc}, nil
+}
+
+// OpenWriter opens an existing log for appending. It reads and validates
+// the file as Open does; if the file has a torn tail, it appends the torn
+// bytes to path+".broken" (creating it with mode 0600 if needed) and
+// fsyncs it, then truncates the log to the end of its last valid frame and
+// fsyncs it, and returns a Recovery describing what it cut. The Recovery is
+// nil if nothing was cut.
+//
+// Damage before the tail (ErrCorrupt), ErrNotLog and ErrVersion are errors,
+// and the file is left untouched. ErrLocked means another Writer has it
+// open.
+func OpenWriter(path string) (*Writer, *Recovery, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("changelog: %w", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+		}
+	}()
+	if err := lockFile(f); err != nil {
+		return nil, nil, fmt.Errorf("changelog: %s: %w", path, err)
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, nil, fmt.Errorf("changelog: read %s: %w", path, err)
+	}
+	l, t, err := parse(data, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := l.Recovery()
+	if rec != nil {
+		rec.Broken = path + ".broken"
+		if err := appendBroken(rec.Broken, data[rec.Offset:]); err != nil {
+			return nil, nil, err
+		}
+		if err := f.Truncate(rec.Offset); err != nil {
+			return nil, nil, fmt.Errorf("changelog: truncate %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			return nil, nil, fmt.Errorf("changelog: fsync %s: %w", path, err)
+		}
+	}
+	w := &Writer{f: f, path: path, header: l.header, off: t.end, prev: t.prev, counts: t.counts}
+	w.last, w.sealed = l.LastSealed()
+	ok = true
+	return w, rec, nil
+}
+
+// appendBroken appends b to the file at path and makes it durable.
+func appendBroken(path string, b []byte) error {
+	_, statErr := os.Lstat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("changelog: keep torn tail: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && errors.Is(statErr, fs.ErrNotExist) {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		return fmt.Errorf("changelog: keep torn tail in %s: %w", path, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Header returns the header of the log.
+func (w *Writer) Header() Header { return w.header }
+
+// LastSealed returns the last sealed epoch, and false if none is.
+func (w *Writer) LastSealed() (uint64, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last, w.sealed
+}
+
+// Append adds a record to the log. A record of type record.TypeChange is
+// buffered as a record frame (written to the file when the buffer fills,
+// made durable by Sync, Seal or Close). A record of type
+// record.TypeEpochClosed is the kernel's epoch-closed marker: Append seals
+// its epoch, as Seal(r.Epoch, r.Lossy).
+//
+// A change record of an epoch at or before the last sealed epoch is an
+// error (ErrSealed).
+func (w *Writer) Append(r record.Record) error {
+	if r.Type == record.TypeEpochClosed {
+		return w.Seal(r.Epoch, r.Lossy)
+	}
+	if err := checkRecord(&r); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if w.sealed && r.Epoch <= w.last {
+		return fmt.Errorf("%w: record (seq %d) of epoch %d, epoch %d is sealed", ErrSealed, r.Seq, r.Epoch, w.last)
+	}
+	w.buf, w.prev = appendFrame(w.buf, frameRecord, w.header.Salt, w.prev, func(b []byte) []byte {
+		return appendRecordPayload(b, &r)
+	})
+	w.counts.add(r.Epoch)
+	if len(w.buf) >= flushSize {
+		return w.flush()
+	}
+	return nil
+}
+
+// Seal marks epoch as complete: the durable checkpoint. It writes and
+// fsyncs every frame appended so far, then writes the seal frame (with the
+// number of records of epoch in the log) and fsyncs again. When it returns
+// nil, the epoch and all its records survive a crash.
+//
+// Epochs are sealed in increasing order: sealing an epoch at or before the
+// last sealed one is an error (ErrSealed). Sealing epoch N closes every
+// epoch up to N: an earlier epoch that was not sealed stays unsealed for
+// good, and readers report it as unknown.
+func (w *Writer) Seal(epoch uint64, lossy bool) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if w.sealed && epoch <= w.last {
+		return fmt.Errorf("%w: cannot seal epoch %d, epoch %d is sealed", ErrSealed, epoch, w.last)
+	}
+	if err := w.sync(); err != nil {
+		return err
+	}
+	s := Seal{Epoch: epoch, Lossy: lossy, Records: w.counts.get(epoch)}
+	w.buf, w.prev = appendFrame(w.buf, frameSeal, w.header.Salt, w.prev, func(b []byte) []byte {
+		return appendSealPayload(b, s)
+	})
+	if err := w.sync(); err != nil {
+		return err
+	}
+	w.last, w.sealed = epoch, true
+	w.counts.dropThrough(epoch)
+	return nil
+}
+
+// Sync writes the buffered frames and fsyncs the file.
+func (w *Writer) Sync() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	return w.sync()
+}
+
+// Close syncs and closes the log. Records appended after the last seal are
+// kept in the file but belong to unsealed epochs.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing {
+		return fmt.Errorf("changelog: close %s: %w", w.path, fs.ErrClosed)
+	}
+	w.closing = true
+	err := w.err
+	if err == nil {
+		err = w.sync()
+	}
+	if cerr := w.f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("changelog: close %s: %w", w.path, cerr)
+	}
+	return err
+}
+
+func (w *Writer) usable() error {
+	if w.closing {
+		return fmt.Errorf("changelog: %s: %w", w.path, fs.ErrClosed)
+	}
+	return w.err
+}
+
+// flush writes the buffer to the file, without fsync.
+func (w *Writer) flush() error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	n, err := w.f.WriteAt(w.buf, w.off)
+	w.off += int64(n)
+	if err != nil {
+		w.err = fmt.Errorf("changelog: write %s (writer now unusable, reopen the log): %w", w.path, err)
+		return w.err
+	}
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// sync flushes the buffer and fsyncs the file.
+func (w *Writer) sync() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	if err := w.f.Sync(); err != nil {
+		w.err = fmt.Errorf("changelog: fsync %s (writer now unusable, reopen the log): %w", w.path, err)
+		return w.err
+	}
+	return nil
+}
