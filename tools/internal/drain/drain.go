@@ -1,0 +1,94 @@
+// Package drain moves change records from the kernel's ring into the change
+// log: change records are appended, and an epoch-closed marker becomes a
+// seal, written only after everything before it is durable.
+package drain
+
+import (
+	"fmt"
+
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// Source is where records come from: the kernel (genl.Client) or a fake.
+type Source interface {
+	// Records returns the queued records of a watch from seq cursor on,
+	// and acknowledges (frees) those below it.
+	Records(watch uint32, cursor uint64) ([]record.Record, error)
+}
+
+// Log is where records go: a changelog.Writer or a fake.
+type Log interface {
+	Append(record.Record) error
+	// Seal makes everything appended so far durable, then the seal.
+	Seal(epoch uint64, lossy bool) error
+}
+
+// Drainer drains one watch into one log.
+type Drainer struct {
+	Source Source
+	Log    Log
+	Watch  uint32
+	// Cursor is the next sequence number wanted: one past the last record
+	// the log holds (0 for a new log).
+	Cursor uint64
+	// LastSealed is the newest epoch the log has sealed (0: none). A marker
+	// for it or an older epoch is a repeat after a restart and is skipped.
+	LastSealed uint64
+}
+
+// Stats counts what one pass moved.
+type Stats struct {
+	Records int      // change records appended
+	Sealed  []uint64 // epochs sealed, in order
+	Lossy   []uint64 // of those, the lossy ones
+}
+
+// Once drains every record queued now. Records arrive in sequence order
+// with no gaps; a gap means another reader acknowledged records this one
+// never saw, and is an error rather than a silent loss.
+func (d *Drainer) Once() (Stats, error) {
+	var st Stats
+	recs, err := d.Source.Records(d.Watch, d.Cursor)
+	if err != nil {
+		return st, fmt.Errorf("drain: reading records of watch %d: %w", d.Watch, err)
+	}
+	for _, r := range recs {
+		if d.Cursor != 0 && r.Seq != d.Cursor {
+			return st, fmt.Errorf("drain: watch %d: expected record %d, got %d: records were taken by another reader",
+				d.Watch, d.Cursor, r.Seq)
+		}
+		if err := d.apply(r, &st); err != nil {
+			return st, err
+		}
+		d.Cursor = r.Seq + 1
+	}
+	return st, nil
+}
+
+func (d *Drainer) apply(r record.Record, st *Stats) error {
+	switch r.Type {
+	case record.TypeChange:
+		if r.Epoch <= d.LastSealed {
+			return fmt.Errorf("drain: record %d of epoch %d arrived after the epoch was sealed", r.Seq, r.Epoch)
+		}
+		if err := d.Log.Append(r); err != nil {
+			return fmt.Errorf("drain: appending record %d: %w", r.Seq, err)
+		}
+		st.Records++
+	case record.TypeEpochClosed:
+		if r.Epoch <= d.LastSealed {
+			return nil
+		}
+		if err := d.Log.Seal(r.Epoch, r.Lossy); err != nil {
+			return fmt.Errorf("drain: sealing epoch %d: %w", r.Epoch, err)
+		}
+		d.LastSealed = r.Epoch
+		st.Sealed = append(st.Sealed, r.Epoch)
+		if r.Lossy {
+			st.Lossy = append(st.Lossy, r.Epoch)
+		}
+	default:
+		return fmt.Errorf("drain: record %d has unknown type %v", r.Seq, r.Type)
+	}
+	return nil
+}

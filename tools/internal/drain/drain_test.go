@@ -1,0 +1,138 @@
+package drain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// fakeSource serves a fixed queue and records the cursors asked for.
+type fakeSource struct {
+	queue   []record.Record
+	cursors []uint64
+	err     error
+}
+
+func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
+	s.cursors = append(s.cursors, cursor)
+	if s.err != nil {
+		return nil, s.err
+	}
+	var out []record.Record
+	for _, r := range s.queue {
+		if r.Seq >= cursor {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// fakeLog writes what it is given as short strings.
+type fakeLog struct{ ops []string }
+
+func (l *fakeLog) Append(r record.Record) error {
+	l.ops = append(l.ops, fmt.Sprintf("rec %d/%d", r.Seq, r.Epoch))
+	return nil
+}
+
+func (l *fakeLog) Seal(epoch uint64, lossy bool) error {
+	l.ops = append(l.ops, fmt.Sprintf("seal %d lossy=%v", epoch, lossy))
+	return nil
+}
+
+func change(seq, epoch uint64) record.Record {
+	return record.Record{Type: record.TypeChange, Seq: seq, Epoch: epoch, Ops: record.OpData}
+}
+
+func closed(seq, epoch uint64, lossy bool) record.Record {
+	return record.Record{Type: record.TypeEpochClosed, Seq: seq, Epoch: epoch, Lossy: lossy}
+}
+
+func TestOnce(t *testing.T) {
+	tests := []struct {
+		name       string
+		queue      []record.Record
+		cursor     uint64
+		lastSealed uint64
+		wantOps    []string
+		wantStats  Stats
+		wantCursor uint64
+		wantErr    string
+	}{
+		{
+			name:       "empty",
+			wantCursor: 0,
+		},
+		{
+			name: "records of the next epoch may precede the marker",
+			queue: []record.Record{
+				change(1, 1), change(2, 2), closed(3, 1, false), change(4, 2), closed(5, 2, true),
+			},
+			wantOps:    []string{"rec 1/1", "rec 2/2", "seal 1 lossy=false", "rec 4/2", "seal 2 lossy=true"},
+			wantStats:  Stats{Records: 3, Sealed: []uint64{1, 2}, Lossy: []uint64{2}},
+			wantCursor: 6,
+		},
+		{
+			name:       "a restart skips the marker of an epoch already sealed",
+			queue:      []record.Record{closed(7, 3, false), change(8, 4)},
+			cursor:     7,
+			lastSealed: 3,
+			wantOps:    []string{"rec 8/4"},
+			wantStats:  Stats{Records: 1},
+			wantCursor: 9,
+		},
+		{
+			name:       "a gap is an error",
+			queue:      []record.Record{change(5, 1)},
+			cursor:     3,
+			wantErr:    "expected record 3, got 5",
+			wantCursor: 3,
+		},
+		{
+			name:       "a change after its seal is an error",
+			queue:      []record.Record{change(4, 2)},
+			cursor:     4,
+			lastSealed: 2,
+			wantErr:    "after the epoch was sealed",
+			wantCursor: 4,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &fakeLog{}
+			d := &Drainer{Source: &fakeSource{queue: tt.queue}, Log: log, Watch: 1,
+				Cursor: tt.cursor, LastSealed: tt.lastSealed}
+			st, err := d.Once()
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Once() error = %v, want one containing %q", err, tt.wantErr)
+				}
+			} else if err != nil {
+				t.Fatalf("Once() error = %v", err)
+			}
+			if tt.wantErr == "" {
+				if diff := cmp.Diff(tt.wantStats, st); diff != "" {
+					t.Errorf("stats (-want +got):\n%s", diff)
+				}
+				if diff := cmp.Diff(tt.wantOps, log.ops); diff != "" {
+					t.Errorf("log operations (-want +got):\n%s", diff)
+				}
+			}
+			if d.Cursor != tt.wantCursor {
+				t.Errorf("cursor = %d, want %d", d.Cursor, tt.wantCursor)
+			}
+		})
+	}
+}
+
+func TestOnceSourceError(t *testing.T) {
+	errBoom := errors.New("boom")
+	d := &Drainer{Source: &fakeSource{err: errBoom}, Log: &fakeLog{}, Watch: 2}
+	if _, err := d.Once(); !errors.Is(err, errBoom) {
+		t.Fatalf("Once() error = %v, want it to wrap %v", err, errBoom)
+	}
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wbarrier/wbarrier/genl"
+	"golang.org/x/sys/unix"
+)
+
+var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (one object per line) instead of text"}
+
+// dial connects to the module, turning the usual failures into advice.
+func dial() (*genl.Client, error) {
+	c, err := genl.Dial()
+	switch {
+	case errors.Is(err, genl.ErrNotLoaded):
+		return nil, fmt.Errorf("%w (load it with: insmod wbarrier.ko)", err)
+	case err != nil:
+		return nil, fmt.Errorf("connecting to the wbarrier module: %w", err)
+	}
+	return c, nil
+}
+
+// watchArg reads the command's single WATCH argument.
+func watchArg(ctx *cli.Context) (string, error) {
+	if ctx.NArg() != 1 {
+		return "", usageError{fmt.Sprintf("%s: expected one WATCH argument (a watch id or a path on the watched filesystem), got %d",
+			ctx.Command.Name, ctx.NArg())}
+	}
+	return ctx.Args().First(), nil
+}
+
+// findWatch resolves a WATCH argument: a watch id, or any path on the
+// watched filesystem (matched by device number).
+func findWatch(c *genl.Client, arg string) (genl.Watch, error) {
+	if id, err := strconv.ParseUint(arg, 10, 32); err == nil {
+		return c.Status(uint32(id))
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(arg, &st); err != nil {
+		return genl.Watch{}, fmt.Errorf("%s: %w", arg, err)
+	}
+	watches, err := c.Watches()
+	if err != nil {
+		return genl.Watch{}, err
+	}
+	for _, w := range watches {
+		if uint64(w.Dev) == st.Dev {
+			return w, nil
+		}
+	}
+	return genl.Watch{}, fmt.Errorf("%s: no watch on its filesystem: %w", arg, os.ErrNotExist)
+}
+
+// printJSON writes v as one line of JSON.
+func printJSON(ctx *cli.Context, v any) error {
+	return json.NewEncoder(ctx.App.Writer).Encode(v)
+}

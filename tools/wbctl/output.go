@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// handleOut is a file handle as printed: its type and its bytes in hex.
+type handleOut struct {
+	Type uint32 `json:"type"`
+	Hex  string `json:"hex"`
+}
+
+// recordOut is a record as printed by "records" and "log dump".
+type recordOut struct {
+	Seq    uint64     `json:"seq"`
+	Epoch  uint64     `json:"epoch"`
+	Type   string     `json:"type"`
+	Ops    string     `json:"ops,omitempty"`
+	Handle *handleOut `json:"handle,omitempty"`
+	Parent *handleOut `json:"parent,omitempty"`
+	Name   string     `json:"name,omitempty"`
+	Offset *uint64    `json:"offset,omitempty"`
+	Length *uint64    `json:"length,omitempty"`
+	Lossy  bool       `json:"lossy,omitempty"`
+	Path   string     `json:"path,omitempty"` // of the object, with --paths
+	Dir    string     `json:"dir,omitempty"`  // of the parent, with --paths
+}
+
+func handleJSON(h *record.FileHandle) *handleOut {
+	if h == nil {
+		return nil
+	}
+	return &handleOut{Type: h.Type, Hex: fmt.Sprintf("%x", h.Bytes)}
+}
+
+func newRecordOut(r record.Record) recordOut {
+	out := recordOut{Seq: r.Seq, Epoch: r.Epoch, Type: r.Type.String(), Lossy: r.Lossy,
+		Handle: handleJSON(r.Handle), Parent: handleJSON(r.Parent), Name: r.Name}
+	if r.Type == record.TypeChange {
+		out.Ops = r.Ops.String()
+	}
+	if r.HasRange {
+		out.Offset, out.Length = &r.Offset, &r.Length
+	}
+	return out
+}
+
+// rangeText is "offset+length", or "offset+eof" for a range that runs to the
+// end of the file (an append, whose offset the kernel picks later).
+func rangeText(off, length uint64) string {
+	if off+length == math.MaxUint64 {
+		return fmt.Sprintf("%d+eof", off)
+	}
+	return fmt.Sprintf("%d+%d", off, length)
+}
+
+// writeText prints the record as one line of key=value fields, in a fixed
+// order, so that tests and scripts can filter it.
+func (r recordOut) writeText(w io.Writer) error {
+	f := []string{fmt.Sprintf("seq=%d", r.Seq), fmt.Sprintf("epoch=%d", r.Epoch), r.Type}
+	if r.Ops != "" {
+		f = append(f, "ops="+r.Ops)
+	}
+	if r.Handle != nil {
+		f = append(f, fmt.Sprintf("fh=%d:%s", r.Handle.Type, r.Handle.Hex))
+	}
+	if r.Parent != nil {
+		f = append(f, fmt.Sprintf("parent=%d:%s", r.Parent.Type, r.Parent.Hex))
+	}
+	if r.Name != "" {
+		f = append(f, fmt.Sprintf("name=%q", r.Name))
+	}
+	if r.Offset != nil {
+		f = append(f, "range="+rangeText(*r.Offset, *r.Length))
+	}
+	if r.Lossy {
+		f = append(f, "lossy")
+	}
+	if r.Path != "" {
+		f = append(f, fmt.Sprintf("path=%q", r.Path))
+	}
+	if r.Dir != "" {
+		f = append(f, fmt.Sprintf("dir=%q", r.Dir))
+	}
+	_, err := fmt.Fprintln(w, strings.Join(f, " "))
+	return err
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+)
+
+var recordsCommand = &cli.Command{
+	Name:      "records",
+	Usage:     "print the change records a watch has queued",
+	ArgsUsage: "WATCH",
+	Description: `Prints the queued records from sequence number --cursor on, in order: change
+records (ops, file handle of the object, parent handle and name for
+namespace operations, byte range for writes) and the epoch-closed markers
+that barriers queue. Records below --cursor are acknowledged: the kernel
+frees them. With --paths, the handles of the object and of its parent are
+resolved to their current paths (path= and dir=; absent if gone).
+
+Examples:
+   wbctl records /srv/data
+   wbctl records --cursor 120 --json --paths /srv/data`,
+	Flags: []cli.Flag{
+		jsonFlag,
+		&cli.Uint64Flag{Name: "cursor", Usage: "first sequence number wanted; acknowledges the records below it"},
+		&cli.BoolFlag{Name: "paths", Usage: "resolve file handles to paths (needs CAP_DAC_READ_SEARCH)"},
+	},
+	Action: func(ctx *cli.Context) error {
+		arg, err := watchArg(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		w, err := findWatch(c, arg)
+		if err != nil {
+			return err
+		}
+		recs, err := c.Records(w.ID, ctx.Uint64("cursor"))
+		if err != nil {
+			return err
+		}
+		var res *resolver
+		if ctx.Bool("paths") {
+			if res, err = newResolver(w.Path); err != nil {
+				return err
+			}
+			defer res.close()
+		}
+		for _, r := range recs {
+			out := newRecordOut(r)
+			if res != nil {
+				if err := res.resolve(r, &out); err != nil {
+					return err
+				}
+			}
+			if ctx.Bool("json") {
+				err = printJSON(ctx, out)
+			} else {
+				err = out.writeText(ctx.App.Writer)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+)
+
+var watchCommand = &cli.Command{
+	Name:      "watch",
+	Usage:     "start tracking changes on the filesystem that PATH is on",
+	ArgsUsage: "PATH",
+	Description: `Creates a watch on the superblock of PATH and prints its id. From now on
+every modifying operation on that filesystem queues a change record. The
+filesystem cannot be unmounted while it is watched.
+
+Example:
+   wbctl watch /srv/data`,
+	Flags: []cli.Flag{jsonFlag},
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 1 {
+			return usageError{"watch: expected one PATH"}
+		}
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		// The kernel resolves a relative path against our working
+		// directory but would report it relative: send it absolute.
+		path, err := filepath.Abs(ctx.Args().First())
+		if err != nil {
+			return err
+		}
+		w, err := c.Watch(path)
+		if err != nil {
+			return err
+		}
+		if ctx.Bool("json") {
+			return printJSON(ctx, watchJSON(w))
+		}
+		_, err = fmt.Fprintln(ctx.App.Writer, w.ID)
+		return err
+	},
+}
+
+var unwatchCommand = &cli.Command{
+	Name:      "unwatch",
+	Usage:     "stop tracking a filesystem",
+	ArgsUsage: "WATCH",
+	Description: `Waits for the modifying operations in flight on the filesystem, then drops
+the watch and the records it still queues.
+
+Example:
+   wbctl unwatch /srv/data`,
+	Action: func(ctx *cli.Context) error {
+		arg, err := watchArg(ctx)
+		if err != nil {
+			return err
+		}
+		c, err := dial()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		w, err := findWatch(c, arg)
+		if err != nil {
+			return err
+		}
+		return c.Unwatch(w.ID)
+	},
+}
