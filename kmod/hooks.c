@@ -15,7 +15,10 @@
  * queues the record. The scope's return handler leaves the section.
  */
 #include <linux/module.h>
+#include <linux/falloc.h>
+#include <linux/mm.h>
 #include <linux/namei.h>
+#include <linux/uio.h>
 #include "wbarrier.h"
 
 static int wb_maxactive = 256;
@@ -39,15 +42,18 @@ struct wb_hook {
 	const char *symbol;
 	enum wb_hook_kind kind;
 	u32 ops;
-	/* RECORD: what the call changes; SCOPE: whether it may change anything */
-	bool (*target)(struct pt_regs *regs, struct wb_target *t);
+	/*
+	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
+	 * changes and returns how many; SCOPE: non-zero if it may create.
+	 */
+	int (*target)(struct pt_regs *regs, struct wb_target *t);
 	struct kretprobe krp;
 };
 
 struct wb_inner_hook {
 	const char *symbol;
 	u32 ops;
-	bool (*target)(struct pt_regs *regs, struct wb_target *t);
+	int (*target)(struct pt_regs *regs, struct wb_target *t);
 	struct kprobe kp;
 };
 
@@ -56,65 +62,229 @@ static unsigned long wb_arg(struct pt_regs *regs, unsigned int n)
 	return regs_get_kernel_argument(regs, n);
 }
 
-/* vfs_write(file, buf, count, pos) */
-static bool wb_target_write(struct pt_regs *regs, struct wb_target *t)
-{
-	struct file *file = (struct file *)wb_arg(regs, 0);
-	loff_t *pos = (loff_t *)wb_arg(regs, 3);
+#define WB_ARG(type, n) ((type)wb_arg(regs, n))
 
-	t->inode = file_inode(file);
+static void wb_range(struct wb_target *t, u64 offset, u64 length)
+{
 	t->has_range = true;
-	if (file->f_flags & O_APPEND) {
-		/* The offset is chosen later, under the inode lock: to EOF. */
-		t->offset = i_size_read(t->inode);
-		t->length = U64_MAX - t->offset;
-	} else {
-		t->offset = pos ? *pos : file->f_pos;
-		t->length = wb_arg(regs, 2);
-	}
-	return true;
+	t->offset = offset;
+	/* A length of 0 (clone) or one past U64_MAX means: to EOF. */
+	t->length = length && length <= U64_MAX - offset ? length :
+							   U64_MAX - offset;
 }
 
-/* vfs_unlink(idmap, dir, dentry, delegated_inode) */
-static bool wb_target_unlink(struct pt_regs *regs, struct wb_target *t)
+static void wb_range_to_eof(struct wb_target *t, u64 offset)
 {
-	struct dentry *dentry = (struct dentry *)wb_arg(regs, 2);
+	wb_range(t, offset, 0);
+}
 
-	t->dir = (struct inode *)wb_arg(regs, 1);
+/* The object behind an open file, written from *pos (NULL: the file's). */
+static void wb_file_target(struct wb_target *t, struct file *file,
+			   const loff_t *pos, u64 length)
+{
+	t->inode = file_inode(file);
+	if (file->f_flags & O_APPEND)
+		/* The offset is chosen later, under the inode lock: to EOF. */
+		wb_range_to_eof(t, i_size_read(t->inode));
+	else
+		wb_range(t, pos ? *pos : file->f_pos, length);
+}
+
+/* A namespace change of @dentry's object in @dir. */
+static void wb_entry_target(struct wb_target *t, struct inode *dir,
+			    struct dentry *dentry, u32 ops)
+{
 	t->inode = d_inode(dentry);
+	t->dir = dir;
 	t->name = &dentry->d_name;
-	return true;
+	t->ops = ops;
+}
+
+/* vfs_write(file, buf, count, pos) */
+static int wb_target_write(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3),
+		       wb_arg(regs, 2));
+	return 1;
+}
+
+/* vfs_writev(file, vec, vlen, pos, flags): the length is in user memory. */
+static int wb_target_writev(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3), 0);
+	return 1;
+}
+
+/* vfs_iter_write(file, iter, ppos, flags): splice, sendfile, loop, nfsd */
+static int wb_target_iter_write(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 2),
+		       iov_iter_count(WB_ARG(struct iov_iter *, 1)));
+	return 1;
+}
+
+/* (file_in, pos_in, file_out, pos_out, len, flags): copy, clone, dedupe */
+static int wb_target_remap(struct pt_regs *regs, struct wb_target *t)
+{
+	t->inode = file_inode(WB_ARG(struct file *, 2));
+	wb_range(t, wb_arg(regs, 3), wb_arg(regs, 4));
+	return 1;
+}
+
+/* vfs_fallocate(file, mode, offset, len) */
+static int wb_target_fallocate(struct pt_regs *regs, struct wb_target *t)
+{
+	int mode = wb_arg(regs, 1);
+
+	t->inode = file_inode(WB_ARG(struct file *, 0));
+	if (mode & (FALLOC_FL_COLLAPSE_RANGE | FALLOC_FL_INSERT_RANGE))
+		wb_range_to_eof(t, wb_arg(regs, 2));	/* data moves */
+	else
+		wb_range(t, wb_arg(regs, 2), wb_arg(regs, 3));
+	return 1;
+}
+
+/* notify_change(idmap, dentry, attr, delegated): chmod, chown, utimes, truncate */
+static int wb_target_setattr(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct iattr *attr = WB_ARG(struct iattr *, 2);
+
+	t->inode = d_inode(WB_ARG(struct dentry *, 1));
+	t->ops = WBARRIER_OP_ATTR;
+	if (attr->ia_valid & ATTR_SIZE) {
+		t->ops |= WBARRIER_OP_SIZE;
+		wb_range_to_eof(t, min_t(u64, attr->ia_size,
+					 i_size_read(t->inode)));
+	}
+	return 1;
+}
+
+/* (idmap, dentry, ...): xattrs, fileattr */
+static int wb_target_dentry(struct pt_regs *regs, struct wb_target *t)
+{
+	t->inode = d_inode(WB_ARG(struct dentry *, 1));
+	return 1;
+}
+
+/* (idmap, dir, dentry, ...): mknod, mkdir, symlink, rmdir, unlink */
+static int wb_target_entry(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_entry_target(t, WB_ARG(struct inode *, 1),
+			WB_ARG(struct dentry *, 2), 0);
+	return 1;
+}
+
+/* vfs_link(old_dentry, idmap, dir, new_dentry, delegated) */
+static int wb_target_link(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_entry_target(t, WB_ARG(struct inode *, 2),
+			WB_ARG(struct dentry *, 3), 0);
+	t->inode = d_inode(WB_ARG(struct dentry *, 0));
+	return 1;
+}
+
+/*
+ * vfs_rename(rd): the object leaves its old name and takes the new one; an
+ * object at the new name is replaced (or, for RENAME_EXCHANGE, moves the
+ * other way); RENAME_WHITEOUT leaves a whiteout at the old name.
+ */
+static int wb_target_rename(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct renamedata *rd = WB_ARG(struct renamedata *, 0);
+	struct inode *victim = d_inode(rd->new_dentry);
+	int n = 0;
+
+	wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+			WBARRIER_OP_RENAME_FROM);
+	wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+			WBARRIER_OP_RENAME_TO);
+	t[1].inode = d_inode(rd->old_dentry);
+	if (victim && (rd->flags & RENAME_EXCHANGE)) {
+		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+				WBARRIER_OP_RENAME_FROM);
+		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+				WBARRIER_OP_RENAME_TO);
+		t[3].inode = victim;
+	} else if (victim) {
+		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+				WBARRIER_OP_REMOVE);
+	}
+	if (rd->flags & RENAME_WHITEOUT) {
+		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+				WBARRIER_OP_CREATE);
+		t[n - 1].inode = NULL;	/* the whiteout is a new object */
+	}
+	return n;
+}
+
+/*
+ * fault_dirty_shared_page(vmf): every write fault on a shared file mapping,
+ * after page_mkwrite; the store itself follows when the fault returns.
+ */
+static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct vm_fault *vmf = WB_ARG(struct vm_fault *, 0);
+
+	t->inode = file_inode(vmf->vma->vm_file);
+	wb_range(t, (u64)vmf->pgoff << PAGE_SHIFT, PAGE_SIZE);
+	return 1;
 }
 
 /*
  * path_openat(nd, op, flags): only O_CREAT opens can create. op points to
  * fs/internal.h's struct open_flags, whose first member is the int open_flag.
  */
-static bool wb_scope_open(struct pt_regs *regs, struct wb_target *t)
+static int wb_scope_open(struct pt_regs *regs, struct wb_target *t)
 {
-	const int *open_flag = (const int *)wb_arg(regs, 1);
-
-	return *open_flag & O_CREAT;
+	return *WB_ARG(const int *, 1) & O_CREAT;
 }
 
-static bool wb_scope_always(struct pt_regs *regs, struct wb_target *t)
+static int wb_scope_always(struct pt_regs *regs, struct wb_target *t)
 {
-	return true;
+	return 1;
 }
 
 /* security_inode_create(dir, dentry, mode): before every regular create */
-static bool wb_target_create(struct pt_regs *regs, struct wb_target *t)
+static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 {
-	struct dentry *dentry = (struct dentry *)wb_arg(regs, 1);
-
-	t->dir = (struct inode *)wb_arg(regs, 0);
-	t->name = &dentry->d_name;
-	return true;
+	wb_entry_target(t, WB_ARG(struct inode *, 0),
+			WB_ARG(struct dentry *, 1), 0);
+	t->inode = NULL;	/* not created yet */
+	return 1;
 }
 
+#define WB_DATA		WBARRIER_OP_DATA
+#define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
+
 static struct wb_hook wb_hooks[] = {
-	{ "vfs_write", WB_HOOK_RECORD, WBARRIER_OP_DATA, wb_target_write },
-	{ "vfs_unlink", WB_HOOK_RECORD, WBARRIER_OP_REMOVE, wb_target_unlink },
+	/* data */
+	{ "vfs_write", WB_HOOK_RECORD, WB_DATA, wb_target_write },
+	{ "vfs_writev", WB_HOOK_RECORD, WB_DATA, wb_target_writev },
+	{ "vfs_iter_write", WB_HOOK_RECORD, WB_DATA, wb_target_iter_write },
+	{ "vfs_copy_file_range", WB_HOOK_RECORD, WB_SPACE, wb_target_remap },
+	{ "vfs_clone_file_range", WB_HOOK_RECORD, WB_SPACE, wb_target_remap },
+	{ "vfs_dedupe_file_range_one", WB_HOOK_RECORD, WB_DATA,
+	  wb_target_remap },
+	{ "fault_dirty_shared_page", WB_HOOK_RECORD,
+	  WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap },
+	/* size, space and attributes */
+	{ "vfs_fallocate", WB_HOOK_RECORD, WB_SPACE, wb_target_fallocate },
+	{ "notify_change", WB_HOOK_RECORD, 0, wb_target_setattr },
+	{ "__vfs_setxattr_locked", WB_HOOK_RECORD, WBARRIER_OP_XATTR,
+	  wb_target_dentry },
+	{ "__vfs_removexattr_locked", WB_HOOK_RECORD, WBARRIER_OP_XATTR,
+	  wb_target_dentry },
+	{ "vfs_fileattr_set", WB_HOOK_RECORD, WBARRIER_OP_ATTR,
+	  wb_target_dentry },
+	/* namespace */
+	{ "vfs_mknod", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
+	{ "vfs_mkdir", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
+	{ "vfs_symlink", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
+	{ "vfs_link", WB_HOOK_RECORD, WBARRIER_OP_LINK, wb_target_link },
+	{ "vfs_unlink", WB_HOOK_RECORD, WBARRIER_OP_REMOVE, wb_target_entry },
+	{ "vfs_rmdir", WB_HOOK_RECORD, WBARRIER_OP_REMOVE, wb_target_entry },
+	{ "vfs_rename", WB_HOOK_RECORD, 0, wb_target_rename },
+	/* regular creates, from code inlined into their callers */
 	{ "path_openat", WB_HOOK_SCOPE, 0, wb_scope_open },
 	{ "vfs_create", WB_HOOK_SCOPE, 0, wb_scope_always },
 };
@@ -148,20 +318,34 @@ static struct wb_watch *wb_frame_enter(struct wb_frame *f,
 	return w;
 }
 
+static void wb_record_targets(struct wb_frame *f, u32 default_ops,
+			      struct wb_target *t, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (!t[i].ops)
+			t[i].ops = default_ops;
+		wb_record_change(f->w, f->epoch, &t[i]);
+	}
+}
+
 static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
 	struct wb_frame *f = (struct wb_frame *)ri->data;
-	struct wb_target t = {};
+	struct wb_target t[WB_MAX_TARGETS] = {};
+	int n;
 
 	f->w = NULL;
-	if (!h->target(regs, &t))
+	n = h->target(regs, t);
+	if (!n)
 		return 1;
 	if (h->kind == WB_HOOK_SCOPE)
 		return 0;
-	if (!wb_frame_enter(f, &t))
+	if (!wb_frame_enter(f, t))
 		return 1;	/* not watched: no return handler needed */
-	wb_record_change(f->w, f->epoch, h->ops, &t);
+	wb_record_targets(f, h->ops, t, n);
 	return 0;
 }
 
@@ -191,30 +375,32 @@ static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct wb_inner_hook *h = container_of(kp, struct wb_inner_hook, kp);
 	struct kretprobe_instance *ri;
-	struct wb_target t = {};
+	struct wb_target t[WB_MAX_TARGETS] = {};
 	struct wb_frame *f;
 	struct wb_watch *w;
+	int n;
 
-	if (!h->target(regs, &t))
+	n = h->target(regs, t);
+	if (!n)
 		return 0;
 	ri = wb_current_kretprobe_instance(wb_is_scope);
 	if (!ri) {
 		/* A caller outside every scope: the change cannot be bracketed. */
 		rcu_read_lock();
-		w = wb_watch_find_rcu(wb_target_sb(&t));
+		w = wb_watch_find_rcu(wb_target_sb(t));
 		if (w)
 			wb_watch_lose(w, smp_load_acquire(&w->epoch));
 		rcu_read_unlock();
 		return 0;
 	}
 	f = (struct wb_frame *)ri->data;
-	if (!f->w && !wb_frame_enter(f, &t))
+	if (!f->w && !wb_frame_enter(f, t))
 		return 0;
-	if (f->w->sb != wb_target_sb(&t)) {
+	if (f->w->sb != wb_target_sb(t)) {
 		wb_watch_lose(f->w, f->epoch);
 		return 0;
 	}
-	wb_record_change(f->w, f->epoch, h->ops, &t);
+	wb_record_targets(f, h->ops, t, n);
 	return 0;
 }
 

@@ -298,6 +298,8 @@ static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		genlmsg_end(skb, hdr);
 	}
 	cb->args[1] = seq;
+	/* Sent records are final: nothing merges into them any more. */
+	w->read_seq = max(w->read_seq, seq - 1);
 	spin_unlock_irqrestore(&w->lock, flags);
 	return skb->len;
 }

@@ -6,7 +6,13 @@
  * marks the record's epoch lossy instead of losing it silently. The ring
  * holds pointers indexed by sequence number, so a dump resumes at its cursor
  * without walking.
+ *
+ * Within an epoch, a data, size or attribute change of an object that has a
+ * record no reader was sent yet merges into it (ops OR-ed, ranges joined):
+ * a hot file costs one record per epoch, not one per write. Namespace
+ * records are never merged: each name change stays.
  */
+#include <linux/jhash.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
 
@@ -30,6 +36,70 @@ static bool wb_encode_fh(struct inode *inode, struct wb_fh *fh)
 	       fh->len <= WBARRIER_FH_MAX;
 }
 
+#define WB_MERGEABLE_OPS (WBARRIER_OP_DATA | WBARRIER_OP_SIZE | \
+			  WBARRIER_OP_ATTR | WBARRIER_OP_XATTR | \
+			  WBARRIER_OP_MMAP)
+
+static bool wb_mergeable(const struct wb_target *t)
+{
+	return t->inode && !t->name && !(t->ops & ~WB_MERGEABLE_OPS);
+}
+
+static u32 wb_fh_key(const struct wb_fh *fh)
+{
+	return jhash(fh->bytes, fh->len, fh->type);
+}
+
+/* Joins [offset, offset + length) into @rec's range; neither passes U64_MAX. */
+static void wb_range_join(struct wb_record *rec, const struct wb_target *t)
+{
+	u64 end;
+
+	if (!t->has_range)
+		return;
+	if (!rec->has_range) {
+		rec->has_range = true;
+		rec->offset = t->offset;
+		rec->length = t->length;
+		return;
+	}
+	end = max(rec->offset + rec->length, t->offset + t->length);
+	rec->offset = min(rec->offset, t->offset);
+	rec->length = end - rec->offset;
+}
+
+/*
+ * Merges @t into a record of @epoch for the same object that no reader has
+ * been sent; false if there is none. Entries that can never be merged into
+ * again (older epochs, already read) are dropped from the table on the way.
+ */
+static bool wb_ring_merge(struct wb_watch *w, u64 epoch, u32 key,
+			  const struct wb_fh *fh, const struct wb_target *t)
+{
+	struct wb_record *rec;
+	struct hlist_node *tmp;
+	unsigned long flags;
+	bool merged = false;
+
+	spin_lock_irqsave(&w->lock, flags);
+	hash_for_each_possible_safe(w->merge, rec, tmp, merge_node, key) {
+		if (rec->epoch < epoch || rec->seq <= w->read_seq) {
+			hash_del(&rec->merge_node);
+			continue;
+		}
+		if (rec->epoch != epoch || rec->merge_key != key ||
+		    rec->fh_type != fh->type || rec->fh_len != fh->len ||
+		    memcmp(wb_record_fh(rec), fh->bytes, fh->len))
+			continue;
+		rec->ops |= t->ops;
+		wb_range_join(rec, t);
+		merged = true;
+		break;
+	}
+	spin_unlock_irqrestore(&w->lock, flags);
+	return merged;
+}
+
 static u64 wb_ring_used(const struct wb_watch *w)
 {
 	return w->next_seq - w->first_seq;
@@ -47,6 +117,8 @@ static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 	}
 	rec->seq = w->next_seq++;
 	w->ring[rec->seq % w->ring_size] = rec;
+	if (rec->mergeable)
+		hash_add(w->merge, &rec->merge_node, rec->merge_key);
 	w->emitted++;
 	spin_unlock_irqrestore(&w->lock, flags);
 
@@ -57,12 +129,14 @@ static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 	return true;
 }
 
-void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
+void wb_record_change(struct wb_watch *w, u64 epoch,
 		      const struct wb_target *t)
 {
 	struct wb_fh fh, parent;
 	struct wb_record *rec;
 	size_t name_len = 0;
+	bool mergeable;
+	u32 key = 0;
 	u8 *p;
 
 	fh.len = 0;
@@ -73,6 +147,12 @@ void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
 		goto lost;
 	if (t->name)
 		name_len = t->name->len + 1;
+	mergeable = wb_mergeable(t);
+	if (mergeable) {
+		key = wb_fh_key(&fh);
+		if (wb_ring_merge(w, epoch, key, &fh, t))
+			return;
+	}
 
 	rec = kmalloc(struct_size(rec, data, fh.len + parent.len + name_len),
 		      GFP_ATOMIC | __GFP_NOWARN);
@@ -80,7 +160,7 @@ void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
 		goto lost;
 	rec->type = WBARRIER_REC_CHANGE;
 	rec->epoch = epoch;
-	rec->ops = ops;
+	rec->ops = t->ops;
 	rec->fh_type = fh.len ? fh.type : 0;
 	rec->fh_len = fh.len;
 	rec->parent_fh_type = parent.len ? parent.type : 0;
@@ -90,6 +170,9 @@ void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
 	rec->offset = t->offset;
 	rec->length = t->length;
 	rec->lossy = false;
+	INIT_HLIST_NODE(&rec->merge_node);
+	rec->mergeable = mergeable;
+	rec->merge_key = key;
 	p = rec->data;
 	memcpy(p, fh.bytes, fh.len);
 	p += fh.len;
@@ -111,8 +194,10 @@ struct wb_record *wb_record_alloc_marker(void)
 {
 	struct wb_record *rec = kzalloc(sizeof(*rec), GFP_KERNEL);
 
-	if (rec)
+	if (rec) {
 		rec->type = WBARRIER_REC_EPOCH_CLOSED;
+		INIT_HLIST_NODE(&rec->merge_node);
+	}
 	return rec;
 }
 
@@ -150,6 +235,7 @@ u64 wb_ring_trim(struct wb_watch *w, u64 cursor)
 	for (; w->first_seq < cursor; w->first_seq++) {
 		u64 slot = w->first_seq % w->ring_size;
 
+		hash_del(&w->ring[slot]->merge_node);
 		kfree(w->ring[slot]);
 		w->ring[slot] = NULL;
 	}

@@ -71,6 +71,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	w->nmissed_mark = wb_hooks_nmissed();
 	mutex_init(&w->barrier_mutex);
 	spin_lock_init(&w->lock);
+	hash_init(w->merge);
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
 	wb_ring_arm_notify(w);
 	return w;

@@ -4,6 +4,7 @@
 #define _WBARRIER_H
 
 #include <linux/fs.h>
+#include <linux/hashtable.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
 #include <linux/refcount.h>
@@ -12,8 +13,12 @@
 #include <linux/workqueue.h>
 #include "uapi/wbarrier.h"
 
+/* Most records one hooked call makes (a rename that replaces, with whiteout). */
+#define WB_MAX_TARGETS 4
+
 /* What a hooked call changes, taken from its arguments. */
 struct wb_target {
+	u32 ops;			/* WBARRIER_OP_* */
 	struct inode *inode;		/* the changed object, or NULL */
 	struct inode *dir;		/* its parent, for namespace operations */
 	const struct qstr *name;	/* its name in dir */
@@ -24,6 +29,8 @@ struct wb_target {
 
 /* A queued record; the handles and the name follow in data[]. */
 struct wb_record {
+	struct hlist_node merge_node;
+	u32 merge_key;
 	u64 seq;
 	u64 epoch;
 	u64 offset;
@@ -37,6 +44,7 @@ struct wb_record {
 	u16 name_len;			/* with its NUL; 0: no name */
 	bool has_range;
 	bool lossy;
+	bool mergeable;			/* in wb_watch.merge until read */
 	u8 data[];
 };
 
@@ -95,6 +103,9 @@ struct wb_watch {
 	u64 next_seq;
 	u64 emitted;
 	u64 lost;
+	u64 read_seq;			/* highest seq a reader was sent */
+	/* Records of the open epoch that later changes may merge into. */
+	DECLARE_HASHTABLE(merge, 10);
 
 	struct work_struct notify_work;
 	unsigned long notify_pending;
@@ -116,7 +127,7 @@ int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 		      u32 start_id);
 
 /* record.c */
-void wb_record_change(struct wb_watch *w, u64 epoch, u32 ops,
+void wb_record_change(struct wb_watch *w, u64 epoch,
 		      const struct wb_target *t);
 struct wb_record *wb_record_alloc_marker(void);
 void wb_ring_queue_marker(struct wb_watch *w, struct wb_record *marker);

@@ -11,6 +11,7 @@ var commands = map[string]struct {
 	usage string
 	run   func(args []string) error
 }{
+	"op":         {"NAME ARGS: one modifying system call (see op.go for the names)", runOp},
 	"stallwrite": {"FILE RELEASE: write 4 KiB to FILE from a userfaultfd page; print \"stalled\" once the write is parked inside write(2), finish it when the file RELEASE appears", stallWrite},
 }
 
