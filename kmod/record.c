@@ -12,6 +12,7 @@
  * a hot file costs one record per epoch, not one per write. Namespace
  * records are never merged: each name change stays.
  */
+#include <linux/backing-dev.h>
 #include <linux/jhash.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
@@ -188,6 +189,37 @@ void wb_record_change(struct wb_watch *w, u64 epoch,
 	kfree(rec);
 lost:
 	wb_watch_lose(w, epoch);
+}
+
+/*
+ * Stores through a shared writable mapping fault (and record) only when the
+ * page was write-protected, which writeback does. On a filesystem without
+ * writeback (tmpfs), a mapped page takes stores for ever after its first
+ * fault: so every object with a writable shared mapping may change in any
+ * epoch, and is recorded in each one as it opens.
+ */
+void wb_record_mapped(struct wb_watch *w, u64 epoch)
+{
+	struct super_block *sb = w->sb;
+	struct wb_target t = { .ops = WBARRIER_OP_DATA | WBARRIER_OP_MMAP };
+	struct inode *inode;
+
+	if (sb->s_bdi->capabilities & BDI_CAP_WRITEBACK)
+		return;
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
+		if (!mapping_writably_mapped(inode->i_mapping))
+			continue;
+		spin_lock(&inode->i_lock);
+		if (inode->i_state & (I_NEW | I_FREEING | I_WILL_FREE)) {
+			spin_unlock(&inode->i_lock);
+			continue;
+		}
+		spin_unlock(&inode->i_lock);
+		t.inode = inode;
+		wb_record_change(w, epoch, &t);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
 }
 
 struct wb_record *wb_record_alloc_marker(void)

@@ -273,6 +273,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 	missed_before = wb_hooks_nmissed();
 	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
 	smp_store_release(&w->epoch, epoch + 1);
+	wb_record_mapped(w, epoch + 1);
 
 	synchronize_srcu(&w->srcu);
 

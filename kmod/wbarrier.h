@@ -129,6 +129,7 @@ int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 /* record.c */
 void wb_record_change(struct wb_watch *w, u64 epoch,
 		      const struct wb_target *t);
+void wb_record_mapped(struct wb_watch *w, u64 epoch);
 struct wb_record *wb_record_alloc_marker(void);
 void wb_ring_queue_marker(struct wb_watch *w, struct wb_record *marker);
 bool wb_ring_has_room_for_marker(struct wb_watch *w);

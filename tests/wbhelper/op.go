@@ -36,6 +36,7 @@ var ops = map[string]struct {
 	"whiteout":     {2, func(a []string) error { return rename2(a, unix.RENAME_WHITEOUT) }},
 	"tmpfile_link": {2, tmpfileLink},
 	"mmap_write":   {2, mmapWrite},
+	"mmap_stores":  {3, mmapStores},
 }
 
 // runOp runs "op NAME ARGS...".
@@ -293,4 +294,32 @@ func mmapWrite(a []string) error {
 	}
 	m[0] = 'm'
 	return unix.Munmap(m)
+}
+
+// mmapStores FILE N DIR: maps FILE's first page shared once, then for i in
+// 1..N waits for DIR/go.i, stores into the page and creates DIR/done.i; it
+// unmaps only after DIR/go.N+1, so the mapping stays writable throughout.
+func mmapStores(a []string) error {
+	f, err := os.OpenFile(a[0], os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(m)
+	n := int(num(a[1]))
+	for i := 1; i <= n+1; i++ {
+		waitFile(filepath.Join(a[2], fmt.Sprintf("go.%d", i)))
+		if i > n {
+			break
+		}
+		m[i] = 'm'
+		if err := os.WriteFile(filepath.Join(a[2], fmt.Sprintf("done.%d", i)), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

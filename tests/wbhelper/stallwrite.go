@@ -91,12 +91,7 @@ func stallWrite(args []string) error {
 	fault := binary.LittleEndian.Uint64(msg[16:])
 	fmt.Println("stalled")
 
-	for {
-		if _, err := os.Stat(args[1]); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFile(args[1])
 	src := make([]byte, pageSize)
 	for i := range src {
 		src[i] = 'S'
@@ -111,4 +106,14 @@ func stallWrite(args []string) error {
 	}
 	fmt.Println("written")
 	return nil
+}
+
+// waitFile returns once path exists: how the tests tell the helper to go on.
+func waitFile(path string) {
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
