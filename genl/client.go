@@ -161,8 +161,21 @@ func (c *Client) Barrier(id uint32) (Barrier, error) {
 // Status returns the state of watch id. The error satisfies
 // errors.Is(err, os.ErrNotExist) if there is no such watch.
 func (c *Client) Status(id uint32) (Watch, error) {
-	op := fmt.Sprintf("status watch %d", id)
-	msgs, err := c.execute(op, cmdStatus, 0, watchID(id))
+	return c.status(fmt.Sprintf("status watch %d", id), watchID(id))
+}
+
+// StatusOf returns the state of the watch of the filesystem that path is on.
+// The kernel resolves path, so this works where stat's st_dev is not the
+// superblock's device (btrfs subvolumes). An error satisfying
+// errors.Is(err, os.ErrNotExist) means no such path or no such watch.
+func (c *Client) StatusOf(path string) (Watch, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.String(attrPath, path)
+	return c.status(fmt.Sprintf("status of %q", path), ae)
+}
+
+func (c *Client) status(op string, ae *netlink.AttributeEncoder) (Watch, error) {
+	msgs, err := c.execute(op, cmdStatus, 0, ae)
 	if err != nil {
 		return Watch{}, err
 	}

@@ -225,6 +225,17 @@ func TestClientRequests(t *testing.T) {
 			want:    statusWatch,
 		},
 		{
+			name: "status of a path",
+			call: func(c *Client) (any, error) { return c.StatusOf("/mnt/data/sub") },
+			req: request{
+				Flags:   netlink.Request,
+				Command: cmdStatus,
+				Attrs:   []netlink.Attribute{str(attrPath, "/mnt/data/sub")},
+			},
+			replies: []genetlink.Message{msg(cmdStatus, statusAttrs...)},
+			want:    statusWatch,
+		},
+		{
 			name: "watches",
 			call: func(c *Client) (any, error) { return c.Watches() },
 			req: request{

@@ -41,6 +41,7 @@ enum wb_hook_kind {
 struct wb_hook {
 	const char *symbol;
 	enum wb_hook_kind kind;
+	bool optional;		/* absent from some kernels: skipped there */
 	u32 ops;
 	/*
 	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
@@ -123,6 +124,14 @@ static int wb_target_iter_write(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
+/* iter_file_splice_write(pipe, out, ppos, len, flags): splice, sendfile */
+static int wb_target_splice(struct pt_regs *regs, struct wb_target *t)
+{
+	wb_file_target(t, WB_ARG(struct file *, 1), WB_ARG(loff_t *, 2),
+		       wb_arg(regs, 3));
+	return 1;
+}
+
 /* (file_in, pos_in, file_out, pos_out, len, flags): copy, clone, dedupe */
 static int wb_target_remap(struct pt_regs *regs, struct wb_target *t)
 {
@@ -159,7 +168,7 @@ static int wb_target_setattr(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
-/* (idmap, dentry, ...): xattrs, fileattr */
+/* (idmap, dentry, ...): xattrs, ACLs, fileattr */
 static int wb_target_dentry(struct pt_regs *regs, struct wb_target *t)
 {
 	t->inode = d_inode(WB_ARG(struct dentry *, 1));
@@ -255,38 +264,42 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 
 #define WB_DATA		WBARRIER_OP_DATA
 #define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
+#define WB_RECORD(sym, ops, fn) { sym, WB_HOOK_RECORD, false, ops, fn }
+#define WB_SCOPE(sym, fn) { sym, WB_HOOK_SCOPE, false, 0, fn }
+/* Only in some kernels: ACLs left the xattr path in 6.2. */
+#define WB_RECORD_IF_PRESENT(sym, ops, fn) { sym, WB_HOOK_RECORD, true, ops, fn }
 
 static struct wb_hook wb_hooks[] = {
 	/* data */
-	{ "vfs_write", WB_HOOK_RECORD, WB_DATA, wb_target_write },
-	{ "vfs_writev", WB_HOOK_RECORD, WB_DATA, wb_target_writev },
-	{ "vfs_iter_write", WB_HOOK_RECORD, WB_DATA, wb_target_iter_write },
-	{ "vfs_copy_file_range", WB_HOOK_RECORD, WB_SPACE, wb_target_remap },
-	{ "vfs_clone_file_range", WB_HOOK_RECORD, WB_SPACE, wb_target_remap },
-	{ "vfs_dedupe_file_range_one", WB_HOOK_RECORD, WB_DATA,
-	  wb_target_remap },
-	{ "fault_dirty_shared_page", WB_HOOK_RECORD,
-	  WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap },
+	WB_RECORD("vfs_write", WB_DATA, wb_target_write),
+	WB_RECORD("vfs_writev", WB_DATA, wb_target_writev),
+	WB_RECORD("vfs_iter_write", WB_DATA, wb_target_iter_write),
+	WB_RECORD("iter_file_splice_write", WB_DATA, wb_target_splice),
+	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap),
+	WB_RECORD("vfs_clone_file_range", WB_SPACE, wb_target_remap),
+	WB_RECORD("vfs_dedupe_file_range_one", WB_DATA, wb_target_remap),
+	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	/* size, space and attributes */
-	{ "vfs_fallocate", WB_HOOK_RECORD, WB_SPACE, wb_target_fallocate },
-	{ "notify_change", WB_HOOK_RECORD, 0, wb_target_setattr },
-	{ "__vfs_setxattr_locked", WB_HOOK_RECORD, WBARRIER_OP_XATTR,
-	  wb_target_dentry },
-	{ "__vfs_removexattr_locked", WB_HOOK_RECORD, WBARRIER_OP_XATTR,
-	  wb_target_dentry },
-	{ "vfs_fileattr_set", WB_HOOK_RECORD, WBARRIER_OP_ATTR,
-	  wb_target_dentry },
+	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate),
+	WB_RECORD("notify_change", 0, wb_target_setattr),
+	WB_RECORD("__vfs_setxattr_locked", WBARRIER_OP_XATTR, wb_target_dentry),
+	WB_RECORD("__vfs_removexattr_locked", WBARRIER_OP_XATTR, wb_target_dentry),
+	WB_RECORD_IF_PRESENT("vfs_set_acl", WBARRIER_OP_XATTR,
+			     wb_target_dentry),
+	WB_RECORD_IF_PRESENT("vfs_remove_acl", WBARRIER_OP_XATTR,
+			     wb_target_dentry),
+	WB_RECORD("vfs_fileattr_set", WBARRIER_OP_ATTR, wb_target_dentry),
 	/* namespace */
-	{ "vfs_mknod", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
-	{ "vfs_mkdir", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
-	{ "vfs_symlink", WB_HOOK_RECORD, WBARRIER_OP_CREATE, wb_target_entry },
-	{ "vfs_link", WB_HOOK_RECORD, WBARRIER_OP_LINK, wb_target_link },
-	{ "vfs_unlink", WB_HOOK_RECORD, WBARRIER_OP_REMOVE, wb_target_entry },
-	{ "vfs_rmdir", WB_HOOK_RECORD, WBARRIER_OP_REMOVE, wb_target_entry },
-	{ "vfs_rename", WB_HOOK_RECORD, 0, wb_target_rename },
+	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry),
+	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry),
+	WB_RECORD("vfs_symlink", WBARRIER_OP_CREATE, wb_target_entry),
+	WB_RECORD("vfs_link", WBARRIER_OP_LINK, wb_target_link),
+	WB_RECORD("vfs_unlink", WBARRIER_OP_REMOVE, wb_target_entry),
+	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry),
+	WB_RECORD("vfs_rename", 0, wb_target_rename),
 	/* regular creates, from code inlined into their callers */
-	{ "path_openat", WB_HOOK_SCOPE, 0, wb_scope_open },
-	{ "vfs_create", WB_HOOK_SCOPE, 0, wb_scope_always },
+	WB_SCOPE("path_openat", wb_scope_open),
+	WB_SCOPE("vfs_create", wb_scope_always),
 };
 
 static struct wb_inner_hook wb_inner_hooks[] = {
@@ -440,6 +453,11 @@ int wb_hooks_init(void)
 		krp->data_size = sizeof(struct wb_frame);
 		krp->maxactive = wb_maxactive;
 		err = register_kretprobe(krp);
+		if (err == -ENOENT && wb_hooks[i].optional) {
+			pr_info("%s: not in this kernel, not hooked\n",
+				wb_hooks[i].symbol);
+			continue;
+		}
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_hooks[i].symbol, err);
 			wb_hooks_unregister(i, 0);

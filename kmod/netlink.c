@@ -3,6 +3,7 @@
  * The generic netlink family "wbarrier": the boundary to userspace.
  * kmod/uapi/wbarrier.h describes every command and attribute.
  */
+#include <linux/namei.h>
 #include <net/genetlink.h>
 #include "wbarrier.h"
 
@@ -160,11 +161,39 @@ out:
 	return err;
 }
 
-static int wb_nl_status(struct sk_buff *skb, struct genl_info *info)
+/* The watch of the superblock that the request's PATH is on. */
+static struct wb_watch *wb_get_watch_by_path(struct genl_info *info)
 {
-	struct wb_watch *w = wb_get_watch(info);
+	struct nlattr *attr = info->attrs[WBARRIER_A_PATH];
+	struct wb_watch *w;
+	struct path path;
 	int err;
 
+	err = kern_path(nla_data(attr), LOOKUP_FOLLOW, &path);
+	if (err) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such path");
+		return ERR_PTR(err);
+	}
+	w = wb_watch_get_by_sb(path.dentry->d_sb);
+	path_put(&path);
+	if (!w) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "no watch on the filesystem of this path");
+		return ERR_PTR(-ENOENT);
+	}
+	return w;
+}
+
+static int wb_nl_status(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w;
+	int err;
+
+	/* By path: stat()'s st_dev is not the superblock's on btrfs. */
+	if (info->attrs[WBARRIER_A_PATH])
+		w = wb_get_watch_by_path(info);
+	else
+		w = wb_get_watch(info);
 	if (IS_ERR(w))
 		return PTR_ERR(w);
 	err = wb_reply_watch(info, WBARRIER_CMD_STATUS, w);

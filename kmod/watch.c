@@ -155,6 +155,22 @@ struct wb_watch *wb_watch_get(u32 id)
 	return w;
 }
 
+struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb)
+{
+	struct wb_watch *w, *found = NULL;
+
+	mutex_lock(&wb_watches_mutex);
+	list_for_each_entry(w, &wb_watches, node) {
+		if (w->sb == sb) {
+			refcount_inc(&w->ref);
+			found = w;
+			break;
+		}
+	}
+	mutex_unlock(&wb_watches_mutex);
+	return found;
+}
+
 void wb_watch_put(struct wb_watch *w)
 {
 	if (refcount_dec_and_test(&w->ref))

@@ -117,6 +117,7 @@ extern unsigned int wb_max_records;
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
 struct wb_watch *wb_watch_create(const char *path_name);
 struct wb_watch *wb_watch_get(u32 id);
+struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
 void wb_watch_put(struct wb_watch *w);
 int wb_watch_remove(u32 id);
 void wb_watch_remove_all(void);

@@ -34,7 +34,9 @@
  *   ring is full, its room for markers too: drain records first).
  *
  * WBARRIER_CMD_STATUS
- *   Request:  WBARRIER_A_WATCH_ID (u32), or NLM_F_DUMP for every watch.
+ *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
+ *             watch of the filesystem that path is on), or NLM_F_DUMP for
+ *             every watch. Errors: ENOENT.
  *   Reply:    WBARRIER_A_WATCH_ID, WBARRIER_A_PATH (as given to WATCH),
  *             WBARRIER_A_DEV (u32, the superblock's dev_t in the encoding of
  *             stat(2)'s st_dev), WBARRIER_A_FSTYPE (string),

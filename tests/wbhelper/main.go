@@ -11,6 +11,7 @@ var commands = map[string]struct {
 	usage string
 	run   func(args []string) error
 }{
+	"oracle":     {"MOUNT ROUNDS OPS SEED: random operations on the watched MOUNT; every change between two barriers must be in that epoch's records", oracle},
 	"op":         {"NAME ARGS: one modifying system call (see op.go for the names)", runOp},
 	"stallwrite": {"FILE RELEASE: write 4 KiB to FILE from a userfaultfd page; print \"stalled\" once the write is parked inside write(2), finish it when the file RELEASE appears", stallWrite},
 }

@@ -4,12 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/genl"
-	"golang.org/x/sys/unix"
 )
 
 var jsonFlag = &cli.BoolFlag{Name: "json", Usage: "print JSON (one object per line) instead of text"}
@@ -36,25 +35,16 @@ func watchArg(ctx *cli.Context) (string, error) {
 }
 
 // findWatch resolves a WATCH argument: a watch id, or any path on the
-// watched filesystem (matched by device number).
+// watched filesystem (the kernel finds the filesystem's watch).
 func findWatch(c *genl.Client, arg string) (genl.Watch, error) {
 	if id, err := strconv.ParseUint(arg, 10, 32); err == nil {
 		return c.Status(uint32(id))
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(arg, &st); err != nil {
-		return genl.Watch{}, fmt.Errorf("%s: %w", arg, err)
-	}
-	watches, err := c.Watches()
+	path, err := filepath.Abs(arg)
 	if err != nil {
 		return genl.Watch{}, err
 	}
-	for _, w := range watches {
-		if uint64(w.Dev) == st.Dev {
-			return w, nil
-		}
-	}
-	return genl.Watch{}, fmt.Errorf("%s: no watch on its filesystem: %w", arg, os.ErrNotExist)
+	return c.StatusOf(path)
 }
 
 // printJSON writes v as one line of JSON.
