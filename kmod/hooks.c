@@ -42,6 +42,7 @@ struct wb_hook {
 	const char *symbol;
 	enum wb_hook_kind kind;
 	bool optional;		/* absent from some kernels: skipped there */
+	bool registered;
 	u32 ops;
 	/*
 	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
@@ -264,10 +265,14 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 
 #define WB_DATA		WBARRIER_OP_DATA
 #define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
-#define WB_RECORD(sym, ops, fn) { sym, WB_HOOK_RECORD, false, ops, fn }
-#define WB_SCOPE(sym, fn) { sym, WB_HOOK_SCOPE, false, 0, fn }
+#define WB_RECORD(sym, op_bits, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .ops = op_bits, .target = fn }
+#define WB_SCOPE(sym, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
 /* Only in some kernels: ACLs left the xattr path in 6.2. */
-#define WB_RECORD_IF_PRESENT(sym, ops, fn) { sym, WB_HOOK_RECORD, true, ops, fn }
+#define WB_RECORD_IF_PRESENT(sym, op_bits, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
+	  .ops = op_bits, .target = fn }
 
 static struct wb_hook wb_hooks[] = {
 	/* data */
@@ -435,8 +440,12 @@ static void wb_hooks_unregister(size_t nr_hooks, size_t nr_inner)
 {
 	while (nr_inner--)
 		unregister_kprobe(&wb_inner_hooks[nr_inner].kp);
-	while (nr_hooks--)
+	while (nr_hooks--) {
+		if (!wb_hooks[nr_hooks].registered)
+			continue;
 		unregister_kretprobe(&wb_hooks[nr_hooks].krp);
+		wb_hooks[nr_hooks].registered = false;
+	}
 }
 
 int wb_hooks_init(void)
@@ -463,6 +472,7 @@ int wb_hooks_init(void)
 			wb_hooks_unregister(i, 0);
 			return err;
 		}
+		wb_hooks[i].registered = true;
 	}
 	for (j = 0; j < ARRAY_SIZE(wb_inner_hooks); j++) {
 		struct kprobe *kp = &wb_inner_hooks[j].kp;
