@@ -8,6 +8,7 @@
 
 #include <linux/version.h>
 #include <linux/exportfs.h>
+#include <linux/io_uring_types.h>
 #include <linux/kprobes.h>
 #include <linux/sched.h>
 #include <net/genetlink.h>
@@ -32,6 +33,12 @@
 #ifndef GENL_MCAST_CAP_SYS_ADMIN
 #define GENL_MCAST_CAP_SYS_ADMIN 0
 #endif
+
+/*
+ * The kiocb of an io_uring read or write request: io_uring/rw.c's private
+ * struct io_rw, the request's command data, starts with it.
+ */
+#define wb_io_uring_kiocb(req) io_kiocb_to_cmd(req, struct kiocb)
 
 /*
  * The innermost kretprobe instance of the current task whose kretprobe

@@ -7,6 +7,10 @@
  * handler enters the SRCU read section and queues the record, its return
  * handler leaves the section.
  *
+ * Asynchronous writes (aio, io_uring) modify the file when their kiocb
+ * completes, which may be after the submitting call returned: an async hook
+ * hands its section over to pending.c, and the completion leaves it.
+ *
  * Some changes have no function of their own: open(O_CREAT) creates the file
  * from code inlined into path_openat. There a scope hook brackets the outer
  * call with an empty frame, and an inner probe (on a function that every
@@ -31,11 +35,13 @@ struct wb_frame {
 	struct wb_watch *w;
 	u64 epoch;
 	int idx;
+	const struct kiocb *kiocb;	/* async: its section is pending */
 };
 
 enum wb_hook_kind {
 	WB_HOOK_RECORD,
 	WB_HOOK_SCOPE,
+	WB_HOOK_ASYNC,
 };
 
 struct wb_hook {
@@ -49,6 +55,9 @@ struct wb_hook {
 	 * changes and returns how many; SCOPE: non-zero if it may create.
 	 */
 	int (*target)(struct pt_regs *regs, struct wb_target *t);
+	/* ASYNC: the request's kiocb, and whether a completion is to come */
+	const struct kiocb *(*kiocb)(struct pt_regs *regs);
+	bool (*completes_later)(long ret);
 	struct kretprobe krp;
 };
 
@@ -240,6 +249,49 @@ static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
+/* aio_write(kiocb, iocb, vectored, compat) */
+static int wb_target_aio_write(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct kiocb *kiocb = WB_ARG(struct kiocb *, 0);
+	const struct iocb *iocb = WB_ARG(struct iocb *, 1);
+
+	t->inode = file_inode(kiocb->ki_filp);
+	if (wb_arg(regs, 2))		/* vectored: the length is in user memory */
+		wb_range_to_eof(t, iocb->aio_offset);
+	else
+		wb_range(t, iocb->aio_offset, iocb->aio_nbytes);
+	return 1;
+}
+
+static const struct kiocb *wb_aio_kiocb(struct pt_regs *regs)
+{
+	return WB_ARG(struct kiocb *, 0);
+}
+
+/* aio_write() returns 0 once the kiocb is submitted: it completes later. */
+static bool wb_aio_completes_later(long ret)
+{
+	return !ret;
+}
+
+/* io_write(req, issue_flags): the offset is in io_uring's private data */
+static int wb_target_io_write(struct pt_regs *regs, struct wb_target *t)
+{
+	t->inode = file_inode(WB_ARG(struct io_kiocb *, 0)->file);
+	return 1;
+}
+
+static const struct kiocb *wb_io_uring_write_kiocb(struct pt_regs *regs)
+{
+	return wb_io_uring_kiocb(WB_ARG(struct io_kiocb *, 0));
+}
+
+/* io_write() returns -EIOCBQUEUED when the kiocb completes (or did) by ki_complete. */
+static bool wb_io_uring_completes_later(long ret)
+{
+	return ret == -EIOCBQUEUED;
+}
+
 /*
  * path_openat(nd, op, flags): only O_CREAT opens can create. op points to
  * fs/internal.h's struct open_flags, whose first member is the int open_flag.
@@ -267,6 +319,9 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
 #define WB_RECORD(sym, op_bits, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .ops = op_bits, .target = fn }
+#define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
+	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
+	  .kiocb = kiocb_fn, .completes_later = later_fn }
 #define WB_SCOPE(sym, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
 /* Only in some kernels: ACLs left the xattr path in 6.2. */
@@ -283,6 +338,10 @@ static struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap),
 	WB_RECORD("vfs_clone_file_range", WB_SPACE, wb_target_remap),
 	WB_RECORD("vfs_dedupe_file_range_one", WB_DATA, wb_target_remap),
+	WB_ASYNC("aio_write", WB_DATA, wb_target_aio_write, wb_aio_kiocb,
+		 wb_aio_completes_later),
+	WB_ASYNC("io_write", WB_DATA, wb_target_io_write,
+		 wb_io_uring_write_kiocb, wb_io_uring_completes_later),
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate),
@@ -310,6 +369,19 @@ static struct wb_hook wb_hooks[] = {
 static struct wb_inner_hook wb_inner_hooks[] = {
 	{ "security_inode_create", WBARRIER_OP_CREATE, wb_target_create },
 };
+
+/* Completions of async writes: (kiocb, res). */
+static struct kprobe wb_completion_probes[] = {
+	{ .symbol_name = "aio_complete_rw" },
+	{ .symbol_name = "io_complete_rw" },
+	{ .symbol_name = "io_complete_rw_iopoll" },
+};
+
+static int wb_completion_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	wb_pending_release(WB_ARG(struct kiocb *, 0));
+	return 0;
+}
 
 static struct super_block *wb_target_sb(const struct wb_target *t)
 {
@@ -356,6 +428,7 @@ static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	int n;
 
 	f->w = NULL;
+	f->kiocb = NULL;
 	n = h->target(regs, t);
 	if (!n)
 		return 1;
@@ -364,12 +437,26 @@ static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	if (!wb_frame_enter(f, t))
 		return 1;	/* not watched: no return handler needed */
 	wb_record_targets(f, h->ops, t, n);
+	if (h->kind == WB_HOOK_ASYNC) {
+		f->kiocb = h->kiocb(regs);
+		if (wb_pending_add(f->kiocb, f->w, f->idx)) {
+			f->w = NULL;	/* the completion leaves the section */
+		} else {
+			/* Held to the return only: the completion may escape. */
+			f->kiocb = NULL;
+			wb_watch_lose(f->w, f->epoch);
+		}
+	}
 	return 0;
 }
 
 static int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
+	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
 	struct wb_frame *f = (struct wb_frame *)ri->data;
+
+	if (f->kiocb && !h->completes_later(regs_return_value(regs)))
+		wb_pending_release(f->kiocb);
 
 	/* After this, a retiring watch may be freed: do not touch it again. */
 	if (f->w) {
@@ -436,7 +523,9 @@ unsigned long wb_hooks_nmissed(void)
 	return missed;
 }
 
-static void wb_hooks_unregister(size_t nr_hooks, size_t nr_inner)
+/* Unregisters in the reverse order of wb_hooks_init(). */
+static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
+				size_t nr_inner)
 {
 	while (nr_inner--)
 		unregister_kprobe(&wb_inner_hooks[nr_inner].kp);
@@ -446,13 +535,26 @@ static void wb_hooks_unregister(size_t nr_hooks, size_t nr_inner)
 		unregister_kretprobe(&wb_hooks[nr_hooks].krp);
 		wb_hooks[nr_hooks].registered = false;
 	}
+	while (nr_completions--)
+		unregister_kprobe(&wb_completion_probes[nr_completions]);
 }
 
+/* Completions first: no section may be handed to pending.c before. */
 int wb_hooks_init(void)
 {
-	size_t i, j;
+	size_t c, i, j;
 	int err;
 
+	for (c = 0; c < ARRAY_SIZE(wb_completion_probes); c++) {
+		wb_completion_probes[c].pre_handler = wb_completion_pre;
+		err = register_kprobe(&wb_completion_probes[c]);
+		if (err) {
+			pr_err("cannot probe %s: %d\n",
+			       wb_completion_probes[c].symbol_name, err);
+			wb_hooks_unregister(c, 0, 0);
+			return err;
+		}
+	}
 	for (i = 0; i < ARRAY_SIZE(wb_hooks); i++) {
 		struct kretprobe *krp = &wb_hooks[i].krp;
 
@@ -469,7 +571,7 @@ int wb_hooks_init(void)
 		}
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_hooks[i].symbol, err);
-			wb_hooks_unregister(i, 0);
+			wb_hooks_unregister(c, i, 0);
 			return err;
 		}
 		wb_hooks[i].registered = true;
@@ -483,7 +585,7 @@ int wb_hooks_init(void)
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_inner_hooks[j].symbol,
 			       err);
-			wb_hooks_unregister(i, j);
+			wb_hooks_unregister(c, i, j);
 			return err;
 		}
 	}
@@ -497,5 +599,6 @@ int wb_hooks_init(void)
  */
 void wb_hooks_exit(void)
 {
-	wb_hooks_unregister(ARRAY_SIZE(wb_hooks), ARRAY_SIZE(wb_inner_hooks));
+	wb_hooks_unregister(ARRAY_SIZE(wb_completion_probes),
+			    ARRAY_SIZE(wb_hooks), ARRAY_SIZE(wb_inner_hooks));
 }

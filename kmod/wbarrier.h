@@ -143,6 +143,10 @@ int wb_hooks_init(void);
 void wb_hooks_exit(void);
 unsigned long wb_hooks_nmissed(void);
 
+/* pending.c */
+bool wb_pending_add(const struct kiocb *kiocb, struct wb_watch *w, int idx);
+void wb_pending_release(const struct kiocb *kiocb);
+
 /* netlink.c */
 int wb_nl_init(void);
 void wb_nl_exit(void);

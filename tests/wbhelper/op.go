@@ -37,6 +37,8 @@ var ops = map[string]struct {
 	"tmpfile_link": {2, tmpfileLink},
 	"mmap_write":   {2, mmapWrite},
 	"mmap_stores":  {3, mmapStores},
+	"aio_write":    {4, aioWrite},
+	"uring_write":  {4, uringWrite},
 }
 
 // runOp runs "op NAME ARGS...".

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// openForAsync opens FILE for writing, with O_DIRECT if direct is "direct"
+// (then the kernel completes the write asynchronously), and returns a
+// page-aligned buffer of n bytes.
+func openForAsync(path, direct string, n int) (int, []byte, error) {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_CLOEXEC
+	if direct == "direct" {
+		flags |= unix.O_DIRECT
+	}
+	fd, err := unix.Open(path, flags, 0o644)
+	if err != nil {
+		return 0, nil, err
+	}
+	buf, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		unix.Close(fd)
+		return 0, nil, err
+	}
+	copy(buf, fill(n))
+	return fd, buf, nil
+}
+
+// aioWrite FILE OFF LEN buffered|direct: one IOCB_CMD_PWRITE with io_submit.
+func aioWrite(a []string) error {
+	fd, buf, err := openForAsync(a[0], a[3], int(num(a[2])))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var ctx uint64
+	if _, _, e := unix.Syscall(unix.SYS_IO_SETUP, 1, uintptr(unsafe.Pointer(&ctx)), 0); e != 0 {
+		return fmt.Errorf("io_setup: %w", e)
+	}
+	defer unix.Syscall(unix.SYS_IO_DESTROY, uintptr(ctx), 0, 0)
+
+	// struct iocb, 64 bytes: data, key, rw_flags, opcode, prio, fd, buf,
+	// nbytes, offset, reserved, flags, resfd.
+	iocb := make([]byte, 64)
+	le := binary.LittleEndian
+	le.PutUint16(iocb[16:], 1) // IOCB_CMD_PWRITE
+	le.PutUint32(iocb[20:], uint32(fd))
+	le.PutUint64(iocb[24:], uint64(uintptr(unsafe.Pointer(&buf[0]))))
+	le.PutUint64(iocb[32:], uint64(len(buf)))
+	le.PutUint64(iocb[40:], uint64(num(a[1])))
+	iocbs := []uintptr{uintptr(unsafe.Pointer(&iocb[0]))}
+	if _, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, uintptr(ctx), 1, uintptr(unsafe.Pointer(&iocbs[0]))); e != 0 {
+		return fmt.Errorf("io_submit: %w", e)
+	}
+	event := make([]byte, 32) // struct io_event: data, obj, res, res2
+	if _, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, uintptr(ctx), 1, 1, uintptr(unsafe.Pointer(&event[0])), 0, 0); e != 0 {
+		return fmt.Errorf("io_getevents: %w", e)
+	}
+	runtime.KeepAlive(iocb)
+	runtime.KeepAlive(buf)
+	if res := int64(le.Uint64(event[16:])); res != int64(len(buf)) {
+		return fmt.Errorf("aio write: result %d", res)
+	}
+	return nil
+}
+
+// uringWrite FILE OFF LEN buffered|direct: one IORING_OP_WRITE.
+func uringWrite(a []string) error {
+	fd, buf, err := openForAsync(a[0], a[3], int(num(a[2])))
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+
+	// struct io_uring_params, 120 bytes; the ring offsets start at 40.
+	params := make([]byte, 120)
+	rfd, _, e := unix.Syscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params[0])), 0)
+	if e != 0 {
+		return fmt.Errorf("io_uring_setup: %w", e)
+	}
+	defer unix.Close(int(rfd))
+	le := binary.LittleEndian
+	sqEntries, cqEntries := le.Uint32(params[0:]), le.Uint32(params[4:])
+	sqOff, cqOff := params[40:80], params[80:120]
+
+	sqRing, err := unix.Mmap(int(rfd), 0, int(le.Uint32(sqOff[24:])+sqEntries*4), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(sqRing)
+	cqRing, err := unix.Mmap(int(rfd), 0x8000000, int(le.Uint32(cqOff[20:])+cqEntries*16), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(cqRing)
+	sqes, err := unix.Mmap(int(rfd), 0x10000000, int(sqEntries*64), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	defer unix.Munmap(sqes)
+
+	// SQE 0: opcode, flags, ioprio, fd, off, addr, len.
+	sqes[0] = 23 // IORING_OP_WRITE
+	le.PutUint32(sqes[4:], uint32(fd))
+	le.PutUint64(sqes[8:], uint64(num(a[1])))
+	le.PutUint64(sqes[16:], uint64(uintptr(unsafe.Pointer(&buf[0]))))
+	le.PutUint32(sqes[24:], uint32(len(buf)))
+	tail := (*uint32)(unsafe.Pointer(&sqRing[le.Uint32(sqOff[4:])]))
+	mask := le.Uint32(sqRing[le.Uint32(sqOff[8:]):])
+	t := atomic.LoadUint32(tail)
+	le.PutUint32(sqRing[le.Uint32(sqOff[24:])+4*(t&mask):], 0)
+	atomic.StoreUint32(tail, t+1)
+
+	const enterGetEvents = 1
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, rfd, 1, 1, enterGetEvents, 0, 0); e != 0 {
+		return fmt.Errorf("io_uring_enter: %w", e)
+	}
+	head := le.Uint32(cqRing[le.Uint32(cqOff[0:]):])
+	cqe := cqRing[le.Uint32(cqOff[20:])+16*(head&le.Uint32(cqRing[le.Uint32(cqOff[8:]):])):]
+	runtime.KeepAlive(buf)
+	if res := int32(le.Uint32(cqe[8:])); res != int32(len(buf)) {
+		return fmt.Errorf("io_uring write: result %d", res)
+	}
+	return nil
+}
