@@ -106,22 +106,9 @@ func (c *Client) Close() error {
 // errors.Is(err, os.ErrExist) if the filesystem is already watched, and
 // errors.Is(err, unix.EOPNOTSUPP) if it cannot encode file handles.
 func (c *Client) Watch(path string) (Watch, error) {
-	op := fmt.Sprintf("watch %q", path)
 	ae := netlink.NewAttributeEncoder()
 	ae.String(attrPath, path)
-	msgs, err := c.execute(op, cmdWatch, 0, ae)
-	if err != nil {
-		return Watch{}, err
-	}
-	m, err := oneReply(op, msgs)
-	if err != nil {
-		return Watch{}, err
-	}
-	w, err := parseWatch(m)
-	if err != nil {
-		return Watch{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
-	}
-	return w, nil
+	return c.watchRequest(fmt.Sprintf("watch %q", path), cmdWatch, ae)
 }
 
 // Unwatch stops the watch id: it waits for the operations in flight, then
@@ -161,7 +148,7 @@ func (c *Client) Barrier(id uint32) (Barrier, error) {
 // Status returns the state of watch id. The error satisfies
 // errors.Is(err, os.ErrNotExist) if there is no such watch.
 func (c *Client) Status(id uint32) (Watch, error) {
-	return c.status(fmt.Sprintf("status watch %d", id), watchID(id))
+	return c.watchRequest(fmt.Sprintf("status watch %d", id), cmdStatus, watchID(id))
 }
 
 // StatusOf returns the state of the watch of the filesystem that path is on.
@@ -171,11 +158,12 @@ func (c *Client) Status(id uint32) (Watch, error) {
 func (c *Client) StatusOf(path string) (Watch, error) {
 	ae := netlink.NewAttributeEncoder()
 	ae.String(attrPath, path)
-	return c.status(fmt.Sprintf("status of %q", path), ae)
+	return c.watchRequest(fmt.Sprintf("status of %q", path), cmdStatus, ae)
 }
 
-func (c *Client) status(op string, ae *netlink.AttributeEncoder) (Watch, error) {
-	msgs, err := c.execute(op, cmdStatus, 0, ae)
+// watchRequest sends a request whose one reply is a watch's state.
+func (c *Client) watchRequest(op string, cmd uint8, ae *netlink.AttributeEncoder) (Watch, error) {
+	msgs, err := c.execute(op, cmd, 0, ae)
 	if err != nil {
 		return Watch{}, err
 	}
