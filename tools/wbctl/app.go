@@ -38,8 +38,12 @@ and every change that starts after it is recorded in the next one.
 epoch there once it is durable.
 
 Most commands need CAP_SYS_ADMIN. A WATCH argument is a watch id or any
-path on the watched filesystem.`,
+path on the watched filesystem.` + "\n\n" + exitCodesHelp,
 		HideHelpCommand: true,
+
+		Version:              version,
+		EnableBashCompletion: true, // see "wbctl completion"
+
 		Commands: []*cli.Command{
 			watchCommand,
 			unwatchCommand,
@@ -48,6 +52,7 @@ path on the watched filesystem.`,
 			recordsCommand,
 			daemonCommand,
 			logCommand,
+			completionCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
