@@ -43,6 +43,7 @@ path on the watched filesystem.` + "\n\n" + exitCodesHelp,
 
 		Version:              version,
 		EnableBashCompletion: true, // see "wbctl completion"
+		Action:               rootAction,
 
 		Commands: []*cli.Command{
 			watchCommand,

@@ -72,7 +72,7 @@ func TestExamples(t *testing.T) {
 	for _, c := range app.Commands {
 		cmds := append([]*cli.Command{c}, c.Subcommands...)
 		for _, sc := range cmds {
-			if sc.Action == nil || sc.Name == "help" {
+			if len(sc.Subcommands) > 0 || sc.Name == "help" {
 				continue // a group: its subcommands have the examples
 			}
 			if !strings.Contains(sc.Description, "Example") {
@@ -154,5 +154,19 @@ func TestNotLoadedAdvice(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Unknown commands are usage errors: exit 3 means "rescan required".
+func TestUnknownCommand(t *testing.T) {
+	for _, args := range [][]string{{"nosuch"}, {"log", "nosuch"}, {"watch", "--nosuch", "/"}, {"log", "dump", "--nosuch", "f"}} {
+		if _, err := run(t, args...); exitCode(err) != exitUsage {
+			t.Errorf("wbctl %s: exit code %d (%v), want %d", strings.Join(args, " "), exitCode(err), err, exitUsage)
+		}
+	}
+	for _, args := range [][]string{{}, {"log"}} {
+		if out, err := run(t, args...); err != nil || !strings.Contains(out, "USAGE") {
+			t.Errorf("wbctl %s: %v, want help, got:\n%s", strings.Join(args, " "), err, out)
+		}
 	}
 }

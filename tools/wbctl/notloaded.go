@@ -44,8 +44,9 @@ func notLoadedAdvice() string {
 	}
 	if len(why) > 0 {
 		b.WriteString("\n" + strings.Join(why, ", ") +
-			`: the kernel loads only signed modules. If loading fails with "Key was rejected by service",` +
-			" enroll the key the module was signed with (for DKMS: mokutil --import /var/lib/dkms/mok.pub, then reboot" +
+			`: the kernel loads only modules signed with a key it trusts. If loading fails with` +
+			` "Key was rejected by service" (signatures enforced) or "Operation not permitted" (lockdown),` +
+			" sign the module and enroll its key (for DKMS: mokutil --import /var/lib/dkms/mok.pub, then reboot" +
 			" and confirm in the MOK manager); see docs/install.md")
 	}
 	return b.String()
