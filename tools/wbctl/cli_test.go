@@ -112,7 +112,7 @@ func TestNotLoadedAdvice(t *testing.T) {
 		{
 			name:  "secure boot",
 			files: map[string][]byte{secureBootVar: {6, 0, 0, 0, 1}},
-			want:  []string{"Secure Boot is on", "Key was rejected by service", "mokutil --import"},
+			want:  []string{"Secure Boot is on", "Key was rejected by service", "Operation not permitted", "mokutil --import"},
 		},
 		{
 			name:    "secure boot off",
@@ -122,12 +122,12 @@ func TestNotLoadedAdvice(t *testing.T) {
 		{
 			name:  "lockdown",
 			files: map[string][]byte{"sys/kernel/security/lockdown": []byte("none [integrity] confidentiality\n")},
-			want:  []string{"locked down", "signed modules"},
+			want:  []string{"locked down", "only modules signed"},
 		},
 		{
 			name:  "sig_enforce",
 			files: map[string][]byte{"sys/module/module/parameters/sig_enforce": []byte("Y\n")},
-			want:  []string{"module.sig_enforce", "signed modules"},
+			want:  []string{"module.sig_enforce", "only modules signed"},
 		},
 		{
 			name:  "half loaded",
