@@ -38,7 +38,7 @@ and every change that starts after it is recorded in the next one.
 epoch there once it is durable.
 
 Most commands need CAP_SYS_ADMIN. A WATCH argument is a watch id or any
-path on the watched filesystem.` + "\n\n" + exitCodesHelp,
+path on the watched filesystem.`,
 		HideHelpCommand: true,
 
 		Version:              version,

@@ -80,9 +80,6 @@ func TestExamples(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(app.Description, "Exit codes") {
-		t.Errorf("the app's help does not document the exit codes")
-	}
 }
 
 func TestNotLoadedAdvice(t *testing.T) {
