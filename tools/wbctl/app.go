@@ -51,9 +51,9 @@ path on the watched filesystem.`,
 			barrierCommand,
 			statusCommand,
 			recordsCommand,
+			completionCommand, // not last: branch issue4 adds commands there
 			daemonCommand,
 			logCommand,
-			completionCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
