@@ -51,7 +51,7 @@ path on the watched filesystem.`,
 			barrierCommand,
 			statusCommand,
 			recordsCommand,
-			completionCommand, // not last: branch issue4 adds commands there
+			completionCommand,
 			daemonCommand,
 			logCommand,
 		},
