@@ -10,8 +10,8 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// run runs wbctl with args, capturing its output.
-func run(t *testing.T, args ...string) (string, error) {
+// runApp runs wbctl with args, capturing its output.
+func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	app := newApp()
 	var out bytes.Buffer
@@ -22,7 +22,7 @@ func run(t *testing.T, args ...string) (string, error) {
 }
 
 func TestVersion(t *testing.T) {
-	out, err := run(t, "--version")
+	out, err := runApp(t, "--version")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,14 +32,14 @@ func TestVersion(t *testing.T) {
 }
 
 func TestCompletion(t *testing.T) {
-	out, err := run(t, "completion", "bash")
+	out, err := runApp(t, "completion", "bash")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "complete -o bashdefault -o default -F _wbctl_complete wbctl") {
 		t.Errorf("wbctl completion bash does not register the completion:\n%s", out)
 	}
-	if _, err := run(t, "completion", "tcsh"); exitCode(err) != exitUsage {
+	if _, err := runApp(t, "completion", "tcsh"); exitCode(err) != exitUsage {
 		t.Errorf("wbctl completion tcsh: exit code %d (%v), want %d", exitCode(err), err, exitUsage)
 	}
 
@@ -47,7 +47,7 @@ func TestCompletion(t *testing.T) {
 	// urfave/cli reads the word before the request from os.Args.
 	defer func(old []string) { os.Args = old }(os.Args)
 	os.Args = []string{"wbctl", "--generate-bash-completion"}
-	out, err = run(t, "--generate-bash-completion")
+	out, err = runApp(t, "--generate-bash-completion")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	os.Args = []string{"wbctl", "daemon", "-", "--generate-bash-completion"}
-	out, err = run(t, os.Args[1:]...)
+	out, err = runApp(t, os.Args[1:]...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,12 +157,12 @@ func TestNotLoadedAdvice(t *testing.T) {
 // Unknown commands are usage errors: exit 3 means "rescan required".
 func TestUnknownCommand(t *testing.T) {
 	for _, args := range [][]string{{"nosuch"}, {"log", "nosuch"}, {"watch", "--nosuch", "/"}, {"log", "dump", "--nosuch", "f"}} {
-		if _, err := run(t, args...); exitCode(err) != exitUsage {
+		if _, err := runApp(t, args...); exitCode(err) != exitUsage {
 			t.Errorf("wbctl %s: exit code %d (%v), want %d", strings.Join(args, " "), exitCode(err), err, exitUsage)
 		}
 	}
 	for _, args := range [][]string{{}, {"log"}} {
-		if out, err := run(t, args...); err != nil || !strings.Contains(out, "USAGE") {
+		if out, err := runApp(t, args...); err != nil || !strings.Contains(out, "USAGE") {
 			t.Errorf("wbctl %s: %v, want help, got:\n%s", strings.Join(args, " "), err, out)
 		}
 	}
