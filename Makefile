@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0
 # Builds wbarrier.ko out of tree; KERNELDIR selects the kernel headers.
 KERNELDIR ?= /lib/modules/$(shell uname -r)/build
+# The module's version is dkms.conf's, so that the two cannot disagree.
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' $(CURDIR)/dkms.conf 2>/dev/null)
+DESTDIR ?=
+# Where dkms looks for the sources of wbarrier-$(VERSION).
+DKMS_SRC ?= /usr/src/wbarrier-$(VERSION)
 
 all: module
 
@@ -12,7 +17,20 @@ check:
 	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) W=1 C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1 | tee /dev/stderr | \
 		(! grep -E 'warning:|error:')
 
+# Installs the built module for KERNELDIR's kernel under updates/ (as dkms
+# does) and runs depmod; then "modprobe wbarrier" loads it.
+install: module
+	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+
+# Copies the module's sources and dkms.conf to /usr/src/wbarrier-VERSION,
+# where "dkms install wbarrier/VERSION" finds them.
+dkms-install:
+	install -d $(DESTDIR)$(DKMS_SRC)/kmod/uapi
+	install -m 0644 Kbuild Makefile dkms.conf $(DESTDIR)$(DKMS_SRC)/
+	install -m 0644 kmod/*.c kmod/*.h $(DESTDIR)$(DKMS_SRC)/kmod/
+	install -m 0644 kmod/uapi/*.h $(DESTDIR)$(DKMS_SRC)/kmod/uapi/
+
 clean:
 	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) clean
 
-.PHONY: all module check clean
+.PHONY: all module check install dkms-install clean

@@ -40,12 +40,18 @@ epoch there once it is durable.
 Most commands need CAP_SYS_ADMIN. A WATCH argument is a watch id or any
 path on the watched filesystem.`,
 		HideHelpCommand: true,
+
+		Version:              version,
+		EnableBashCompletion: true, // see "wbctl completion"
+		Action:               rootAction,
+
 		Commands: []*cli.Command{
 			watchCommand,
 			unwatchCommand,
 			barrierCommand,
 			statusCommand,
 			recordsCommand,
+			completionCommand,
 			daemonCommand,
 			logCommand,
 		},

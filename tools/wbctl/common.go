@@ -18,7 +18,7 @@ func dial() (*genl.Client, error) {
 	c, err := genl.Dial()
 	switch {
 	case errors.Is(err, genl.ErrNotLoaded):
-		return nil, fmt.Errorf("%w (load it with: insmod wbarrier.ko)", err)
+		return nil, fmt.Errorf("%w\n%s", err, notLoadedAdvice())
 	case err != nil:
 		return nil, fmt.Errorf("connecting to the wbarrier module: %w", err)
 	}
