@@ -69,6 +69,7 @@ Exit status:
 			daemonCommand,
 			logCommand,
 			changesCommand,
+			consumerCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
+	"github.com/wbarrier/wbarrier/tools/internal/consumers"
 )
 
 // lazytimeNote goes with every "rescan required": a rescan by ctime alone
@@ -31,7 +32,7 @@ var changesCommand = &cli.Command{
 	Name:  "changes",
 	Usage: "list the objects changed in epochs (SINCE, UNTIL] of a log",
 	Description: `Reads the log file and prints every object changed in the epochs after
---since up to --until (default: the last sealed epoch), one per object, the
+--since (or the cursor of --consumer) up to --until (default: the last sealed epoch), one per object, the
 records of an object merged: its ops ORed, its data ranges joined, the names
 it had (parent and name; for a rename, the old and the new). A consumer keeps
 the last epoch it processed and passes it as --since next time.
@@ -57,7 +58,8 @@ Examples:
       rsync -a --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
-		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed", Required: true},
+		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed"},
+		&cli.StringFlag{Name: "consumer", Usage: "take --since from the cursor of consumer `NAME` (see wbctl consumer)"},
 		&cli.Uint64Flag{Name: "until", Usage: "the last epoch to list (`M`; default: the last sealed epoch)"},
 		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT` (needs CAP_DAC_READ_SEARCH)"},
 		&cli.BoolFlag{Name: "print0", Usage: "print only the paths, each ending in NUL (needs --paths)"},
@@ -66,6 +68,9 @@ Examples:
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() != 0 {
 			return usageError{"changes: unexpected arguments (the log is --log FILE)"}
+		}
+		if ctx.IsSet("since") == ctx.IsSet("consumer") {
+			return usageError{"changes: give one of --since N and --consumer NAME"}
 		}
 		if ctx.Bool("print0") && ctx.String("paths") == "" {
 			return usageError{"changes: --print0 needs --paths MOUNT"}
@@ -81,12 +86,24 @@ Examples:
 		if rec := l.Recovery(); rec != nil {
 			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 		}
+		since := ctx.Uint64("since")
+		if name := ctx.String("consumer"); name != "" {
+			s, err := consumers.Load(consumers.Path(path), logID(l.Header()))
+			if err != nil {
+				return err
+			}
+			c, err := s.Find(name)
+			if err != nil {
+				return err
+			}
+			since = c.Epoch
+		}
 		var until *uint64
 		if ctx.IsSet("until") {
 			u := ctx.Uint64("until")
 			until = &u
 		}
-		c, err := queryChanges(l, ctx.Uint64("since"), until)
+		c, err := queryChanges(l, since, until)
 		if err != nil {
 			return err
 		}
