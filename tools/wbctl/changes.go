@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
 	"github.com/wbarrier/wbarrier/tools/internal/consumers"
+	"golang.org/x/sys/unix"
 )
 
 // lazytimeNote goes with every "rescan required": a rescan by ctime alone
@@ -107,7 +109,7 @@ Examples:
 		if err != nil {
 			return err
 		}
-		var res pathResolver
+		var pf *pathFinder
 		mount := ctx.String("paths")
 		if mount != "" {
 			// Resolved paths are absolute and free of symlinks: so must
@@ -123,14 +125,14 @@ Examples:
 				return err
 			}
 			defer r.close()
-			res = r
+			pf = &pathFinder{res: r, mount: mount, walk: walkHandles}
 		}
 		switch {
 		case ctx.Bool("print0"):
-			return printPaths(ctx.App.Writer, c, res, mount)
+			return printPaths(ctx.App.Writer, c, pf)
 		case ctx.Bool("json"):
 			for _, o := range c.Objects {
-				out, err := newObjectOut(o, res, mount)
+				out, err := newObjectOut(o, pf)
 				if err != nil {
 					return err
 				}
@@ -141,7 +143,7 @@ Examples:
 			return nil
 		}
 		for _, o := range c.Objects {
-			out, err := newObjectOut(o, res, mount)
+			out, err := newObjectOut(o, pf)
 			if err != nil {
 				return err
 			}
@@ -184,20 +186,84 @@ type pathResolver interface {
 	path(h *record.FileHandle) (string, error)
 }
 
-// relPath resolves h to a path relative to mount: "" if gone or outside.
-func relPath(res pathResolver, h *record.FileHandle, mount string) (string, error) {
-	p, err := res.path(h)
+// pathFinder resolves handles to paths relative to a mount.
+//
+// open_by_handle_at(2) finds the inode of any handle, but the path of a
+// file (not a directory) only if its dentry is cached: an uncached one
+// comes back disconnected, its /proc/self/fd link reads "/NAME". Such
+// handles are looked up by walking the mount once, taking the handle of
+// every file with name_to_handle_at(2): slow, but never a changed file
+// silently left out.
+type pathFinder struct {
+	res   pathResolver
+	mount string
+	// walk returns the path (relative to mount) of every handle under
+	// mount, keyed by handleKey.
+	walk     func(mount string) (map[string]string, error)
+	byHandle map[string]string // the walk's result, once needed
+}
+
+func handleKey(typ uint32, b []byte) string { return fmt.Sprintf("%d:%x", typ, b) }
+
+// rel returns the path of h relative to the mount: "" if it is gone.
+func (f *pathFinder) rel(h *record.FileHandle) (string, error) {
+	p, err := f.res.path(h)
 	if err != nil || p == "" {
 		return "", err
 	}
 	if strings.HasSuffix(p, " (deleted)") {
 		return "", nil
 	}
-	rel, err := filepath.Rel(mount, p)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", nil
+	rel, err := filepath.Rel(f.mount, p)
+	if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+		return rel, nil
 	}
-	return rel, nil
+	// It exists, but its path is not under the mount: disconnected.
+	if f.byHandle == nil {
+		if f.byHandle, err = f.walk(f.mount); err != nil {
+			return "", fmt.Errorf("looking for the paths of uncached handles: %w", err)
+		}
+	}
+	if rel, ok := f.byHandle[handleKey(h.Type, h.Bytes)]; ok {
+		return rel, nil
+	}
+	return "", fmt.Errorf("handle %v exists but has no path under %s (outside it, or another mount)", h, f.mount)
+}
+
+// walkHandles maps the handle of every file under mount, on the mount's
+// filesystem, to its path relative to mount.
+func walkHandles(mount string) (map[string]string, error) {
+	var root unix.Stat_t
+	if err := unix.Stat(mount, &root); err != nil {
+		return nil, err
+	}
+	m := make(map[string]string)
+	err := filepath.WalkDir(mount, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		if st.Dev != root.Dev { // another filesystem mounted below
+			return filepath.SkipDir
+		}
+		h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, p, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		rel, err := filepath.Rel(mount, p)
+		if err != nil {
+			return err
+		}
+		key := handleKey(uint32(h.Type()), h.Bytes())
+		if _, ok := m[key]; !ok { // the first of hard links
+			m[key] = rel
+		}
+		return nil
+	})
+	return m, err
 }
 
 // entryOut is one name an object had.
@@ -226,7 +292,7 @@ type objectOut struct {
 	Path       string     `json:"path,omitempty"` // current path, with --paths
 }
 
-func newObjectOut(o changelog.Object, res pathResolver, mount string) (objectOut, error) {
+func newObjectOut(o changelog.Object, pf *pathFinder) (objectOut, error) {
 	out := objectOut{Ops: o.Ops.String(), FirstEpoch: o.FirstEpoch, LastEpoch: o.LastEpoch,
 		Records: o.Records, Handle: handleJSON(o.Handle)}
 	for _, r := range o.Ranges {
@@ -234,8 +300,8 @@ func newObjectOut(o changelog.Object, res pathResolver, mount string) (objectOut
 	}
 	for _, e := range o.Entries {
 		eo := entryOut{Ops: e.Ops.String(), Parent: handleJSON(e.Parent), Name: e.Name}
-		if res != nil && e.Parent != nil {
-			dir, err := relPath(res, e.Parent, mount)
+		if pf != nil && e.Parent != nil {
+			dir, err := pf.rel(e.Parent)
 			if err != nil {
 				return out, err
 			}
@@ -245,8 +311,8 @@ func newObjectOut(o changelog.Object, res pathResolver, mount string) (objectOut
 		}
 		out.Entries = append(out.Entries, eo)
 	}
-	if res != nil && o.Handle != nil {
-		p, err := relPath(res, o.Handle, mount)
+	if pf != nil && o.Handle != nil {
+		p, err := pf.rel(o.Handle)
 		if err != nil {
 			return out, err
 		}
@@ -288,10 +354,10 @@ func (o objectOut) writeText(w io.Writer) error {
 // changedPaths lists, sorted and without repeats, the current path of every
 // changed object and every name an object had (the old names of removed
 // and renamed objects included), relative to mount.
-func changedPaths(c changelog.Changes, res pathResolver, mount string) ([]string, error) {
+func changedPaths(c changelog.Changes, pf *pathFinder) ([]string, error) {
 	seen := make(map[string]bool)
 	for _, o := range c.Objects {
-		out, err := newObjectOut(o, res, mount)
+		out, err := newObjectOut(o, pf)
 		if err != nil {
 			return nil, err
 		}
@@ -312,11 +378,11 @@ func changedPaths(c changelog.Changes, res pathResolver, mount string) ([]string
 	return paths, nil
 }
 
-func printPaths(w io.Writer, c changelog.Changes, res pathResolver, mount string) error {
-	if res == nil {
+func printPaths(w io.Writer, c changelog.Changes, pf *pathFinder) error {
+	if pf == nil {
 		return errors.New("changes: no resolver")
 	}
-	paths, err := changedPaths(c, res, mount)
+	paths, err := changedPaths(c, pf)
 	if err != nil {
 		return err
 	}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
+	"golang.org/x/sys/unix"
 )
 
 func TestChanges(t *testing.T) {
@@ -136,19 +140,75 @@ func TestChangedPaths(t *testing.T) {
 		{Handle: fh(1, "X"), Ops: record.OpRemove, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "gone", Ops: record.OpRemove}}},
 		{Handle: fh(1, "Y"), Ops: record.OpData},                                               // deleted but open
 		{Handle: fh(1, "R"), Ops: record.OpAttr},                                               // the mount itself
-		{Handle: fh(1, "Z"), Ops: record.OpData},                                               // outside the mount
 		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "Q"), Name: "lost"}}}, // parent gone
 	}}
 	res := fakeResolver{
 		"D": "/m/dir", "A": "/m/dir/a", "C": "/m/dir/new", "R": "/m",
-		"Y": "/m/y (deleted)", "Z": "/elsewhere/z",
+		"Y": "/m/y (deleted)",
 	}
-	got, err := changedPaths(c, res, "/m")
+	walked := 0
+	pf := &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+		walked++
+		return nil, errors.New("no walk wanted")
+	}}
+	got, err := changedPaths(c, pf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"dir/a", "dir/gone", "dir/new", "old"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changedPaths (-want +got):\n%s", diff)
+	}
+
+	// Disconnected handles ("/NAME") are found by one walk of the mount.
+	c.Objects = append(c.Objects,
+		changelog.Object{Handle: fh(1, "U"), Ops: record.OpData},
+		changelog.Object{Handle: fh(1, "V"), Ops: record.OpData})
+	res["U"], res["V"] = "/u", "/v"
+	pf = &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+		walked++
+		return map[string]string{handleKey(1, []byte("U")): "dir/u", handleKey(1, []byte("V")): "v"}, nil
+	}}
+	if got, err = changedPaths(c, pf); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"dir/a", "dir/gone", "dir/new", "dir/u", "old", "v"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changedPaths with disconnected handles (-want +got):\n%s", diff)
+	}
+	if walked != 1 {
+		t.Errorf("walked %d times, want 1", walked)
+	}
+
+	// A handle that exists but is nowhere under the mount is an error,
+	// never silently left out.
+	c.Objects = append(c.Objects, changelog.Object{Handle: fh(1, "Z"), Ops: record.OpData})
+	res["Z"] = "/elsewhere/z"
+	if _, err := changedPaths(c, pf); err == nil || !strings.Contains(err.Error(), "has no path under /m") {
+		t.Errorf("changedPaths with a handle outside the mount: %v", err)
+	}
+}
+
+func TestWalkHandles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, filepath.Join(dir, "a", "b", "f"), 0)
+	if err != nil {
+		t.Skipf("name_to_handle_at: %v", err)
+	}
+	m, err := walkHandles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m[handleKey(uint32(h.Type()), h.Bytes())]; got != "a/b/f" {
+		t.Errorf("walkHandles: path %q, want a/b/f", got)
+	}
+	if len(m) != 4 { // ., a, a/b, a/b/f
+		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
 	}
 }
