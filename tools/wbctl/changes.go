@@ -125,7 +125,7 @@ Examples:
 				return err
 			}
 			defer r.close()
-			pf = &pathFinder{res: r, mount: mount, walk: walkHandles}
+			pf = &pathFinder{res: r, mount: mount, walk: walkHandles, isAt: handleIsAt}
 		}
 		switch {
 		case ctx.Bool("print0"):
@@ -201,6 +201,16 @@ type pathFinder struct {
 	// mount, keyed by handleKey.
 	walk     func(mount string) (map[string]string, error)
 	byHandle map[string]string // the walk's result, once needed
+	// isAt reports whether the absolute path names the object of h: a
+	// disconnected "/NAME" may name another file when the mount is "/".
+	// nil: trust the path.
+	isAt func(path string, h *record.FileHandle) bool
+}
+
+// handleIsAt is pathFinder.isAt for real: the handle of path is h.
+func handleIsAt(path string, h *record.FileHandle) bool {
+	got, _, err := unix.NameToHandleAt(unix.AT_FDCWD, path, 0)
+	return err == nil && uint32(got.Type()) == h.Type && string(got.Bytes()) == string(h.Bytes)
 }
 
 func handleKey(typ uint32, b []byte) string { return fmt.Sprintf("%d:%x", typ, b) }
@@ -215,10 +225,11 @@ func (f *pathFinder) rel(h *record.FileHandle) (string, error) {
 		return "", nil
 	}
 	rel, err := filepath.Rel(f.mount, p)
-	if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+	if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && (f.isAt == nil || f.isAt(p, h)) {
 		return rel, nil
 	}
-	// It exists, but its path is not under the mount: disconnected.
+	// It exists, but its path is not under the mount, or not its own:
+	// disconnected.
 	if f.byHandle == nil {
 		if f.byHandle, err = f.walk(f.mount); err != nil {
 			return "", fmt.Errorf("looking for the paths of uncached handles: %w", err)

@@ -180,6 +180,20 @@ func TestChangedPaths(t *testing.T) {
 		t.Errorf("walked %d times, want 1", walked)
 	}
 
+	// With the mount at "/", a disconnected "/v" looks like a path under
+	// it: isAt tells.
+	res2 := fakeResolver{"V": "/v"}
+	pf2 := &pathFinder{res: res2, mount: "/", walk: func(string) (map[string]string, error) {
+		return map[string]string{handleKey(1, []byte("V")): "srv/v"}, nil
+	}, isAt: func(p string, h *record.FileHandle) bool { return p == "/srv/v" }}
+	c2 := changelog.Changes{Objects: []changelog.Object{{Handle: fh(1, "V"), Ops: record.OpData}}}
+	if got, err = changedPaths(c2, pf2); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"srv/v"}, got); diff != "" {
+		t.Errorf("changedPaths at / (-want +got):\n%s", diff)
+	}
+
 	// A handle that exists but is nowhere under the mount is an error,
 	// never silently left out.
 	c.Objects = append(c.Objects, changelog.Object{Handle: fh(1, "Z"), Ops: record.OpData})
@@ -207,6 +221,12 @@ func TestWalkHandles(t *testing.T) {
 	}
 	if got := m[handleKey(uint32(h.Type()), h.Bytes())]; got != "a/b/f" {
 		t.Errorf("walkHandles: path %q, want a/b/f", got)
+	}
+	if !handleIsAt(filepath.Join(dir, "a", "b", "f"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
+		t.Error("handleIsAt: false for the file's own handle")
+	}
+	if handleIsAt(filepath.Join(dir, "a"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
+		t.Error("handleIsAt: true for another file")
 	}
 	if len(m) != 4 { // ., a, a/b, a/b/f
 		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
