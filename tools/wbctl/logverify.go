@@ -14,6 +14,7 @@ var logVerifyCommand = &cli.Command{
 	Name:      "verify",
 	Usage:     "check a log file and say what it holds",
 	ArgsUsage: "FILE",
+	Flags:     []cli.Flag{jsonFlag},
 	Description: `Reads and checks the whole file without changing it, then prints one line
 per finding: the header, the number of records, the sealed epochs (first and
 last, and the unsealed epochs between them), the lossy epochs, the records
@@ -27,8 +28,13 @@ it) is corruption: verify prints "corrupt at byte offset N: REASON" and exits
 with status 4.
 A file that is not a wbarrier log is an error (status 1).
 
-Example:
-   wbctl log verify /var/lib/wbarrier/data.log`,
+With --json, one JSON object: the same findings, "last_sealed" among them
+(absent if nothing is sealed), "ok" true; or, for a corrupt log, "ok" false
+with "corrupt_offset" and "reason".
+
+Examples:
+   wbctl log verify /var/lib/wbarrier/data.log
+   wbctl log verify --json /var/lib/wbarrier/data.log`,
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() != 1 {
 			return usageError{"log verify: expected one FILE"}
@@ -37,63 +43,111 @@ Example:
 		l, err := changelog.Open(path)
 		var ce *changelog.CorruptError
 		if errors.As(err, &ce) {
-			fmt.Fprintf(ctx.App.Writer, "corrupt at byte offset %d: %s\n", ce.Offset, ce.Reason)
+			if ctx.Bool("json") {
+				printJSON(ctx, struct {
+					OK      bool   `json:"ok"`
+					Corrupt int64  `json:"corrupt_offset"`
+					Reason  string `json:"reason"`
+				}{false, ce.Offset, ce.Reason})
+			} else {
+				fmt.Fprintf(ctx.App.Writer, "corrupt at byte offset %d: %s\n", ce.Offset, ce.Reason)
+			}
 			return err
 		}
 		if err != nil {
 			return err
 		}
-		return writeVerify(ctx.App.Writer, l)
+		v := newVerifyOut(l)
+		if ctx.Bool("json") {
+			return printJSON(ctx, v)
+		}
+		return v.writeText(ctx.App.Writer)
 	},
 }
 
-// writeVerify prints what the valid log l holds.
-func writeVerify(w io.Writer, l *changelog.Log) error {
-	h := l.Header()
-	var b strings.Builder
-	fmt.Fprintf(&b, "header: format %d, %s on %s\n", h.Version, h.FSType, h.Mount)
-	recs := l.Records()
-	fmt.Fprintf(&b, "records: %d\n", len(recs))
+// tailOut is a torn tail as verify reports it.
+type tailOut struct {
+	Offset int64  `json:"offset"`
+	Bytes  int64  `json:"bytes"`
+	Reason string `json:"reason"`
+}
 
+// verifyOut is what verify found in a valid log.
+type verifyOut struct {
+	Format          uint16   `json:"format"`
+	FSType          string   `json:"fstype"`
+	Mount           string   `json:"mount"`
+	Records         int      `json:"records"`
+	Sealed          int      `json:"sealed"`                     // how many seals
+	FirstSealed     uint64   `json:"first_sealed,omitempty"`     // 0: none
+	LastSealed      uint64   `json:"last_sealed,omitempty"`      // 0: none
+	UnsealedBetween []string `json:"unsealed_between,omitempty"` // "N" or "N..M"
+	Lossy           []uint64 `json:"lossy,omitempty"`
+	UnsealedRecords int      `json:"unsealed_records,omitempty"` // after the last seal
+	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`   // their epochs
+	UnsealedLast    uint64   `json:"unsealed_last,omitempty"`
+	TornTail        *tailOut `json:"torn_tail,omitempty"`
+	OK              bool     `json:"ok"`
+}
+
+func newVerifyOut(l *changelog.Log) verifyOut {
+	h := l.Header()
+	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, OK: true}
+	recs := l.Records()
+	v.Records = len(recs)
 	seals := l.Seals()
-	if len(seals) == 0 {
-		b.WriteString("sealed: none\n")
-	} else {
-		first, last := seals[0].Epoch, seals[len(seals)-1].Epoch
-		fmt.Fprintf(&b, "sealed: %d epochs, %d..%d\n", len(seals), first, last)
-		var gaps, lossy []string
-		for i, s := range seals {
-			if i > 0 && s.Epoch > seals[i-1].Epoch+1 {
-				gaps = append(gaps, epochSpan(seals[i-1].Epoch+1, s.Epoch-1))
-			}
-			if s.Lossy {
-				lossy = append(lossy, fmt.Sprint(s.Epoch))
-			}
+	v.Sealed = len(seals)
+	for i, s := range seals {
+		if i > 0 && s.Epoch > seals[i-1].Epoch+1 {
+			v.UnsealedBetween = append(v.UnsealedBetween, epochSpan(seals[i-1].Epoch+1, s.Epoch-1))
 		}
-		if len(gaps) > 0 {
-			fmt.Fprintf(&b, "unsealed between: %s\n", strings.Join(gaps, ","))
-		}
-		if len(lossy) > 0 {
-			fmt.Fprintf(&b, "lossy: %s\n", strings.Join(lossy, ","))
+		if s.Lossy {
+			v.Lossy = append(v.Lossy, s.Epoch)
 		}
 	}
-	last, _ := l.LastSealed()
-	open := 0
-	var minE, maxE uint64
+	if len(seals) > 0 {
+		v.FirstSealed, v.LastSealed = seals[0].Epoch, seals[len(seals)-1].Epoch
+	}
 	for _, r := range recs {
-		if r.Epoch > last {
-			if open == 0 || r.Epoch < minE {
-				minE = r.Epoch
+		if r.Epoch > v.LastSealed {
+			if v.UnsealedRecords == 0 || r.Epoch < v.UnsealedFirst {
+				v.UnsealedFirst = r.Epoch
 			}
-			maxE = max(maxE, r.Epoch)
-			open++
+			v.UnsealedLast = max(v.UnsealedLast, r.Epoch)
+			v.UnsealedRecords++
 		}
-	}
-	if open > 0 {
-		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", open, epochSpan(minE, maxE))
 	}
 	if rec := l.Recovery(); rec != nil {
-		fmt.Fprintf(&b, "tail: torn: %d bytes at offset %d (%s)\n", rec.Bytes, rec.Offset, rec.Reason)
+		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason}
+	}
+	return v
+}
+
+// writeText prints one line per finding, "ok" last.
+func (v verifyOut) writeText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "header: format %d, %s on %s\n", v.Format, v.FSType, v.Mount)
+	fmt.Fprintf(&b, "records: %d\n", v.Records)
+	if v.Sealed == 0 {
+		b.WriteString("sealed: none\n")
+	} else {
+		fmt.Fprintf(&b, "sealed: %d epochs, %d..%d\n", v.Sealed, v.FirstSealed, v.LastSealed)
+	}
+	if len(v.UnsealedBetween) > 0 {
+		fmt.Fprintf(&b, "unsealed between: %s\n", strings.Join(v.UnsealedBetween, ","))
+	}
+	if len(v.Lossy) > 0 {
+		s := make([]string, len(v.Lossy))
+		for i, e := range v.Lossy {
+			s[i] = fmt.Sprint(e)
+		}
+		fmt.Fprintf(&b, "lossy: %s\n", strings.Join(s, ","))
+	}
+	if v.UnsealedRecords > 0 {
+		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, epochSpan(v.UnsealedFirst, v.UnsealedLast))
+	}
+	if t := v.TornTail; t != nil {
+		fmt.Fprintf(&b, "tail: torn: %d bytes at offset %d (%s)\n", t.Bytes, t.Offset, t.Reason)
 	} else {
 		b.WriteString("tail: clean\n")
 	}
