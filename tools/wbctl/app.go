@@ -4,12 +4,15 @@ import (
 	"errors"
 
 	"github.com/urfave/cli/v2"
+	"github.com/wbarrier/wbarrier/changelog"
 )
 
 // Exit codes, stable for scripts.
 const (
-	exitError = 1 // anything that went wrong
-	exitUsage = 2 // bad command line
+	exitError   = 1 // anything that went wrong
+	exitUsage   = 2 // bad command line
+	exitRescan  = 3 // changes: the log cannot vouch for the range; rescan
+	exitCorrupt = 4 // log verify: the log is corrupt (not a torn tail)
 )
 
 // usageError marks an error in the command line itself.
@@ -19,8 +22,14 @@ func (e usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var ue usageError
-	if errors.As(err, &ue) {
+	var re rescanError
+	switch {
+	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &re):
+		return exitRescan
+	case errors.Is(err, changelog.ErrCorrupt):
+		return exitCorrupt
 	}
 	return exitError
 }
@@ -38,7 +47,18 @@ and every change that starts after it is recorded in the next one.
 epoch there once it is durable.
 
 Most commands need CAP_SYS_ADMIN. A WATCH argument is a watch id or any
-path on the watched filesystem.`,
+path on the watched filesystem.
+
+Exit status:
+   0  success
+   1  any other error
+   2  bad command line
+   3  "rescan required" (changes): an epoch in the range is not sealed or is
+      lossy, so the log cannot say what changed; the consumer must rescan
+      (on lazytime mounts not by ctime alone: timestamps may be stale on
+      disk after a crash)
+   4  the log file is corrupt (damage before its tail; log verify, changes,
+      log dump, daemon)`,
 		HideHelpCommand: true,
 
 		Version:              version,
@@ -54,6 +74,8 @@ path on the watched filesystem.`,
 			completionCommand,
 			daemonCommand,
 			logCommand,
+			changesCommand,
+			consumerCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

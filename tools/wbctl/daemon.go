@@ -13,6 +13,8 @@ import (
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
+	"github.com/wbarrier/wbarrier/tools/internal/epochs"
+	"golang.org/x/sys/unix"
 )
 
 var daemonCommand = &cli.Command{
@@ -20,10 +22,21 @@ var daemonCommand = &cli.Command{
 	Usage:     "drain a watch's records into a log file",
 	ArgsUsage: "WATCH",
 	Description: `Appends every change record of the watch to the log file, in order, and
-seals each epoch in the log once a barrier has closed it and all its records
-are on stable storage (the log is fsync-ed before the seal is written, and
-the seal after). It wakes when the module announces new records, and every
---interval in any case. On SIGINT or SIGTERM it drains once more and exits.
+seals each epoch in the log once a barrier has closed it and it is durable:
+the watched filesystem is synced (syncfs(2), unless --syncfs=false), the
+log is fsync-ed, then the seal is written and fsync-ed. It wakes when the
+module announces new records, and every --interval in any case.
+
+The daemon is the epoch manager: with --barrier-interval D it closes the open
+epoch D after it opened, with --barrier-records N once N records of it were
+drained (a checkpoint: barrier, drain, syncfs, seal); epochs closed by
+"wbctl barrier" are sealed the same way and restart the schedule. On SIGINT
+or SIGTERM it makes a final checkpoint, so that everything changed until then
+is in a sealed epoch, and exits with status 0. --once only drains what is
+queued, sealing the epochs already closed.
+
+Keep the log on another filesystem than the watched one: the daemon's own
+writes would be changes of every epoch.
 
 A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken, and draining goes on
@@ -31,16 +44,23 @@ after the last record it holds, so that nothing is lost or doubled.
 
 Examples:
    wbctl daemon --log /var/lib/wbarrier/data.log /srv/data
+   wbctl daemon --barrier-interval 1m --log /var/lib/wbarrier/data.log /srv/data
    wbctl daemon --once --log data.log /srv/data`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
 		&cli.BoolFlag{Name: "once", Usage: "drain what is queued now, then exit"},
 		&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "drain at least this often"},
+		&cli.DurationFlag{Name: "barrier-interval", Usage: "close the open epoch this long after it opened (0: never)"},
+		&cli.IntFlag{Name: "barrier-records", Usage: "close the open epoch once `N` records of it were drained (0: never)"},
+		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
 	},
 	Action: func(ctx *cli.Context) error {
 		arg, err := watchArg(ctx)
 		if err != nil {
 			return err
+		}
+		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 {
+			return usageError{"daemon: --barrier-records and --barrier-interval must not be negative"}
 		}
 		c, err := dial()
 		if err != nil {
@@ -55,7 +75,25 @@ Examples:
 		if err != nil {
 			return err
 		}
-		runErr := runDaemon(ctx, d, ctx.Bool("once"), ctx.Duration("interval"))
+		if ctx.Bool("syncfs") {
+			fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				log.Close()
+				return fmt.Errorf("opening %s for syncfs: %w", w.Path, err)
+			}
+			defer unix.Close(fd)
+			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return unix.Syncfs(fd) }}
+		}
+		cfg := daemonConfig{
+			once:     ctx.Bool("once"),
+			interval: ctx.Duration("interval"),
+			policy:   epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
+			barrier: func() (uint64, bool, error) {
+				b, err := c.Barrier(w.ID)
+				return b.Epoch, b.Lossy, err
+			},
+		}
+		runErr := runDaemon(ctx, d, cfg)
 		if err := log.Close(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("closing the log: %w", err)
 		}
@@ -103,21 +141,41 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 	return d, log, nil
 }
 
-// runDaemon drains until stopped, or once.
-func runDaemon(ctx *cli.Context, d *drain.Drainer, once bool, interval time.Duration) error {
-	report := func() error {
-		st, err := d.Once()
-		for _, e := range st.Sealed {
-			lossy := ""
-			if contains(st.Lossy, e) {
-				lossy = " (lossy: consumers must rescan)"
-			}
-			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: sealed epoch %d%s\n", e, lossy)
+// daemonConfig is what runDaemon needs besides the drainer.
+type daemonConfig struct {
+	once     bool
+	interval time.Duration
+	policy   epochs.Policy
+	barrier  func() (uint64, bool, error) // the watch's barrier
+}
+
+// reportStats tells about the epochs a drain pass sealed.
+func reportStats(ctx *cli.Context, st drain.Stats) {
+	for _, e := range st.Sealed {
+		lossy := ""
+		if contains(st.Lossy, e) {
+			lossy = " (lossy: consumers must rescan)"
 		}
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: sealed epoch %d%s\n", e, lossy)
+	}
+}
+
+// runDaemon drains until stopped, or once. It closes epochs by the policy,
+// and once more when stopped (the final checkpoint).
+func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
+	pass := func() (drain.Stats, error) {
+		st, err := d.Once()
+		reportStats(ctx, st)
+		return st, err
+	}
+	if cfg.once {
+		_, err := pass()
 		return err
 	}
-	if once {
-		return report()
+	checkpoint := func() error {
+		_, st, err := epochs.Checkpoint(epochs.Steps{Barrier: cfg.barrier, Drain: d.Once})
+		reportStats(ctx, st)
+		return err
 	}
 
 	events, err := dial()
@@ -138,16 +196,32 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, once bool, interval time.Dura
 		events.SetReadDeadline(time.Now()) // wake the receive below
 	}()
 
+	sched := epochs.NewSchedule(cfg.policy, time.Now())
 	for {
-		if err := report(); err != nil {
+		st, err := pass()
+		if err != nil {
 			return err
+		}
+		sched.Add(st.Records)
+		if len(st.Sealed) > 0 { // someone else closed an epoch
+			sched.Reset(time.Now())
+		}
+		if sched.Due(time.Now()) {
+			if err := checkpoint(); err != nil {
+				return err
+			}
+			sched.Reset(time.Now())
 		}
 		select {
 		case <-stopped:
-			return report()
+			if err := checkpoint(); err != nil {
+				return fmt.Errorf("final checkpoint: %w", err)
+			}
+			return nil
 		default:
 		}
-		if err := events.SetReadDeadline(time.Now().Add(interval)); err != nil {
+		wait := sched.Wait(time.Now(), cfg.interval)
+		if err := events.SetReadDeadline(time.Now().Add(wait)); err != nil {
 			return err
 		}
 		evs, err := events.ReceiveEvents()
@@ -156,7 +230,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, once bool, interval time.Dura
 		}
 		for _, e := range evs {
 			if e.WatchID == d.Watch && e.Kind == genl.EventUnwatch {
-				report()
+				pass()
 				return fmt.Errorf("watch %d was removed", d.Watch)
 			}
 		}

@@ -11,6 +11,7 @@ var logCommand = &cli.Command{
 	Name:  "log",
 	Usage: "read a log file written by the daemon",
 	Subcommands: []*cli.Command{
+		logVerifyCommand,
 		{
 			Name:      "dump",
 			Usage:     "print a log file's header, records and seals",

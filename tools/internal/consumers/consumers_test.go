@@ -1,0 +1,153 @@
+package consumers
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestSet(t *testing.T) {
+	type op struct {
+		do      string // add, ack, rm
+		name    string
+		epoch   uint64
+		wantErr string
+	}
+	tests := []struct {
+		name string
+		ops  []op
+		want []Cursor
+	}{
+		{"add and ack", []op{
+			{do: "add", name: "backup", epoch: 3},
+			{do: "add", name: "index", epoch: 0},
+			{do: "ack", name: "backup", epoch: 5},
+			{do: "ack", name: "backup", epoch: 5}, // again: fine
+		}, []Cursor{{"backup", 5, t0}, {"index", 0, t0}}},
+		{"errors", []op{
+			{do: "add", name: "a", epoch: 1},
+			{do: "add", name: "a", epoch: 2, wantErr: "consumer exists"},
+			{do: "add", name: "-x", wantErr: "bad name"},
+			{do: "add", name: "", wantErr: "bad name"},
+			{do: "add", name: "a b", wantErr: "bad name"},
+			{do: "ack", name: "nobody", epoch: 1, wantErr: "no such consumer"},
+			{do: "ack", name: "a", epoch: 11, wantErr: "epoch 11: it is not sealed (the last sealed epoch is 10)"},
+			{do: "ack", name: "a", epoch: 0, wantErr: "already acknowledged epoch 1"},
+			{do: "rm", name: "nobody", wantErr: "no such consumer"},
+		}, []Cursor{{"a", 1, t0}}},
+		{"rm", []op{
+			{do: "add", name: "a"},
+			{do: "add", name: "b"},
+			{do: "rm", name: "a"},
+		}, []Cursor{{"b", 0, t0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Set{LogID: "x"}
+			for i, o := range tt.ops {
+				var err error
+				switch o.do {
+				case "add":
+					err = s.Add(o.name, o.epoch, t0)
+				case "ack":
+					err = s.Ack(o.name, o.epoch, 10, t0)
+				case "rm":
+					err = s.Remove(o.name)
+				}
+				if o.wantErr == "" && err != nil || o.wantErr != "" && (err == nil || !strings.Contains(err.Error(), o.wantErr)) {
+					t.Errorf("op %d %+v: error %v, want %q", i, o, err, o.wantErr)
+				}
+			}
+			if diff := cmp.Diff(tt.want, s.Consumers); diff != "" {
+				t.Errorf("consumers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "data.log"))
+	s, err := Load(path, "id1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Consumers) != 0 {
+		t.Fatalf("missing file: %+v", s)
+	}
+	if err := Update(path, "id1", func(s *Set) error { return s.Add("a", 4, t0) }); err != nil {
+		t.Fatal(err)
+	}
+	// A failing update leaves the file alone.
+	boom := errors.New("boom")
+	if err := Update(path, "id1", func(s *Set) error { s.Consumers = nil; return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Update: %v, want boom", err)
+	}
+	got, err := Load(path, "id1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Set{LogID: "id1", Consumers: []Cursor{{"a", 4, t0}}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+	if _, err := Load(path, "id2"); !errors.Is(err, ErrOtherLog) {
+		t.Errorf("Load for another log: %v, want ErrOtherLog", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode())
+	}
+	// No temporary files left behind.
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, "id1"); err == nil {
+		t.Error("Load of a damaged file: no error")
+	}
+}
+
+// TestConcurrentAcks: the lock keeps concurrent updates from losing each
+// other.
+func TestConcurrentAcks(t *testing.T) {
+	path := Path(filepath.Join(t.TempDir(), "data.log"))
+	const n = 20
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			name := string(rune('a'+i%26)) + "x"
+			if i >= 26 {
+				name += "y"
+			}
+			if err := Update(path, "id", func(s *Set) error { return s.Add(name, uint64(i), t0) }); err != nil {
+				t.Error(err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	s, err := Load(path, "id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Consumers) != n {
+		t.Errorf("%d consumers, want %d", len(s.Consumers), n)
+	}
+}

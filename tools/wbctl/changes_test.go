@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/record"
+	"golang.org/x/sys/unix"
+)
+
+func TestChanges(t *testing.T) {
+	log := writeLog(t,
+		named(1, 1, record.OpCreate, "", "d", "a"),
+		write(2, 1, "A", 0, 4),
+		closed(1, false),
+		write(3, 2, "A", 4, 4),
+		change(4, 2, record.OpAttr, "B"),
+		named(5, 2, record.OpRenameFrom, "C", "d", "old"),
+		named(6, 2, record.OpRenameTo, "C", "d", "new"),
+		closed(2, false),
+		write(7, 3, "A", 100, 1),
+		closed(3, true),
+		write(8, 4, "B", 0, 1),
+		closed(4, false),
+		write(9, 5, "B", 0, 1), // epoch 5 is not sealed
+	)
+	tests := []struct {
+		name     string
+		args     []string
+		wantOut  string
+		wantErr  string // a substring of stderr
+		wantCode int
+	}{
+		{
+			name: "merged across epochs",
+			args: []string{"--since", "0", "--until", "2"},
+			wantOut: `ops=create epochs=1-1 records=1 entry=create:1:64/"a"
+ops=data epochs=1-2 records=2 fh=1:41 ranges=0+8
+ops=attr epochs=2-2 records=1 fh=1:42
+ops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/"old" entry=rename-to:1:64/"new"
+`,
+		},
+		{
+			name:    "one epoch",
+			args:    []string{"--since", "1", "--until", "2"},
+			wantOut: "ops=data epochs=2-2 records=1 fh=1:41 ranges=4+4\nops=attr epochs=2-2 records=1 fh=1:42\nops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/\"old\" entry=rename-to:1:64/\"new\"\n",
+		},
+		{
+			name:     "lossy epoch in range",
+			args:     []string{"--since", "2"},
+			wantErr:  "rescan required from epoch 3: epoch 3 is lossy",
+			wantCode: exitRescan,
+		},
+		{
+			name:    "after the lossy epoch",
+			args:    []string{"--since", "3"},
+			wantOut: "ops=data epochs=4-4 records=1 fh=1:42 ranges=0+1\n",
+		},
+		{
+			name:     "unsealed until",
+			args:     []string{"--since", "3", "--until", "5"},
+			wantErr:  "rescan required from epoch 5: epoch 5 is not sealed",
+			wantCode: exitRescan,
+		},
+		{
+			name:     "lazytime note",
+			args:     []string{"--since", "3", "--until", "5"},
+			wantErr:  "lazytime",
+			wantCode: exitRescan,
+		},
+		{
+			name: "since the last sealed: nothing",
+			args: []string{"--since", "4"},
+		},
+		{
+			name:     "since beyond the last sealed",
+			args:     []string{"--since", "5"},
+			wantErr:  "beyond the last sealed epoch 4",
+			wantCode: exitError,
+		},
+		{
+			name:     "until before since",
+			args:     []string{"--since", "3", "--until", "2"},
+			wantErr:  "before --since",
+			wantCode: exitUsage,
+		},
+		{
+			name:     "print0 needs paths",
+			args:     []string{"--since", "3", "--print0"},
+			wantErr:  "--print0 needs --paths",
+			wantCode: exitUsage,
+		},
+		{
+			name:    "json",
+			args:    []string{"--since", "3", "--json"},
+			wantOut: `{"ops":"data","first_epoch":4,"last_epoch":4,"records":1,"handle":{"type":1,"hex":"42"},"ranges":[{"offset":0,"length":1}]}` + "\n",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(append([]string{"changes", "--log", log}, tt.args...)...)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.wantCode, errOut)
+			}
+			if diff := cmp.Diff(tt.wantOut, out); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr %q does not contain %q", errOut, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestChangesCorrupt(t *testing.T) {
+	_, errOut, code := run("changes", "--log", "/nonexistent/log", "--since", "0")
+	if code != exitError {
+		t.Errorf("exit code %d, want %d (%s)", code, exitError, errOut)
+	}
+}
+
+// fakeResolver maps handle bytes to absolute paths.
+type fakeResolver map[string]string
+
+func (f fakeResolver) path(h *record.FileHandle) (string, error) { return f[string(h.Bytes)], nil }
+
+func TestChangedPaths(t *testing.T) {
+	c := changelog.Changes{Objects: []changelog.Object{
+		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "a", Ops: record.OpCreate}}},
+		{Handle: fh(1, "A"), Ops: record.OpData},
+		{Handle: fh(1, "C"), Ops: record.OpRenameFrom | record.OpRenameTo, Entries: []changelog.Entry{
+			{Parent: fh(1, "R"), Name: "old", Ops: record.OpRenameFrom},
+			{Parent: fh(1, "D"), Name: "new", Ops: record.OpRenameTo},
+		}},
+		{Handle: fh(1, "X"), Ops: record.OpRemove, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "gone", Ops: record.OpRemove}}},
+		{Handle: fh(1, "Y"), Ops: record.OpData},                                               // deleted but open
+		{Handle: fh(1, "R"), Ops: record.OpAttr},                                               // the mount itself
+		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "Q"), Name: "lost"}}}, // parent gone
+	}}
+	res := fakeResolver{
+		"D": "/m/dir", "A": "/m/dir/a", "C": "/m/dir/new", "R": "/m",
+		"Y": "/m/y (deleted)",
+	}
+	walked := 0
+	pf := &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+		walked++
+		return nil, errors.New("no walk wanted")
+	}}
+	got, err := changedPaths(c, pf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"dir/a", "dir/gone", "dir/new", "old"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changedPaths (-want +got):\n%s", diff)
+	}
+
+	// Disconnected handles ("/NAME") are found by one walk of the mount.
+	c.Objects = append(c.Objects,
+		changelog.Object{Handle: fh(1, "U"), Ops: record.OpData},
+		changelog.Object{Handle: fh(1, "V"), Ops: record.OpData})
+	res["U"], res["V"] = "/u", "/v"
+	pf = &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+		walked++
+		return map[string]string{handleKey(1, []byte("U")): "dir/u", handleKey(1, []byte("V")): "v"}, nil
+	}}
+	if got, err = changedPaths(c, pf); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"dir/a", "dir/gone", "dir/new", "dir/u", "old", "v"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changedPaths with disconnected handles (-want +got):\n%s", diff)
+	}
+	if walked != 1 {
+		t.Errorf("walked %d times, want 1", walked)
+	}
+
+	// With the mount at "/", a disconnected "/v" looks like a path under
+	// it: isAt tells.
+	res2 := fakeResolver{"V": "/v"}
+	pf2 := &pathFinder{res: res2, mount: "/", walk: func(string) (map[string]string, error) {
+		return map[string]string{handleKey(1, []byte("V")): "srv/v"}, nil
+	}, isAt: func(p string, h *record.FileHandle) bool { return p == "/srv/v" }}
+	c2 := changelog.Changes{Objects: []changelog.Object{{Handle: fh(1, "V"), Ops: record.OpData}}}
+	if got, err = changedPaths(c2, pf2); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"srv/v"}, got); diff != "" {
+		t.Errorf("changedPaths at / (-want +got):\n%s", diff)
+	}
+
+	// A handle that exists but is nowhere under the mount is an error,
+	// never silently left out.
+	c.Objects = append(c.Objects, changelog.Object{Handle: fh(1, "Z"), Ops: record.OpData})
+	res["Z"] = "/elsewhere/z"
+	if _, err := changedPaths(c, pf); err == nil || !strings.Contains(err.Error(), "has no path under /m") {
+		t.Errorf("changedPaths with a handle outside the mount: %v", err)
+	}
+}
+
+func TestWalkHandles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, filepath.Join(dir, "a", "b", "f"), 0)
+	if err != nil {
+		t.Skipf("name_to_handle_at: %v", err)
+	}
+	m, err := walkHandles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m[handleKey(uint32(h.Type()), h.Bytes())]; got != "a/b/f" {
+		t.Errorf("walkHandles: path %q, want a/b/f", got)
+	}
+	if !handleIsAt(filepath.Join(dir, "a", "b", "f"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
+		t.Error("handleIsAt: false for the file's own handle")
+	}
+	if handleIsAt(filepath.Join(dir, "a"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
+		t.Error("handleIsAt: true for another file")
+	}
+	if len(m) != 4 { // ., a, a/b, a/b/f
+		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
+	}
+}

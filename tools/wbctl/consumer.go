@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/tools/internal/consumers"
+)
+
+var logFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true}
+
+// consumerLog opens the log of a consumer command: its last sealed epoch
+// and the ID its cursors file is bound to.
+func consumerLog(ctx *cli.Context) (path, id string, lastSealed uint64, err error) {
+	path = ctx.String("log")
+	l, err := changelog.Open(path)
+	if err != nil {
+		return "", "", 0, err
+	}
+	lastSealed, _ = l.LastSealed()
+	return consumers.Path(path), logID(l.Header()), lastSealed, nil
+}
+
+func logID(h changelog.Header) string { return fmt.Sprintf("%016x", h.Salt) }
+
+var consumerCommand = &cli.Command{
+	Name:  "consumer",
+	Usage: "keep the cursors of a log's consumers",
+	Description: `A consumer is a named reader of a log (a backup job, an indexer) whose
+cursor, the last epoch it has processed, is kept durably beside the log in
+FILE.consumers. The contract: read "wbctl changes --consumer NAME", process
+the changes, then "wbctl consumer ack NAME EPOCH" with the --until epoch it
+processed (by default the last sealed epoch when it read). If changes exits
+with status 3, rescan, then ack the last sealed epoch.
+
+Examples:
+   wbctl consumer add --log data.log backup
+   wbctl changes --log data.log --consumer backup --until 42 --paths /srv/data --print0 | ...
+   wbctl consumer ack --log data.log backup 42
+   wbctl consumer list --log data.log`,
+	Subcommands: []*cli.Command{
+		{
+			Name:      "add",
+			Usage:     "add a consumer",
+			ArgsUsage: "NAME",
+			Description: `Adds a consumer whose cursor is --epoch (default: the last sealed epoch,
+which is right for a consumer that has just scanned everything).`,
+			Flags: []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)"}},
+			Action: func(ctx *cli.Context) error {
+				if ctx.NArg() != 1 {
+					return usageError{"consumer add: expected one NAME"}
+				}
+				path, id, last, err := consumerLog(ctx)
+				if err != nil {
+					return err
+				}
+				epoch := last
+				if ctx.IsSet("epoch") {
+					if epoch = ctx.Uint64("epoch"); epoch > last {
+						return fmt.Errorf("consumer add: epoch %d is not sealed (the last sealed epoch is %d)", epoch, last)
+					}
+				}
+				return consumers.Update(path, id, func(s *consumers.Set) error {
+					return s.Add(ctx.Args().First(), epoch, time.Now())
+				})
+			},
+		},
+		{
+			Name:        "ack",
+			Usage:       "move a consumer's cursor: it has processed the epochs up to EPOCH",
+			ArgsUsage:   "NAME EPOCH",
+			Description: `EPOCH must be sealed, and not before the consumer's cursor.`,
+			Flags:       []cli.Flag{logFlag},
+			Action: func(ctx *cli.Context) error {
+				if ctx.NArg() != 2 {
+					return usageError{"consumer ack: expected NAME EPOCH"}
+				}
+				epoch, err := strconv.ParseUint(ctx.Args().Get(1), 10, 64)
+				if err != nil {
+					return usageError{fmt.Sprintf("consumer ack: bad EPOCH %q", ctx.Args().Get(1))}
+				}
+				path, id, last, err := consumerLog(ctx)
+				if err != nil {
+					return err
+				}
+				return consumers.Update(path, id, func(s *consumers.Set) error {
+					return s.Ack(ctx.Args().First(), epoch, last, time.Now())
+				})
+			},
+		},
+		{
+			Name:        "list",
+			Usage:       "list the consumers: cursor and how many sealed epochs they are behind",
+			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.`,
+			Flags:       []cli.Flag{logFlag, jsonFlag},
+			Action: func(ctx *cli.Context) error {
+				if ctx.NArg() != 0 {
+					return usageError{"consumer list: no arguments expected"}
+				}
+				path, id, last, err := consumerLog(ctx)
+				if err != nil {
+					return err
+				}
+				s, err := consumers.Load(path, id)
+				if err != nil {
+					return err
+				}
+				if ctx.Bool("json") {
+					for _, c := range s.Consumers {
+						err := printJSON(ctx, struct {
+							Name    string    `json:"name"`
+							Epoch   uint64    `json:"epoch"`
+							Behind  uint64    `json:"behind"`
+							Updated time.Time `json:"updated"`
+						}{c.Name, c.Epoch, last - min(last, c.Epoch), c.Updated})
+						if err != nil {
+							return err
+						}
+					}
+					return nil
+				}
+				tw := tabwriter.NewWriter(ctx.App.Writer, 0, 8, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tEPOCH\tBEHIND\tUPDATED")
+				for _, c := range s.Consumers {
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", c.Name, c.Epoch, last-min(last, c.Epoch), c.Updated.Format(time.RFC3339))
+				}
+				return tw.Flush()
+			},
+		},
+		{
+			Name:      "rm",
+			Usage:     "remove a consumer",
+			ArgsUsage: "NAME",
+			Flags:     []cli.Flag{logFlag},
+			Action: func(ctx *cli.Context) error {
+				if ctx.NArg() != 1 {
+					return usageError{"consumer rm: expected one NAME"}
+				}
+				path, id, _, err := consumerLog(ctx)
+				if err != nil {
+					return err
+				}
+				return consumers.Update(path, id, func(s *consumers.Set) error {
+					return s.Remove(ctx.Args().First())
+				})
+			},
+		},
+	},
+}

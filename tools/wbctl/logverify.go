@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"github.com/wbarrier/wbarrier/changelog"
+)
+
+var logVerifyCommand = &cli.Command{
+	Name:      "verify",
+	Usage:     "check a log file and say what it holds",
+	ArgsUsage: "FILE",
+	Flags:     []cli.Flag{jsonFlag},
+	Description: `Reads and checks the whole file without changing it, then prints one line
+per finding: the header, the number of records, the sealed epochs (first and
+last, and the unsealed epochs between them), the lossy epochs, the records
+after the last seal, and the tail: clean, or torn (where and how many bytes;
+the daemon cuts a torn tail off when it resumes, and keeps it in FILE.broken).
+The last line is "ok". A torn tail is not corruption: it is what
+a crash leaves, and it only loses unsealed epochs.
+
+Damage before the tail (a frame that fails its check with a valid seal after
+it) is corruption: verify prints "corrupt at byte offset N: REASON" and exits
+with status 4.
+A file that is not a wbarrier log is an error (status 1).
+
+With --json, one JSON object: the same findings, "last_sealed" among them
+(absent if nothing is sealed), "ok" true; or, for a corrupt log, "ok" false
+with "corrupt_offset" and "reason".
+
+Examples:
+   wbctl log verify /var/lib/wbarrier/data.log
+   wbctl log verify --json /var/lib/wbarrier/data.log`,
+	Action: func(ctx *cli.Context) error {
+		if ctx.NArg() != 1 {
+			return usageError{"log verify: expected one FILE"}
+		}
+		path := ctx.Args().First()
+		l, err := changelog.Open(path)
+		var ce *changelog.CorruptError
+		if errors.As(err, &ce) {
+			if ctx.Bool("json") {
+				printJSON(ctx, struct {
+					OK      bool   `json:"ok"`
+					Corrupt int64  `json:"corrupt_offset"`
+					Reason  string `json:"reason"`
+				}{false, ce.Offset, ce.Reason})
+			} else {
+				fmt.Fprintf(ctx.App.Writer, "corrupt at byte offset %d: %s\n", ce.Offset, ce.Reason)
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		v := newVerifyOut(l)
+		if ctx.Bool("json") {
+			return printJSON(ctx, v)
+		}
+		return v.writeText(ctx.App.Writer)
+	},
+}
+
+// tailOut is a torn tail as verify reports it.
+type tailOut struct {
+	Offset int64  `json:"offset"`
+	Bytes  int64  `json:"bytes"`
+	Reason string `json:"reason"`
+}
+
+// verifyOut is what verify found in a valid log.
+type verifyOut struct {
+	Format          uint16   `json:"format"`
+	FSType          string   `json:"fstype"`
+	Mount           string   `json:"mount"`
+	Records         int      `json:"records"`
+	Sealed          int      `json:"sealed"`                     // how many seals
+	FirstSealed     uint64   `json:"first_sealed,omitempty"`     // 0: none
+	LastSealed      uint64   `json:"last_sealed,omitempty"`      // 0: none
+	UnsealedBetween []string `json:"unsealed_between,omitempty"` // "N" or "N..M"
+	Lossy           []uint64 `json:"lossy,omitempty"`
+	UnsealedRecords int      `json:"unsealed_records,omitempty"` // after the last seal
+	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`   // their epochs
+	UnsealedLast    uint64   `json:"unsealed_last,omitempty"`
+	TornTail        *tailOut `json:"torn_tail,omitempty"`
+	OK              bool     `json:"ok"`
+}
+
+func newVerifyOut(l *changelog.Log) verifyOut {
+	h := l.Header()
+	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, OK: true}
+	recs := l.Records()
+	v.Records = len(recs)
+	seals := l.Seals()
+	v.Sealed = len(seals)
+	for i, s := range seals {
+		if i > 0 && s.Epoch > seals[i-1].Epoch+1 {
+			v.UnsealedBetween = append(v.UnsealedBetween, epochSpan(seals[i-1].Epoch+1, s.Epoch-1))
+		}
+		if s.Lossy {
+			v.Lossy = append(v.Lossy, s.Epoch)
+		}
+	}
+	if len(seals) > 0 {
+		v.FirstSealed, v.LastSealed = seals[0].Epoch, seals[len(seals)-1].Epoch
+	}
+	for _, r := range recs {
+		if r.Epoch > v.LastSealed {
+			if v.UnsealedRecords == 0 || r.Epoch < v.UnsealedFirst {
+				v.UnsealedFirst = r.Epoch
+			}
+			v.UnsealedLast = max(v.UnsealedLast, r.Epoch)
+			v.UnsealedRecords++
+		}
+	}
+	if rec := l.Recovery(); rec != nil {
+		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason}
+	}
+	return v
+}
+
+// writeText prints one line per finding, "ok" last.
+func (v verifyOut) writeText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "header: format %d, %s on %s\n", v.Format, v.FSType, v.Mount)
+	fmt.Fprintf(&b, "records: %d\n", v.Records)
+	if v.Sealed == 0 {
+		b.WriteString("sealed: none\n")
+	} else {
+		fmt.Fprintf(&b, "sealed: %d epochs, %d..%d\n", v.Sealed, v.FirstSealed, v.LastSealed)
+	}
+	if len(v.UnsealedBetween) > 0 {
+		fmt.Fprintf(&b, "unsealed between: %s\n", strings.Join(v.UnsealedBetween, ","))
+	}
+	if len(v.Lossy) > 0 {
+		s := make([]string, len(v.Lossy))
+		for i, e := range v.Lossy {
+			s[i] = fmt.Sprint(e)
+		}
+		fmt.Fprintf(&b, "lossy: %s\n", strings.Join(s, ","))
+	}
+	if v.UnsealedRecords > 0 {
+		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, epochSpan(v.UnsealedFirst, v.UnsealedLast))
+	}
+	if t := v.TornTail; t != nil {
+		fmt.Fprintf(&b, "tail: torn: %d bytes at offset %d (%s)\n", t.Bytes, t.Offset, t.Reason)
+	} else {
+		b.WriteString("tail: clean\n")
+	}
+	b.WriteString("ok\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func epochSpan(a, b uint64) string {
+	if a == b {
+		return fmt.Sprint(a)
+	}
+	return fmt.Sprintf("%d..%d", a, b)
+}

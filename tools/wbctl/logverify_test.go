@@ -1,0 +1,80 @@
+package main
+
+import (
+	"os"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/record"
+)
+
+func TestLogVerify(t *testing.T) {
+	recs := []record.Record{
+		write(1, 1, "A", 0, 4),
+		closed(1, false),
+		write(2, 2, "A", 4, 4),
+		closed(2, true),
+		write(3, 4, "B", 0, 1),
+		closed(4, false),
+		write(4, 5, "B", 0, 1),
+	}
+	good := writeLog(t, recs...)
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := good + ".torn"
+	if err := os.WriteFile(torn, data[:len(data)-3], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A byte in the payload of the first record, which a seal follows.
+	bad := good + ".bad"
+	mid := append([]byte(nil), data...)
+	mid[len(mid)/4] ^= 0xff
+	if err := os.WriteFile(bad, mid, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notLog := good + ".not"
+	if err := os.WriteFile(notLog, []byte("hello, world\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	head := "header: format 1, tmpfs on /mnt/t\nrecords: 4\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\n"
+	tests := []struct {
+		name     string
+		file     string
+		json     bool
+		want     string
+		wantCode int
+	}{
+		{"good", good, false, head + "unsealed records: 1, epochs 5\ntail: clean\nok\n", 0},
+		{"torn", torn, false, "header: format 1, tmpfs on /mnt/t\nrecords: 3\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\ntail: torn: 69 bytes at offset 400 (partial frame (69 of 72 bytes))\nok\n", 0},
+		{"corrupt", bad, false, "", exitCorrupt},
+		{"not a log", notLog, false, "", exitError},
+		{"good json", good, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":4,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"unsealed_records":1,"unsealed_first":5,"unsealed_last":5,"ok":true}` + "\n", 0},
+		{"torn json", torn, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":3,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"torn_tail":{"offset":400,"bytes":69,"reason":"partial frame (69 of 72 bytes)"},"ok":true}` + "\n", 0},
+		{"corrupt json", bad, true, "", exitCorrupt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := []string{"log", "verify", tt.file}
+			if tt.json {
+				args = []string{"log", "verify", "--json", tt.file}
+			}
+			out, errOut, code := run(args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.wantCode, errOut)
+			}
+			if tt.want != "" {
+				if diff := cmp.Diff(tt.want, out); diff != "" {
+					t.Errorf("stdout (-want +got):\n%s", diff)
+				}
+			}
+			if tt.wantCode == exitCorrupt && !tt.json && !regexpMatch(`^corrupt at byte offset \d+: .+\n$`, out) {
+				t.Errorf("stdout %q: want a corrupt line", out)
+			}
+			if tt.wantCode == exitCorrupt && tt.json && !regexpMatch(`^\{"ok":false,"corrupt_offset":\d+,"reason":".+"\}\n$`, out) {
+				t.Errorf("stdout %q: want a corrupt line", out)
+			}
+		})
+	}
+}
