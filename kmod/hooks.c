@@ -25,7 +25,7 @@
 #include <linux/uio.h>
 #include "wbarrier.h"
 
-static int wb_maxactive = 256;
+static int wb_maxactive = 1024;
 module_param_named(maxactive, wb_maxactive, int, 0444);
 MODULE_PARM_DESC(maxactive,
 		 "Concurrent calls tracked per hooked function; more are missed and make epochs lossy");
@@ -89,16 +89,23 @@ static void wb_range_to_eof(struct wb_target *t, u64 offset)
 	wb_range(t, offset, 0);
 }
 
-/* The object behind an open file, written from *pos (NULL: the file's). */
-static void wb_file_target(struct wb_target *t, struct file *file,
-			   const loff_t *pos, u64 length)
+/*
+ * The object behind an open file, written from *pos (NULL: the file's).
+ * Only regular files: a write to a FIFO or a device node on the filesystem
+ * changes no file, and may block for ever while holding the section.
+ */
+static int wb_file_target(struct wb_target *t, struct file *file,
+			  const loff_t *pos, u64 length)
 {
 	t->inode = file_inode(file);
+	if (!S_ISREG(t->inode->i_mode))
+		return 0;
 	if (file->f_flags & O_APPEND)
 		/* The offset is chosen later, under the inode lock: to EOF. */
 		wb_range_to_eof(t, i_size_read(t->inode));
 	else
 		wb_range(t, pos ? *pos : file->f_pos, length);
+	return 1;
 }
 
 /* A namespace change of @dentry's object in @dir. */
@@ -111,35 +118,41 @@ static void wb_entry_target(struct wb_target *t, struct inode *dir,
 	t->ops = ops;
 }
 
-/* vfs_write(file, buf, count, pos) */
+/* vfs_write and __kernel_write(file, buf, count, pos) */
 static int wb_target_write(struct pt_regs *regs, struct wb_target *t)
 {
-	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3),
-		       wb_arg(regs, 2));
-	return 1;
+	return wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3),
+			      wb_arg(regs, 2));
 }
 
 /* vfs_writev(file, vec, vlen, pos, flags): the length is in user memory. */
 static int wb_target_writev(struct pt_regs *regs, struct wb_target *t)
 {
-	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3), 0);
-	return 1;
+	return wb_file_target(t, WB_ARG(struct file *, 0),
+			      WB_ARG(loff_t *, 3), 0);
 }
 
 /* vfs_iter_write(file, iter, ppos, flags): splice, sendfile, loop, nfsd */
 static int wb_target_iter_write(struct pt_regs *regs, struct wb_target *t)
 {
-	wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 2),
-		       iov_iter_count(WB_ARG(struct iov_iter *, 1)));
-	return 1;
+	return wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 2),
+			      iov_iter_count(WB_ARG(struct iov_iter *, 1)));
+}
+
+/* vfs_iocb_iter_write(file, iocb, iter): overlayfs, cachefiles */
+static int wb_target_iocb_iter_write(struct pt_regs *regs,
+				     struct wb_target *t)
+{
+	return wb_file_target(t, WB_ARG(struct file *, 0),
+			      &WB_ARG(struct kiocb *, 1)->ki_pos,
+			      iov_iter_count(WB_ARG(struct iov_iter *, 2)));
 }
 
 /* iter_file_splice_write(pipe, out, ppos, len, flags): splice, sendfile */
 static int wb_target_splice(struct pt_regs *regs, struct wb_target *t)
 {
-	wb_file_target(t, WB_ARG(struct file *, 1), WB_ARG(loff_t *, 2),
-		       wb_arg(regs, 3));
-	return 1;
+	return wb_file_target(t, WB_ARG(struct file *, 1), WB_ARG(loff_t *, 2),
+			      wb_arg(regs, 3));
 }
 
 /* (file_in, pos_in, file_out, pos_out, len, flags): copy, clone, dedupe */
@@ -245,6 +258,8 @@ static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
 	const struct vm_fault *vmf = WB_ARG(struct vm_fault *, 0);
 
 	t->inode = file_inode(vmf->vma->vm_file);
+	if (!S_ISREG(t->inode->i_mode))
+		return 0;
 	wb_range(t, (u64)vmf->pgoff << PAGE_SHIFT, PAGE_SIZE);
 	return 1;
 }
@@ -256,6 +271,8 @@ static int wb_target_aio_write(struct pt_regs *regs, struct wb_target *t)
 	const struct iocb *iocb = WB_ARG(struct iocb *, 1);
 
 	t->inode = file_inode(kiocb->ki_filp);
+	if (!S_ISREG(t->inode->i_mode))
+		return 0;
 	if (wb_arg(regs, 2))		/* vectored: the length is in user memory */
 		wb_range_to_eof(t, iocb->aio_offset);
 	else
@@ -263,6 +280,7 @@ static int wb_target_aio_write(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
+/* (kiocb, ...): aio submission and every kiocb completion */
 static const struct kiocb *wb_aio_kiocb(struct pt_regs *regs)
 {
 	return WB_ARG(struct kiocb *, 0);
@@ -278,7 +296,7 @@ static bool wb_aio_completes_later(long ret)
 static int wb_target_io_write(struct pt_regs *regs, struct wb_target *t)
 {
 	t->inode = file_inode(WB_ARG(struct io_kiocb *, 0)->file);
-	return 1;
+	return S_ISREG(t->inode->i_mode);
 }
 
 static const struct kiocb *wb_io_uring_write_kiocb(struct pt_regs *regs)
@@ -324,7 +342,7 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
 #define WB_SCOPE(sym, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
-/* Only in some kernels: ACLs left the xattr path in 6.2. */
+/* Only in some kernels (ACLs left the xattr path in 6.2): optional. */
 #define WB_RECORD_IF_PRESENT(sym, op_bits, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
 	  .ops = op_bits, .target = fn }
@@ -335,6 +353,9 @@ static struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_writev", WB_DATA, wb_target_writev),
 	WB_RECORD("vfs_iter_write", WB_DATA, wb_target_iter_write),
 	WB_RECORD("iter_file_splice_write", WB_DATA, wb_target_splice),
+	WB_RECORD_IF_PRESENT("__kernel_write", WB_DATA, wb_target_write),
+	WB_RECORD_IF_PRESENT("vfs_iocb_iter_write", WB_DATA,
+			     wb_target_iocb_iter_write),
 	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap),
 	WB_RECORD("vfs_clone_file_range", WB_SPACE, wb_target_remap),
 	WB_RECORD("vfs_dedupe_file_range_one", WB_DATA, wb_target_remap),
@@ -370,16 +391,28 @@ static struct wb_inner_hook wb_inner_hooks[] = {
 	{ "security_inode_create", WBARRIER_OP_CREATE, wb_target_create },
 };
 
-/* Completions of async writes: (kiocb, res). */
-static struct kprobe wb_completion_probes[] = {
-	{ .symbol_name = "aio_complete_rw" },
-	{ .symbol_name = "io_complete_rw" },
-	{ .symbol_name = "io_complete_rw_iopoll" },
+/*
+ * Completions of async writes. io_req_rw_complete() too: 6.12 may inline
+ * io_complete_rw() into the submitter's error path, but every completion
+ * it queues runs io_req_rw_complete() later. Releasing twice is harmless.
+ */
+struct wb_completion_probe {
+	const struct kiocb *(*kiocb)(struct pt_regs *regs);
+	struct kprobe kp;
+};
+
+static struct wb_completion_probe wb_completions[] = {
+	{ wb_aio_kiocb, { .symbol_name = "aio_complete_rw" } },
+	{ wb_aio_kiocb, { .symbol_name = "io_complete_rw" } },
+	{ wb_aio_kiocb, { .symbol_name = "io_complete_rw_iopoll" } },
+	{ wb_io_uring_write_kiocb, { .symbol_name = "io_req_rw_complete" } },
 };
 
 static int wb_completion_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	wb_pending_release(WB_ARG(struct kiocb *, 0));
+	struct wb_completion_probe *c = container_of(kp, struct wb_completion_probe, kp);
+
+	wb_pending_release(c->kiocb(regs));
 	return 0;
 }
 
@@ -420,7 +453,7 @@ static void wb_record_targets(struct wb_frame *f, u32 default_ops,
 	}
 }
 
-static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
 	struct wb_frame *f = (struct wb_frame *)ri->data;
@@ -444,13 +477,14 @@ static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 		} else {
 			/* Held to the return only: the completion may escape. */
 			f->kiocb = NULL;
-			wb_watch_lose(f->w, f->epoch);
+			wb_watch_degrade(f->w);
 		}
 	}
 	return 0;
 }
 
-static int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+static int __wb_hook_return(struct kretprobe_instance *ri,
+			    struct pt_regs *regs)
 {
 	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
 	struct wb_frame *f = (struct wb_frame *)ri->data;
@@ -476,7 +510,7 @@ static bool wb_is_scope(const struct kretprobe *rp)
 	return false;
 }
 
-static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
+static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct wb_inner_hook *h = container_of(kp, struct wb_inner_hook, kp);
 	struct kretprobe_instance *ri;
@@ -490,11 +524,14 @@ static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	ri = wb_current_kretprobe_instance(wb_is_scope);
 	if (!ri) {
-		/* A caller outside every scope: the change cannot be bracketed. */
+		/*
+		 * A caller outside every scope: the change cannot be bracketed,
+		 * and may land in any later epoch.
+		 */
 		rcu_read_lock();
 		w = wb_watch_find_rcu(wb_target_sb(t));
 		if (w)
-			wb_watch_lose(w, smp_load_acquire(&w->epoch));
+			wb_watch_degrade(w);
 		rcu_read_unlock();
 		return 0;
 	}
@@ -507,6 +544,44 @@ static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 	}
 	wb_record_targets(f, h->ops, t, n);
 	return 0;
+}
+
+/*
+ * Our handlers run with interrupts off: a kprobe hit while another handler
+ * runs on the same CPU is skipped by the kprobes core, and a skipped
+ * completion (often in interrupt context) would leave its section held.
+ */
+static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);
+	ret = __wb_hook_entry(ri, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
+static int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);
+	ret = __wb_hook_return(ri, regs);
+	local_irq_restore(flags);
+	return ret;
+}
+
+static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	unsigned long flags;
+	int ret;
+
+	local_irq_save(flags);
+	ret = __wb_inner_pre(kp, regs);
+	local_irq_restore(flags);
+	return ret;
 }
 
 /* Probe misses skip both handlers: the changes they hid are unrecorded. */
@@ -536,7 +611,7 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 		wb_hooks[nr_hooks].registered = false;
 	}
 	while (nr_completions--)
-		unregister_kprobe(&wb_completion_probes[nr_completions]);
+		unregister_kprobe(&wb_completions[nr_completions].kp);
 }
 
 /* Completions first: no section may be handed to pending.c before. */
@@ -545,12 +620,12 @@ int wb_hooks_init(void)
 	size_t c, i, j;
 	int err;
 
-	for (c = 0; c < ARRAY_SIZE(wb_completion_probes); c++) {
-		wb_completion_probes[c].pre_handler = wb_completion_pre;
-		err = register_kprobe(&wb_completion_probes[c]);
+	for (c = 0; c < ARRAY_SIZE(wb_completions); c++) {
+		wb_completions[c].kp.pre_handler = wb_completion_pre;
+		err = register_kprobe(&wb_completions[c].kp);
 		if (err) {
 			pr_err("cannot probe %s: %d\n",
-			       wb_completion_probes[c].symbol_name, err);
+			       wb_completions[c].kp.symbol_name, err);
 			wb_hooks_unregister(c, 0, 0);
 			return err;
 		}
@@ -599,6 +674,6 @@ int wb_hooks_init(void)
  */
 void wb_hooks_exit(void)
 {
-	wb_hooks_unregister(ARRAY_SIZE(wb_completion_probes),
+	wb_hooks_unregister(ARRAY_SIZE(wb_completions),
 			    ARRAY_SIZE(wb_hooks), ARRAY_SIZE(wb_inner_hooks));
 }

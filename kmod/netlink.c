@@ -33,7 +33,7 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->sb->s_type->name) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, READ_ONCE(w->epoch),
 			      WBARRIER_A_PAD) ||
-	    (READ_ONCE(w->lossy[READ_ONCE(w->epoch) & 1]) &&
+	    (wb_watch_lossy(w, READ_ONCE(w->epoch)) &&
 	     nla_put_flag(skb, WBARRIER_A_LOSSY)) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, next_seq,
 			      WBARRIER_A_PAD) ||
@@ -89,19 +89,10 @@ static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_PATH))
 		return -EINVAL;
-	w = wb_watch_create(nla_data(info->attrs[WBARRIER_A_PATH]));
-	if (IS_ERR(w)) {
-		err = PTR_ERR(w);
-		if (err == -EEXIST)
-			NL_SET_ERR_MSG(info->extack,
-				       "this filesystem is already watched");
-		else if (err == -EOPNOTSUPP)
-			NL_SET_ERR_MSG(info->extack,
-				       "this filesystem cannot encode file handles");
-		else if (err == -ENOENT)
-			NL_SET_ERR_MSG(info->extack, "no such path");
-		return err;
-	}
+	w = wb_watch_create(nla_data(info->attrs[WBARRIER_A_PATH]),
+			    info->extack);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
 	err = wb_reply_watch(info, WBARRIER_CMD_WATCH, w);
 	wb_watch_put(w);
 	return err;
@@ -382,11 +373,14 @@ static struct genl_family wb_family __ro_after_init = {
 	.parallel_ops = true,
 	.ops = wb_ops,
 	.n_ops = ARRAY_SIZE(wb_ops),
-	.resv_start_op = WBARRIER_CMD_RECORDS + 1,
 	.mcgrps = wb_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(wb_mcgrps),
 	.module = THIS_MODULE,
 };
+
+/* Notifications stop before the family goes: its group id may be reused. */
+static DEFINE_MUTEX(wb_nl_live_mutex);
+static bool wb_nl_live;
 
 /* Announces an event of @w to the multicast group; process context. */
 void wb_nl_notify(struct wb_watch *w, u8 cmd)
@@ -416,15 +410,27 @@ void wb_nl_notify(struct wb_watch *w, u8 cmd)
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	genlmsg_multicast(&wb_family, skb, 0, 0, GFP_KERNEL);
+	mutex_lock(&wb_nl_live_mutex);
+	if (wb_nl_live)
+		genlmsg_multicast(&wb_family, skb, 0, 0, GFP_KERNEL);
+	else
+		nlmsg_free(skb);
+	mutex_unlock(&wb_nl_live_mutex);
 }
 
 int __init wb_nl_init(void)
 {
-	return genl_register_family(&wb_family);
+	int err = genl_register_family(&wb_family);
+
+	if (!err)
+		wb_nl_live = true;
+	return err;
 }
 
 void wb_nl_exit(void)
 {
+	mutex_lock(&wb_nl_live_mutex);
+	wb_nl_live = false;
+	mutex_unlock(&wb_nl_live_mutex);
 	genl_unregister_family(&wb_family);
 }

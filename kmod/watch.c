@@ -96,17 +96,45 @@ static void wb_watch_free(struct wb_watch *w)
 	kfree(w);
 }
 
-struct wb_watch *wb_watch_create(const char *path_name)
+/*
+ * Filesystems whose file handles are encoded without sleeping, as probes
+ * need (overlayfs, for one, may copy up or allocate with GFP_KERNEL).
+ */
+static const char *const wb_fs_types[] = { "tmpfs", "ext4", "ext2", "ext3",
+					   "xfs", "btrfs" };
+
+static bool wb_fs_supported(const struct super_block *sb)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(wb_fs_types); i++)
+		if (!strcmp(sb->s_type->name, wb_fs_types[i]))
+			return true;
+	return false;
+}
+
+struct wb_watch *wb_watch_create(const char *path_name,
+				 struct netlink_ext_ack *extack)
 {
 	struct wb_watch *w, *other;
 	struct path path;
 	int err;
 
 	err = kern_path(path_name, LOOKUP_FOLLOW, &path);
-	if (err)
+	if (err) {
+		NL_SET_ERR_MSG(extack, "no such path");
 		return ERR_PTR(err);
+	}
 	/* Records identify objects by file handle: it must be decodable. */
 	if (!path.dentry->d_sb->s_export_op) {
+		NL_SET_ERR_MSG(extack,
+			       "this filesystem cannot encode file handles");
+		w = ERR_PTR(-EOPNOTSUPP);
+		goto out;
+	}
+	if (!wb_fs_supported(path.dentry->d_sb)) {
+		NL_SET_ERR_MSG(extack,
+			       "this filesystem type is not supported: tmpfs, ext2/3/4, xfs and btrfs are");
 		w = ERR_PTR(-EOPNOTSUPP);
 		goto out;
 	}
@@ -119,6 +147,8 @@ struct wb_watch *wb_watch_create(const char *path_name)
 		if (other->sb == w->sb) {
 			mutex_unlock(&wb_watches_mutex);
 			wb_watch_free(w);
+			NL_SET_ERR_MSG(extack,
+				       "this filesystem is already watched");
 			w = ERR_PTR(-EEXIST);
 			goto out;
 		}
@@ -260,13 +290,28 @@ void wb_watch_lose(struct wb_watch *w, u64 epoch)
 		schedule_work(&w->notify_work);
 }
 
+/* Called from probes, so atomic. Reported once per watch in the kernel log. */
+void wb_watch_degrade(struct wb_watch *w)
+{
+	if (!xchg(&w->degraded, true))
+		pr_warn("watch %u: a change escaped its barrier section: every epoch is lossy until the filesystem is watched anew\n",
+			w->id);
+}
+
+/* Whether the open epoch @epoch lost records so far. */
+bool wb_watch_lossy(struct wb_watch *w, u64 epoch)
+{
+	return READ_ONCE(w->lossy[epoch & 1]) || READ_ONCE(w->degraded);
+}
+
 /*
  * Closes the open epoch N: opens N+1, waits for every operation that read
  * N, then queues the epoch-closed marker for N. New operations go on
  * meanwhile and record N+1.
  *
- * A probe miss cannot be tied to a superblock, so any miss between the read
- * before the previous barrier's flip and the end of this wait makes N lossy.
+ * A probe miss cannot be tied to a superblock, and the change it hid may
+ * land in any later epoch: any miss between the read before the previous
+ * barrier's flip and the end of this wait degrades the watch.
  */
 int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 		     u64 *next_seq)
@@ -293,9 +338,10 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 
 	synchronize_srcu(&w->srcu);
 
+	if (wb_hooks_nmissed() != w->nmissed_mark)
+		wb_watch_degrade(w);
 	marker->epoch = epoch;
-	marker->lossy = READ_ONCE(w->lossy[epoch & 1]) ||
-			wb_hooks_nmissed() != w->nmissed_mark;
+	marker->lossy = wb_watch_lossy(w, epoch);
 	w->nmissed_mark = missed_before;
 	*closed = epoch;
 	*lossy = marker->lossy;

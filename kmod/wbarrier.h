@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/mutex.h>
+#include <linux/netlink.h>
 #include <linux/path.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
@@ -93,6 +94,12 @@ struct wb_watch {
 	struct srcu_struct srcu;
 	u64 epoch;			/* the open epoch; READ_ONCE in probes */
 	bool lossy[2];			/* by epoch parity: a record was lost */
+	/*
+	 * A change escaped its section (probe miss, unbracketed create, async
+	 * hand-off failure): it may land in any later epoch, so every later
+	 * epoch is lossy until the watch is made anew.
+	 */
+	bool degraded;
 	unsigned long nmissed_mark;	/* probe misses seen before the last barrier */
 	struct mutex barrier_mutex;
 
@@ -115,7 +122,8 @@ struct wb_watch {
 /* watch.c */
 extern unsigned int wb_max_records;
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
-struct wb_watch *wb_watch_create(const char *path_name);
+struct wb_watch *wb_watch_create(const char *path_name,
+				 struct netlink_ext_ack *extack);
 struct wb_watch *wb_watch_get(u32 id);
 struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
 void wb_watch_put(struct wb_watch *w);
@@ -124,6 +132,8 @@ void wb_watch_remove_all(void);
 int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 		     u64 *next_seq);
 void wb_watch_lose(struct wb_watch *w, u64 epoch);
+void wb_watch_degrade(struct wb_watch *w);
+bool wb_watch_lossy(struct wb_watch *w, u64 epoch);
 int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 		      u32 start_id);
 
