@@ -17,10 +17,22 @@ check:
 	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) W=1 C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1 | tee /dev/stderr | \
 		(! grep -E 'warning:|error:')
 
-# Installs the built module for KERNELDIR's kernel under updates/ (as dkms
-# does) and runs depmod; then "modprobe wbarrier" loads it.
+# Installs the built module for KERNELDIR's kernel under updates/ and runs
+# depmod; then "modprobe wbarrier" loads it. With SIGN_KEY and SIGN_CERT (a
+# key enrolled as a MOK, e.g. dkms's /var/lib/dkms/mok.key and mok.pub) it
+# signs the module first, for Secure Boot. Kbuild's own signing is off: its
+# key stays with the kernel's builder.
+SIGN_HASH ?= sha256
+# The release the headers are for (Debian's kernel.release holds the upstream
+# version; the release is in utsrelease.h).
+WB_KRELEASE = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KERNELDIR)/include/generated/utsrelease.h)
 install: module
-	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+ifneq ($(SIGN_KEY),)
+	$(KERNELDIR)/scripts/sign-file $(SIGN_HASH) $(SIGN_KEY) $(SIGN_CERT) wbarrier.ko
+endif
+	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates CONFIG_MODULE_SIG_ALL= modules_install
+	@# Kbuild skips depmod when the headers lack System.map (Debian's do).
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) -a $(WB_KRELEASE)
 
 # Copies the module's sources and dkms.conf to /usr/src/wbarrier-VERSION,
 # where "dkms install wbarrier/VERSION" finds them.

@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Kernel differences, in one place; force-included into every file by Kbuild
- * so that the rest of the module carries no version checks.
+ * so that the rest of the module carries no version checks. They are feature
+ * probes, not version numbers: a macro that came with the change, or a
+ * WB_HAVE_* that Kbuild defines by looking into the kernel's headers.
+ * Tested on 6.1 (bookworm) and 6.12 (bookworm-backports).
  */
 #ifndef _WBARRIER_COMPAT_H
 #define _WBARRIER_COMPAT_H
 
-#include <linux/version.h>
 #include <linux/exportfs.h>
 #include <linux/io_uring_types.h>
 #include <linux/kprobes.h>
 #include <linux/sched.h>
 #include <net/genetlink.h>
 
-/* 6.5 added a flags argument to exportfs_encode_inode_fh(). */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+/* 6.5 added a flags argument to exportfs_encode_inode_fh(), and its flags. */
+#ifdef EXPORT_FH_CONNECTABLE
 #define wb_encode_inode_fh(inode, fid, max_len) \
 	exportfs_encode_inode_fh(inode, fid, max_len, NULL, 0)
 #else
@@ -23,7 +25,7 @@
 #endif
 
 /* 6.6 moved a dump's parsed attributes into a struct genl_info. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 6, 0)
+#ifdef WB_HAVE_GENL_INFO_DUMP
 #define wb_dump_attrs(cb) (genl_info_dump(cb)->attrs)
 #else
 #define wb_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
