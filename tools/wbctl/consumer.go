@@ -48,7 +48,11 @@ Examples:
 			Usage:     "add a consumer",
 			ArgsUsage: "NAME",
 			Description: `Adds a consumer whose cursor is --epoch (default: the last sealed epoch,
-which is right for a consumer that has just scanned everything).`,
+which is right for a consumer that has just scanned everything).
+
+Examples:
+   wbctl consumer add --log data.log backup
+   wbctl consumer add --log data.log --epoch 0 index`,
 			Flags: []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)"}},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
@@ -70,11 +74,15 @@ which is right for a consumer that has just scanned everything).`,
 			},
 		},
 		{
-			Name:        "ack",
-			Usage:       "move a consumer's cursor: it has processed the epochs up to EPOCH",
-			ArgsUsage:   "NAME EPOCH",
-			Description: `EPOCH must be sealed, and not before the consumer's cursor.`,
-			Flags:       []cli.Flag{logFlag},
+			Name:      "ack",
+			Usage:     "move a consumer's cursor: it has processed the epochs up to EPOCH",
+			ArgsUsage: "NAME EPOCH",
+			Description: `EPOCH must be sealed, and not before the consumer's cursor. Acknowledge
+the --until epoch that the changes you processed were read with.
+
+Example:
+   wbctl consumer ack --log data.log backup 42`,
+			Flags: []cli.Flag{logFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
 					return usageError{"consumer ack: expected NAME EPOCH"}
@@ -93,10 +101,13 @@ which is right for a consumer that has just scanned everything).`,
 			},
 		},
 		{
-			Name:        "list",
-			Usage:       "list the consumers: cursor and how many sealed epochs they are behind",
-			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.`,
-			Flags:       []cli.Flag{logFlag, jsonFlag},
+			Name:  "list",
+			Usage: "list the consumers: cursor and how many sealed epochs they are behind",
+			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.
+
+Example:
+   wbctl consumer list --log data.log --json`,
+			Flags: []cli.Flag{logFlag, jsonFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 0 {
 					return usageError{"consumer list: no arguments expected"}
@@ -135,7 +146,11 @@ which is right for a consumer that has just scanned everything).`,
 			Name:      "rm",
 			Usage:     "remove a consumer",
 			ArgsUsage: "NAME",
-			Flags:     []cli.Flag{logFlag},
+			Description: `Drops the consumer and its cursor.
+
+Example:
+   wbctl consumer rm --log data.log index`,
+			Flags: []cli.Flag{logFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
 					return usageError{"consumer rm: expected one NAME"}
