@@ -237,7 +237,9 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 			return err
 		}
 		evs, err := events.ReceiveEvents()
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		// Lost notifications (ENOBUFS, under load) only mean: drain now,
+		// which the next pass does.
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, unix.ENOBUFS) {
 			return fmt.Errorf("waiting for records: %w", err)
 		}
 		for _, e := range evs {
