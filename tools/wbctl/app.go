@@ -12,7 +12,7 @@ const (
 	exitError   = 1 // anything that went wrong
 	exitUsage   = 2 // bad command line
 	exitRescan  = 3 // changes: the log cannot vouch for the range; rescan
-	exitCorrupt = 4 // log verify: the log is corrupt (not a torn tail)
+	exitCorrupt = 4 // the log is corrupt: damage before its tail (changelog.ErrCorrupt)
 )
 
 // usageError marks an error in the command line itself.

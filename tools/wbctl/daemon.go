@@ -32,7 +32,8 @@ epoch D after it opened, with --barrier-records N once N records of it were
 drained (a checkpoint: barrier, drain, syncfs, seal); epochs closed by
 "wbctl barrier" are sealed the same way and restart the schedule. On SIGINT
 or SIGTERM it makes a final checkpoint, so that everything changed until then
-is in a sealed epoch, and exits with status 0. --once only drains what is
+is in a sealed epoch, and exits with status 0. Once it is set up, it prints
+"wbctl: draining watch ID into FILE" on stderr. --once only drains what is
 queued, sealing the epochs already closed.
 
 Keep the log on another filesystem than the watched one: the daemon's own
@@ -62,6 +63,15 @@ Examples:
 		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 {
 			return usageError{"daemon: --barrier-records and --barrier-interval must not be negative"}
 		}
+		// Catch SIGTERM from the start: one that arrives while the log is
+		// being opened (crypto/rand may block early in a boot) still ends
+		// in the final checkpoint.
+		var stop chan os.Signal
+		if !ctx.Bool("once") {
+			stop = make(chan os.Signal, 1)
+			signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+			defer signal.Stop(stop)
+		}
 		c, err := dial()
 		if err != nil {
 			return err
@@ -86,6 +96,8 @@ Examples:
 		}
 		cfg := daemonConfig{
 			once:     ctx.Bool("once"),
+			stop:     stop,
+			logPath:  ctx.String("log"),
 			interval: ctx.Duration("interval"),
 			policy:   epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
@@ -147,6 +159,8 @@ type daemonConfig struct {
 	interval time.Duration
 	policy   epochs.Policy
 	barrier  func() (uint64, bool, error) // the watch's barrier
+	stop     <-chan os.Signal             // SIGINT, SIGTERM
+	logPath  string
 }
 
 // reportStats tells about the epochs a drain pass sealed.
@@ -186,16 +200,14 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	if err := events.Subscribe(); err != nil {
 		return err
 	}
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(stop)
 	stopped := make(chan struct{})
 	go func() {
-		<-stop
+		<-cfg.stop
 		close(stopped)
 		events.SetReadDeadline(time.Now()) // wake the receive below
 	}()
 
+	fmt.Fprintf(ctx.App.ErrWriter, "wbctl: draining watch %d into %s\n", d.Watch, cfg.logPath)
 	sched := epochs.NewSchedule(cfg.policy, time.Now())
 	for {
 		st, err := pass()
@@ -225,7 +237,9 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 			return err
 		}
 		evs, err := events.ReceiveEvents()
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		// Lost notifications (ENOBUFS, under load) only mean: drain now,
+		// which the next pass does.
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, unix.ENOBUFS) {
 			return fmt.Errorf("waiting for records: %w", err)
 		}
 		for _, e := range evs {
