@@ -11,6 +11,8 @@ var commands = map[string]struct {
 	usage string
 	run   func(args []string) error
 }{
+	"genl":       {"[-dump] [-rcvbuf N] [-caps LIST] [-closeafter N] [-seqs] [-join GROUP] CMD [ATTR...]: send one raw request to the wbarrier family, print \"ok: ...\" or \"error: ERRNO: message\"", genlRaw},
+	"runas":      {"UID:GID CMD [ARG...]: run CMD as that user, with no groups and no capabilities", runAs},
 	"stallwrite": {"FILE RELEASE: write 4 KiB to FILE from a userfaultfd page; print \"stalled\" once the write is parked inside write(2), finish it when the file RELEASE appears", stallWrite},
 }
 
