@@ -118,6 +118,12 @@ static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "missing path");
 		return -EINVAL;
 	}
+	/* kern_path() would resolve "" to the sender's working directory. */
+	if (!*(char *)nla_data(info->attrs[WBARRIER_A_PATH])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[WBARRIER_A_PATH],
+				    "empty path");
+		return -EINVAL;
+	}
 	w = wb_watch_create(nla_data(info->attrs[WBARRIER_A_PATH]));
 	if (IS_ERR(w)) {
 		err = PTR_ERR(w);

@@ -9,7 +9,9 @@
  * generic netlink family. Unknown attributes in a request are rejected.
  *
  * WBARRIER_CMD_WATCH
- *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch.
+ *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch;
+ *             not empty; a relative path is resolved against the sender's
+ *             working directory.
  *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
  *             start at 1.
  *   Starts tracking the superblock that PATH is on. The watch holds a
@@ -50,7 +52,8 @@
  *   Reply:    one message per queued record whose sequence number is at
  *             least CURSOR, in sequence order: WBARRIER_A_WATCH_ID and the
  *             record's WBARRIER_A_REC_* attributes. Records below CURSOR are
- *             acknowledged: the kernel frees them. Errors: ENOENT, ESTALE
+ *             acknowledged: the kernel frees them. Errors: ENOENT, ERANGE
+ *             (CURSOR is past the next sequence number), ESTALE
  *             (another reader acknowledged records this dump had not sent
  *             yet: they are gone for this reader).
  *   After a dump starts, the next queued record is announced once with

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"github.com/mdlayher/genetlink"
@@ -42,6 +43,7 @@ func genlRaw(args []string) error {
 	caps := fs.String("caps", "*", "keep only these capabilities (comma list of net_admin, sys_admin; empty: none), in every thread, before the socket is opened")
 	closeAfter := fs.Int("closeafter", 0, "read one datagram of the reply, check it holds at least this many messages, then close the socket mid-dump")
 	join := fs.String("join", "", "join this multicast group of the family instead of sending")
+	hold := fs.String("hold", "", "with -closeafter: print \"holding\" after the first datagram and close only once this file exists")
 	seqs := fs.Bool("seqs", false, "check that the replies are records with contiguous sequence numbers and print their range")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,7 +92,7 @@ func genlRaw(args []string) error {
 	}
 
 	if *closeAfter > 0 {
-		return dumpAndClose(fam.ID, req, flags, *rcvbuf, *closeAfter)
+		return dumpAndClose(fam.ID, req, flags, *rcvbuf, *closeAfter, *hold)
 	}
 	if *rcvbuf > 0 {
 		if err := c.SetReadBuffer(*rcvbuf); err != nil {
@@ -239,7 +241,7 @@ func printSeqs(msgs []genetlink.Message) error {
 
 // dumpAndClose sends a dump request on a raw socket, reads one datagram of
 // the reply and closes the socket with the dump unfinished.
-func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlags, rcvbuf, atLeast int) error {
+func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlags, rcvbuf, atLeast int, hold string) error {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_GENERIC)
 	if err != nil {
 		return err
@@ -262,7 +264,7 @@ func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlag
 	if err != nil {
 		return err
 	}
-	nm := netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(family), Flags: flags, Sequence: 1}, Data: body}
+	nm := netlink.Message{Header: netlink.Header{Length: uint32(unix.NLMSG_HDRLEN + len(body)), Type: netlink.HeaderType(family), Flags: flags, Sequence: 1}, Data: body}
 	b, err := nm.MarshalBinary()
 	if err != nil {
 		return err
@@ -275,24 +277,29 @@ func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlag
 	if err != nil {
 		return err
 	}
-	var msgs []netlink.Message
-	for p := buf[:n]; len(p) >= 16; {
+	msgs := 0
+	for p := buf[:n]; len(p) >= unix.NLMSG_HDRLEN; {
 		l := int(binary.NativeEndian.Uint32(p))
-		if l < 16 || l > len(p) {
+		if l < unix.NLMSG_HDRLEN || l > len(p) {
 			return fmt.Errorf("bad message length %d", l)
 		}
-		var m netlink.Message
-		if err := m.UnmarshalBinary(p[:l]); err != nil {
-			return err
+		if typ := binary.NativeEndian.Uint16(p[4:]); typ == unix.NLMSG_ERROR || typ == unix.NLMSG_DONE {
+			return fmt.Errorf("the dump ended in the first datagram (type %d): not a test of closing mid-dump", typ)
 		}
-		if m.Header.Type == netlink.Error || m.Header.Type == netlink.Done {
-			return fmt.Errorf("the dump ended in the first datagram (type %d): not a test of closing mid-dump", m.Header.Type)
-		}
-		msgs = append(msgs, m)
-		p = p[(l+3)&^3:]
+		msgs++
+		p = p[min((l+3)&^3, len(p)):]
 	}
-	if len(msgs) < atLeast {
-		return fmt.Errorf("got %d messages in the first datagram, want at least %d", len(msgs), atLeast)
+	if msgs < atLeast {
+		return fmt.Errorf("got %d messages in the first datagram, want at least %d", msgs, atLeast)
+	}
+	if hold != "" {
+		fmt.Println("holding")
+		for {
+			if _, err := os.Stat(hold); err == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 	closed = true
 	if err := unix.Close(fd); err != nil {
