@@ -43,8 +43,8 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 
 	if (nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
 	    nla_put_string(skb, WBARRIER_A_PATH, w->path_name) ||
-	    nla_put_u32(skb, WBARRIER_A_DEV, new_encode_dev(w->sb->s_dev)) ||
-	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->sb->s_type->name) ||
+	    nla_put_u32(skb, WBARRIER_A_DEV, w->dev) ||
+	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->fstype) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, READ_ONCE(w->epoch),
 			      WBARRIER_A_PAD) ||
 	    (READ_ONCE(w->lossy[READ_ONCE(w->epoch) & 1]) &&
