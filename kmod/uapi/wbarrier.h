@@ -5,8 +5,9 @@
  * This header is the single definition of the family's commands, attributes
  * and flags; the Go client checks its constants against it in a test.
  *
- * Every command needs CAP_SYS_ADMIN. Integers are host endian, as in every
- * generic netlink family. Unknown attributes in a request are rejected.
+ * Every command needs CAP_SYS_ADMIN and CAP_NET_ADMIN (GENL_ADMIN_PERM), of
+ * both the socket's opener and the sender. Integers are host endian, as in
+ * every generic netlink family. Unknown attributes in a request are rejected.
  *
  * WBARRIER_CMD_WATCH
  *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch;
