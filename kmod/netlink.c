@@ -15,6 +15,21 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 
 static struct genl_family wb_family;
 
+/*
+ * GENL_ADMIN_PERM on every op checks CAP_NET_ADMIN only. A watch pins a mount
+ * and reports every change on a filesystem: that takes CAP_SYS_ADMIN, as
+ * fanotify's filesystem marks do and as the multicast group does. Checked
+ * like GENL_ADMIN_PERM, on both the socket's opener and the sender.
+ */
+static int wb_nl_capable(const struct sk_buff *skb,
+			 struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG(extack, "CAP_SYS_ADMIN is needed");
+	return -EPERM;
+}
+
 static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 {
 	unsigned long flags;
@@ -29,8 +44,8 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 
 	if (nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
 	    nla_put_string(skb, WBARRIER_A_PATH, w->path_name) ||
-	    nla_put_u32(skb, WBARRIER_A_DEV, new_encode_dev(w->sb->s_dev)) ||
-	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->sb->s_type->name) ||
+	    nla_put_u32(skb, WBARRIER_A_DEV, w->dev) ||
+	    nla_put_string(skb, WBARRIER_A_FSTYPE, w->fstype) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, READ_ONCE(w->epoch),
 			      WBARRIER_A_PAD) ||
 	    (wb_watch_lossy(w, READ_ONCE(w->epoch)) &&
@@ -65,13 +80,23 @@ static int wb_reply_watch(struct genl_info *info, u8 cmd, struct wb_watch *w)
 	return genlmsg_reply(skb, info);
 }
 
-/* The watch named by the request's WATCH_ID, with a reference, or NULL. */
-static struct wb_watch *wb_get_watch(struct genl_info *info)
+/*
+ * After the capability check: the watch named by the request's WATCH_ID,
+ * with a reference, or an ERR_PTR.
+ */
+static struct wb_watch *wb_get_watch(struct sk_buff *skb,
+				     struct genl_info *info)
 {
 	struct wb_watch *w;
+	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_WATCH_ID))
+	err = wb_nl_capable(skb, info->extack);
+	if (err)
+		return ERR_PTR(err);
+	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_WATCH_ID)) {
+		NL_SET_ERR_MSG(info->extack, "missing watch id");
 		return ERR_PTR(-EINVAL);
+	}
 	w = wb_watch_get(nla_get_u32(info->attrs[WBARRIER_A_WATCH_ID]));
 	if (!w) {
 		NL_SET_ERR_MSG_ATTR(info->extack,
@@ -87,8 +112,19 @@ static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
 	struct wb_watch *w;
 	int err;
 
-	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_PATH))
+	err = wb_nl_capable(skb, info->extack);
+	if (err)
+		return err;
+	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_PATH)) {
+		NL_SET_ERR_MSG(info->extack, "missing path");
 		return -EINVAL;
+	}
+	/* kern_path() would resolve "" to the sender's working directory. */
+	if (!*(char *)nla_data(info->attrs[WBARRIER_A_PATH])) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[WBARRIER_A_PATH],
+				    "empty path");
+		return -EINVAL;
+	}
 	w = wb_watch_create(nla_data(info->attrs[WBARRIER_A_PATH]),
 			    info->extack);
 	if (IS_ERR(w))
@@ -100,7 +136,7 @@ static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
 
 static int wb_nl_unwatch(struct sk_buff *skb, struct genl_info *info)
 {
-	struct wb_watch *w = wb_get_watch(info);
+	struct wb_watch *w = wb_get_watch(skb, info);
 	u32 id;
 
 	if (IS_ERR(w))
@@ -113,7 +149,7 @@ static int wb_nl_unwatch(struct sk_buff *skb, struct genl_info *info)
 
 static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 {
-	struct wb_watch *w = wb_get_watch(info);
+	struct wb_watch *w = wb_get_watch(skb, info);
 	struct sk_buff *msg;
 	u64 closed, next_seq;
 	bool lossy;
@@ -153,13 +189,17 @@ out:
 }
 
 /* The watch of the superblock that the request's PATH is on. */
-static struct wb_watch *wb_get_watch_by_path(struct genl_info *info)
+static struct wb_watch *wb_get_watch_by_path(struct sk_buff *skb,
+					     struct genl_info *info)
 {
 	struct nlattr *attr = info->attrs[WBARRIER_A_PATH];
 	struct wb_watch *w;
 	struct path path;
 	int err;
 
+	err = wb_nl_capable(skb, info->extack);
+	if (err)
+		return ERR_PTR(err);
 	err = kern_path(nla_data(attr), LOOKUP_FOLLOW, &path);
 	if (err) {
 		NL_SET_ERR_MSG_ATTR(info->extack, attr, "no such path");
@@ -182,9 +222,9 @@ static int wb_nl_status(struct sk_buff *skb, struct genl_info *info)
 
 	/* By path: stat()'s st_dev is not the superblock's on btrfs. */
 	if (info->attrs[WBARRIER_A_PATH])
-		w = wb_get_watch_by_path(info);
+		w = wb_get_watch_by_path(skb, info);
 	else
-		w = wb_get_watch(info);
+		w = wb_get_watch(skb, info);
 	if (IS_ERR(w))
 		return PTR_ERR(w);
 	err = wb_reply_watch(info, WBARRIER_CMD_STATUS, w);
@@ -216,6 +256,11 @@ static int wb_dump_one_watch(struct wb_watch *w, void *arg)
 	return 0;
 }
 
+static int wb_nl_status_start(struct netlink_callback *cb)
+{
+	return wb_nl_capable(cb->skb, cb->extack);
+}
+
 static int wb_nl_status_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct wb_status_dump d = { .skb = skb, .cb = cb };
@@ -233,8 +278,13 @@ static int wb_nl_records_start(struct netlink_callback *cb)
 {
 	struct nlattr **attrs = wb_dump_attrs(cb);
 	struct wb_watch *w;
-	u64 cursor = 0;
+	unsigned long flags;
+	u64 cursor = 0, next_seq;
+	int err;
 
+	err = wb_nl_capable(cb->skb, cb->extack);
+	if (err)
+		return err;
 	if (!attrs[WBARRIER_A_WATCH_ID]) {
 		NL_SET_ERR_MSG(cb->extack, "missing watch id");
 		return -EINVAL;
@@ -247,6 +297,20 @@ static int wb_nl_records_start(struct netlink_callback *cb)
 	}
 	if (attrs[WBARRIER_A_CURSOR])
 		cursor = nla_get_u64(attrs[WBARRIER_A_CURSOR]);
+	/*
+	 * A cursor acknowledges the records below it: one past the next
+	 * sequence number would acknowledge records not queued yet (a log
+	 * resumed against a watch made anew, or garbage). Refuse it.
+	 */
+	spin_lock_irqsave(&w->lock, flags);
+	next_seq = w->next_seq;
+	spin_unlock_irqrestore(&w->lock, flags);
+	if (cursor > next_seq) {
+		NL_SET_ERR_MSG_ATTR(cb->extack, attrs[WBARRIER_A_CURSOR],
+				    "cursor is past the next sequence number");
+		wb_watch_put(w);
+		return -ERANGE;
+	}
 	cb->args[0] = (long)w;
 	cb->args[1] = wb_ring_trim(w, cursor);
 	wb_ring_arm_notify(w);
@@ -349,6 +413,7 @@ static const struct genl_ops wb_ops[] = {
 	}, {
 		.cmd = WBARRIER_CMD_STATUS,
 		.doit = wb_nl_status,
+		.start = wb_nl_status_start,
 		.dumpit = wb_nl_status_dump,
 		.flags = GENL_ADMIN_PERM,
 	}, {
@@ -420,8 +485,11 @@ void wb_nl_notify(struct wb_watch *w, u8 cmd)
 
 int __init wb_nl_init(void)
 {
-	int err = genl_register_family(&wb_family);
+	int err;
 
+	/* compat.h's fallback would leave the group open to anyone. */
+	BUILD_BUG_ON(!GENL_MCAST_CAP_SYS_ADMIN);
+	err = genl_register_family(&wb_family);
 	if (!err)
 		wb_nl_live = true;
 	return err;

@@ -196,7 +196,8 @@ lost:
  * page was write-protected, which writeback does. On a filesystem without
  * writeback (tmpfs), a mapped page takes stores for ever after its first
  * fault: so every object with a writable shared mapping may change in any
- * epoch, and is recorded in each one as it opens.
+ * epoch, and is recorded in each one as it opens. Called under the
+ * barrier mutex, which keeps an unwatch from releasing the superblock.
  */
 void wb_record_mapped(struct wb_watch *w, u64 epoch)
 {
@@ -204,7 +205,8 @@ void wb_record_mapped(struct wb_watch *w, u64 epoch)
 	struct wb_target t = { .ops = WBARRIER_OP_DATA | WBARRIER_OP_MMAP };
 	struct inode *inode;
 
-	if (sb->s_bdi->capabilities & BDI_CAP_WRITEBACK)
+	lockdep_assert_held(&w->barrier_mutex);
+	if (!sb || sb->s_bdi->capabilities & BDI_CAP_WRITEBACK)
 		return;
 	spin_lock(&sb->s_inode_list_lock);
 	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {

@@ -53,6 +53,9 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	w->path_name = kstrdup(path_name, GFP_KERNEL);
 	if (!w->path_name)
 		goto err_free;
+	w->fstype = kstrdup(path->dentry->d_sb->s_type->name, GFP_KERNEL);
+	if (!w->fstype)
+		goto err_free_name;
 	w->ring_size = wb_max_records + WB_MARKER_RESERVE;
 	w->ring = kvcalloc(w->ring_size, sizeof(*w->ring), GFP_KERNEL);
 	if (!w->ring)
@@ -63,6 +66,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 
 	refcount_set(&w->ref, 1);
 	w->sb = path->dentry->d_sb;
+	w->dev = new_encode_dev(w->sb->s_dev);
 	w->path = *path;
 	path_get(&w->path);
 	w->epoch = 1;
@@ -79,6 +83,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 err_free_ring:
 	kvfree(w->ring);
 err_free_name:
+	kfree(w->fstype);
 	kfree(w->path_name);
 err_free:
 	kfree(w);
@@ -91,7 +96,9 @@ static void wb_watch_free(struct wb_watch *w)
 	wb_ring_free(w);
 	kvfree(w->ring);
 	cleanup_srcu_struct(&w->srcu);
-	path_put(&w->path);
+	if (w->path.mnt)	/* not retired: never listed, or a failed create */
+		path_put(&w->path);
+	kfree(w->fstype);
 	kfree(w->path_name);
 	kfree(w);
 }
@@ -208,14 +215,23 @@ void wb_watch_put(struct wb_watch *w)
 }
 
 /*
- * Unlinks @w, then waits: first for every probe that may have found it
+ * After @w is unlinked, waits: first for every probe that may have found it
  * (they run with preemption off), then for every operation that entered its
- * SRCU read section. After that no probe touches @w again.
+ * SRCU read section. After that no probe touches @w again, and nothing
+ * reaches w->sb: the mount is released here, not at the last put, so that
+ * a RECORDS dump still holding @w does not keep the filesystem busy.
  */
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
 	synchronize_rcu();
 	synchronize_srcu(&w->srcu);
+	/* A barrier holding a reference may be walking the superblock. */
+	mutex_lock(&w->barrier_mutex);
+	path_put(&w->path);
+	w->path.mnt = NULL;
+	w->path.dentry = NULL;
+	w->sb = NULL;
+	mutex_unlock(&w->barrier_mutex);
 	if (notify)
 		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNWATCH);
 	wb_watch_put(w);

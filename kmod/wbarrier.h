@@ -87,9 +87,11 @@ struct wb_watch {
 	struct list_head node;		/* wb_watches, RCU for the probes */
 	refcount_t ref;
 	u32 id;
-	struct super_block *sb;
-	struct path path;		/* pins the mount while watched */
+	struct super_block *sb;		/* NULL once retired */
+	struct path path;		/* pins the mount until retired */
 	char *path_name;
+	char *fstype;			/* copies: STATUS works after retirement */
+	u32 dev;			/* new_encode_dev(sb->s_dev) */
 
 	struct srcu_struct srcu;
 	u64 epoch;			/* the open epoch; READ_ONCE in probes */

@@ -5,11 +5,14 @@
  * This header is the single definition of the family's commands, attributes
  * and flags; the Go client checks its constants against it in a test.
  *
- * Every command needs CAP_SYS_ADMIN. Integers are host endian, as in every
- * generic netlink family. Unknown attributes in a request are rejected.
+ * Every command needs CAP_SYS_ADMIN and CAP_NET_ADMIN (GENL_ADMIN_PERM), of
+ * both the socket's opener and the sender. Integers are host endian, as in
+ * every generic netlink family. Unknown attributes in a request are rejected.
  *
  * WBARRIER_CMD_WATCH
- *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch.
+ *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch;
+ *             not empty; a relative path is resolved against the sender's
+ *             working directory.
  *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
  *             start at 1.
  *   Starts tracking the superblock that PATH is on. The watch holds a
@@ -52,7 +55,8 @@
  *   Reply:    one message per queued record whose sequence number is at
  *             least CURSOR, in sequence order: WBARRIER_A_WATCH_ID and the
  *             record's WBARRIER_A_REC_* attributes. Records below CURSOR are
- *             acknowledged: the kernel frees them. Errors: ENOENT, ESTALE
+ *             acknowledged: the kernel frees them. Errors: ENOENT, ERANGE
+ *             (CURSOR is past the next sequence number), ESTALE
  *             (another reader acknowledged records this dump had not sent
  *             yet: they are gone for this reader).
  *   After a dump starts, the next queued record is announced once with

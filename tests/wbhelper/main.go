@@ -13,6 +13,8 @@ var commands = map[string]struct {
 }{
 	"oracle":     {"MOUNT ROUNDS OPS SEED: random operations on the watched MOUNT; every change between two barriers must be in that epoch's records", oracle},
 	"op":         {"NAME ARGS: one modifying system call (see op.go for the names)", runOp},
+	"genl":       {"[-dump] [-rcvbuf N] [-caps LIST] [-closeafter N] [-seqs] [-join GROUP] CMD [ATTR...]: send one raw request to the wbarrier family, print \"ok: ...\" or \"error: ERRNO: message\"", genlRaw},
+	"runas":      {"UID:GID CMD [ARG...]: run CMD as that user, with no groups and no capabilities", runAs},
 	"stallwrite": {"FILE RELEASE: write 4 KiB to FILE from a userfaultfd page; print \"stalled\" once the write is parked inside write(2), finish it when the file RELEASE appears", stallWrite},
 }
 

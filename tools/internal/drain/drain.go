@@ -21,6 +21,8 @@ type Log interface {
 	Append(record.Record) error
 	// Seal makes everything appended so far durable, then the seal.
 	Seal(epoch uint64, lossy bool) error
+	// Sync makes everything appended so far durable.
+	Sync() error
 }
 
 // Drainer drains one watch into one log.
@@ -34,6 +36,8 @@ type Drainer struct {
 	// LastSealed is the newest epoch the log has sealed (0: none). A marker
 	// for it or an older epoch is a repeat after a restart and is skipped.
 	LastSealed uint64
+
+	acked uint64 // the cursor last passed to Source.Records
 }
 
 // Stats counts what one pass moved.
@@ -48,10 +52,19 @@ type Stats struct {
 // never saw, and is an error rather than a silent loss.
 func (d *Drainer) Once() (Stats, error) {
 	var st Stats
+	// Asking from Cursor acknowledges the records below it: the kernel
+	// frees them. Those the log only buffers would die with this process
+	// (a SIGKILL between two passes): make them durable first.
+	if d.Cursor > d.acked {
+		if err := d.Log.Sync(); err != nil {
+			return st, fmt.Errorf("drain: syncing the log before acknowledging records below %d: %w", d.Cursor, err)
+		}
+	}
 	recs, err := d.Source.Records(d.Watch, d.Cursor)
 	if err != nil {
 		return st, fmt.Errorf("drain: reading records of watch %d: %w", d.Watch, err)
 	}
+	d.acked = d.Cursor
 	for _, r := range recs {
 		if d.Cursor != 0 && r.Seq != d.Cursor {
 			return st, fmt.Errorf("drain: watch %d: expected record %d, got %d: records were taken by another reader",

@@ -10,15 +10,21 @@ import (
 	"github.com/wbarrier/wbarrier/record"
 )
 
-// fakeSource serves a fixed queue and records the cursors asked for.
+// fakeSource serves a fixed queue and records the cursors asked for, and
+// what the log had made durable by then.
 type fakeSource struct {
 	queue   []record.Record
 	cursors []uint64
 	err     error
+	log     *fakeLog
+	durable []int // len(log.ops) synced when each cursor was asked for
 }
 
 func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
 	s.cursors = append(s.cursors, cursor)
+	if s.log != nil {
+		s.durable = append(s.durable, s.log.synced)
+	}
 	if s.err != nil {
 		return nil, s.err
 	}
@@ -31,8 +37,17 @@ func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
 	return out, nil
 }
 
-// fakeLog writes what it is given as short strings.
-type fakeLog struct{ ops []string }
+// fakeLog writes what it is given as short strings; synced counts the ops
+// made durable.
+type fakeLog struct {
+	ops    []string
+	synced int
+}
+
+func (l *fakeLog) Sync() error {
+	l.synced = len(l.ops)
+	return nil
+}
 
 func (l *fakeLog) Append(r record.Record) error {
 	l.ops = append(l.ops, fmt.Sprintf("rec %d/%d", r.Seq, r.Epoch))
@@ -41,7 +56,32 @@ func (l *fakeLog) Append(r record.Record) error {
 
 func (l *fakeLog) Seal(epoch uint64, lossy bool) error {
 	l.ops = append(l.ops, fmt.Sprintf("seal %d lossy=%v", epoch, lossy))
+	l.synced = len(l.ops)
 	return nil
+}
+
+// Records are acknowledged (by the next pass's cursor) only once the log
+// holds them durably: a daemon killed between two passes loses nothing.
+func TestOnceSyncsBeforeAcknowledging(t *testing.T) {
+	log := &fakeLog{}
+	src := &fakeSource{queue: []record.Record{change(1, 1), change(2, 1)}, log: log}
+	d := &Drainer{Source: src, Log: log, Watch: 1}
+	for i := 0; i < 2; i++ {
+		if _, err := d.Once(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src.queue = append(src.queue, change(3, 1))
+	if _, err := d.Once(); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]uint64{0, 3, 3}, src.cursors); diff != "" {
+		t.Errorf("cursors (-want +got):\n%s", diff)
+	}
+	// Before the second pass acknowledged 1 and 2, both were durable.
+	if diff := cmp.Diff([]int{0, 2, 2}, src.durable); diff != "" {
+		t.Errorf("ops durable when asking (-want +got):\n%s", diff)
+	}
 }
 
 func change(seq, epoch uint64) record.Record {

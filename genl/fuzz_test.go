@@ -1,0 +1,129 @@
+package genl
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/mdlayher/genetlink"
+	"github.com/mdlayher/netlink"
+
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// The decoders take what the kernel sends, but a broken or hostile module
+// (or another family answering on a reused id) can send anything: they
+// must return an error or a value, never panic, and what they accept must
+// survive being encoded the kernel's way and decoded again.
+
+func attrs(as ...netlink.Attribute) []byte {
+	b, err := netlink.MarshalAttributes(as)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// encodeRecord encodes r as kmod/netlink.c's wb_put_record does.
+func encodeRecord(r record.Record) []byte {
+	as := []netlink.Attribute{
+		u32(attrWatchID, 3),
+		u32(attrRecType, uint32(r.Type)),
+		pad, u64(attrRecSeq, r.Seq),
+		pad, u64(attrRecEpoch, r.Epoch),
+		u32(attrRecOps, uint32(r.Ops)),
+	}
+	if r.Handle != nil {
+		as = append(as, u32(attrRecFHType, r.Handle.Type), bin(attrRecFH, r.Handle.Bytes...))
+	}
+	if r.Parent != nil {
+		as = append(as, u32(attrRecParentFHType, r.Parent.Type), bin(attrRecParentFH, r.Parent.Bytes...))
+	}
+	if r.Name != "" {
+		as = append(as, str(attrRecName, r.Name))
+	}
+	if r.HasRange {
+		as = append(as, u64(attrRecOffset, r.Offset), u64(attrRecLength, r.Length))
+	}
+	if r.Lossy {
+		as = append(as, flag(attrRecLossy))
+	}
+	return attrs(as...)
+}
+
+func FuzzParseRecord(f *testing.F) {
+	f.Add(recordMsg(7).Data)
+	f.Add(encodeRecord(record.Record{Type: record.TypeChange, Seq: 1, Epoch: 1, Ops: record.OpCreate,
+		Parent: &record.FileHandle{Type: 1, Bytes: []byte{1, 2, 3, 4, 5, 6, 7, 8}}, Name: "file"}))
+	f.Add(encodeRecord(record.Record{Type: record.TypeChange, Seq: 2, Epoch: 1, Ops: record.OpData,
+		Handle: &record.FileHandle{Type: 1, Bytes: []byte{9, 9, 9, 9, 9, 9, 9, 9}}, HasRange: true, Length: 6}))
+	f.Add(encodeRecord(record.Record{Type: record.TypeEpochClosed, Seq: 3, Epoch: 1, Lossy: true}))
+	f.Add(attrs(bin(attrRecFH, make([]byte, fhMax+1)...)))
+	f.Add(attrs(bin(attrRecSeq, 1, 2))) // a u64 of 2 bytes
+	f.Add([]byte{4, 0})                 // a truncated attribute header
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := parseRecord(genetlink.Message{Data: data})
+		if err != nil {
+			return
+		}
+		for _, h := range []*record.FileHandle{r.Handle, r.Parent} {
+			if h != nil && len(h.Bytes) > fhMax {
+				t.Fatalf("accepted a handle of %d bytes", len(h.Bytes))
+			}
+		}
+		again, err := parseRecord(genetlink.Message{Data: encodeRecord(r)})
+		if err != nil {
+			t.Fatalf("re-encoded %+v does not decode: %v", r, err)
+		}
+		if diff := cmp.Diff(r, again, cmpopts.EquateEmpty()); diff != "" {
+			t.Fatalf("round trip (-first +again):\n%s", diff)
+		}
+	})
+}
+
+func FuzzParseWatch(f *testing.F) {
+	f.Add(attrs(statusAttrs...))
+	f.Add(attrs(u32(attrWatchID, 1), str(attrPath, "/"), flag(attrLossy)))
+	f.Add(attrs(bin(attrQueued, 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		w, err := parseWatch(genetlink.Message{Data: data})
+		if err != nil && w != (Watch{}) {
+			t.Fatalf("an error and a watch: %v, %+v", err, w)
+		}
+		ws, errs := parseWatches([]genetlink.Message{{Data: data}, {Data: data}})
+		if (err == nil) != (errs == nil) {
+			t.Fatalf("parseWatch: %v, parseWatches: %v", err, errs)
+		}
+		if err == nil && (len(ws) != 2 || ws[0] != w || ws[1] != w) {
+			t.Fatalf("parseWatches: %+v, want twice %+v", ws, w)
+		}
+	})
+}
+
+func FuzzParseBarrier(f *testing.F) {
+	f.Add(attrs(u32(attrWatchID, 3), pad, u64(attrEpoch, 5), flag(attrLossy), pad, u64(attrNextSeq, 9)))
+	f.Add(attrs(bin(attrEpoch, 1, 2, 3)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := parseBarrier(genetlink.Message{Data: data})
+		if err != nil && b != (Barrier{}) {
+			t.Fatalf("an error and a barrier: %v, %+v", err, b)
+		}
+	})
+}
+
+func FuzzParseEvent(f *testing.F) {
+	f.Add(uint8(cmdNotifyRecords), attrs(u32(attrWatchID, 3), pad, u64(attrNextSeq, 9)))
+	f.Add(uint8(cmdNotifyOverflow), attrs(u32(attrWatchID, 3), pad, u64(attrEpoch, 2)))
+	f.Add(uint8(cmdNotifyUnwatch), attrs(u32(attrWatchID, 3)))
+	f.Add(uint8(cmdBarrier), attrs(u32(attrWatchID, 3)))
+	f.Fuzz(func(t *testing.T, cmd uint8, data []byte) {
+		m := genetlink.Message{Header: genetlink.Header{Command: cmd}, Data: data}
+		e, ok, err := parseEvent(m)
+		if (err != nil || !ok) && e != (Event{}) {
+			t.Fatalf("no event but %+v (ok %v, err %v)", e, ok, err)
+		}
+		if ok && cmd != cmdNotifyRecords && cmd != cmdNotifyOverflow && cmd != cmdNotifyUnwatch {
+			t.Fatalf("command %d decoded as an event", cmd)
+		}
+	})
+}
