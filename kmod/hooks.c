@@ -551,37 +551,29 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
  * runs on the same CPU is skipped by the kprobes core, and a skipped
  * completion (often in interrupt context) would leave its section held.
  */
+#define wb_irqs_off(call) ({					\
+	unsigned long __flags;						\
+	int __ret;							\
+									\
+	local_irq_save(__flags);					\
+	__ret = (call);							\
+	local_irq_restore(__flags);					\
+	__ret;								\
+})
+
 static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);
-	ret = __wb_hook_entry(ri, regs);
-	local_irq_restore(flags);
-	return ret;
+	return wb_irqs_off(__wb_hook_entry(ri, regs));
 }
 
 static int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);
-	ret = __wb_hook_return(ri, regs);
-	local_irq_restore(flags);
-	return ret;
+	return wb_irqs_off(__wb_hook_return(ri, regs));
 }
 
 static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 {
-	unsigned long flags;
-	int ret;
-
-	local_irq_save(flags);
-	ret = __wb_inner_pre(kp, regs);
-	local_irq_restore(flags);
-	return ret;
+	return wb_irqs_off(__wb_inner_pre(kp, regs));
 }
 
 /* Probe misses skip both handlers: the changes they hid are unrecorded. */

@@ -19,19 +19,11 @@ Example:
    wbctl barrier /srv/data`,
 	Flags: []cli.Flag{jsonFlag},
 	Action: func(ctx *cli.Context) error {
-		arg, err := watchArg(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := dial()
+		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		w, err := findWatch(c, arg)
-		if err != nil {
-			return err
-		}
 		b, err := c.Barrier(w.ID)
 		if err != nil {
 			return err

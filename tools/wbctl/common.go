@@ -34,6 +34,25 @@ func watchArg(ctx *cli.Context) (string, error) {
 	return ctx.Args().First(), nil
 }
 
+// openWatch reads the command's WATCH argument, connects to the module and
+// finds the watch. The caller closes the client.
+func openWatch(ctx *cli.Context) (*genl.Client, genl.Watch, error) {
+	arg, err := watchArg(ctx)
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	c, err := dial()
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	w, err := findWatch(c, arg)
+	if err != nil {
+		c.Close()
+		return nil, genl.Watch{}, err
+	}
+	return c, w, nil
+}
+
 // findWatch resolves a WATCH argument: a watch id, or any path on the
 // watched filesystem (the kernel finds the filesystem's watch).
 func findWatch(c *genl.Client, arg string) (genl.Watch, error) {

@@ -56,10 +56,6 @@ Examples:
 		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		arg, err := watchArg(ctx)
-		if err != nil {
-			return err
-		}
 		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 {
 			return usageError{"daemon: --barrier-records and --barrier-interval must not be negative"}
 		}
@@ -72,15 +68,11 @@ Examples:
 			signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(stop)
 		}
-		c, err := dial()
+		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		w, err := findWatch(c, arg)
-		if err != nil {
-			return err
-		}
 		d, log, err := openDrain(ctx, c, w, ctx.String("log"))
 		if err != nil {
 			return err

@@ -24,19 +24,11 @@ Examples:
 		&cli.BoolFlag{Name: "paths", Usage: "resolve file handles to paths (needs CAP_DAC_READ_SEARCH)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		arg, err := watchArg(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := dial()
+		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		w, err := findWatch(c, arg)
-		if err != nil {
-			return err
-		}
 		recs, err := c.Records(w.ID, ctx.Uint64("cursor"))
 		if err != nil {
 			return err

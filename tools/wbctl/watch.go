@@ -55,19 +55,11 @@ the watch and the records it still queues.
 Example:
    wbctl unwatch /srv/data`,
 	Action: func(ctx *cli.Context) error {
-		arg, err := watchArg(ctx)
-		if err != nil {
-			return err
-		}
-		c, err := dial()
+		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		w, err := findWatch(c, arg)
-		if err != nil {
-			return err
-		}
 		return c.Unwatch(w.ID)
 	},
 }
