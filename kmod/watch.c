@@ -129,7 +129,8 @@ struct wb_watch *wb_watch_create(const char *path_name,
 
 	err = kern_path(path_name, LOOKUP_FOLLOW, &path);
 	if (err) {
-		NL_SET_ERR_MSG(extack, "no such path");
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(extack, "no such path");
 		return ERR_PTR(err);
 	}
 	/* Records identify objects by file handle: it must be decodable. */
