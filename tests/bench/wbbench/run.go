@@ -66,6 +66,7 @@ type bench struct {
 	c       *genl.Client
 	watches []genl.Watch
 	procs   []*proc
+	lastCPU float64 // CPU seconds of the consumers stopProcs stopped
 	out     Output
 }
 
@@ -81,7 +82,7 @@ func runBench(args []string) error {
 	b := &bench{}
 	fl.IntVar(&b.reps, "reps", 5, "repetitions of every condition, interleaved")
 	fl.Float64Var(&b.scale, "scale", 1, "multiplies the operation count of every workload")
-	fl.IntVar(&b.objects, "objects", 1000000, "distinct objects created in the one big epoch (0: skip)")
+	fl.IntVar(&b.objects, "objects", 300000, "distinct objects created in the one big epoch (0: skip)")
 	fl.IntVar(&b.barriers, "barriers", 200, "barriers timed per latency measurement")
 	fl.IntVar(&b.maxRecords, "max-records", 1100000, "the module's max_records for the workload runs")
 	if err := fl.Parse(args); err != nil {
@@ -141,6 +142,7 @@ func (b *bench) setup() error {
 	b.out.MemMB = meminfo()["MemTotal"] / 1024
 	b.out.Reps, b.out.Scale = b.reps, b.scale
 	b.out.Ops = map[string]int{}
+	b.out.ConsumerCPUSeconds = map[string]float64{}
 	for _, k := range loadKinds {
 		b.out.Ops[k] = max(1, int(float64(opsFor[k])*b.scale))
 	}
@@ -227,6 +229,7 @@ func (b *bench) startProc(stderr io.Writer, name string, args ...string) (*proc,
 // printed.
 func (b *bench) stopProcs() []string {
 	var last []string
+	var cpu float64
 	for _, p := range b.procs {
 		p.cmd.Process.Signal(unix.SIGTERM)
 		l := ""
@@ -236,9 +239,13 @@ func (b *bench) stopProcs() []string {
 		if err := p.cmd.Wait(); err != nil {
 			fmt.Printf("wbbench: %s: %v\n", p.name, err)
 		}
+		if ps := p.cmd.ProcessState; ps != nil {
+			cpu += (ps.UserTime() + ps.SystemTime()).Seconds()
+		}
 		last = append(last, l)
 	}
 	b.procs = nil
+	b.lastCPU = cpu
 	return last
 }
 
@@ -307,6 +314,9 @@ func (b *bench) between(c condition) error {
 
 func (b *bench) stop(c condition) error {
 	last := b.stopProcs()
+	if c.consumer != "" {
+		b.out.ConsumerCPUSeconds[c.Name] += b.lastCPU
+	}
 	if c.consumer == "fanotify" && len(last) == 1 {
 		var ev struct{ Events, Overflows int64 }
 		if err := json.Unmarshal([]byte(last[0]), &ev); err == nil {
@@ -374,7 +384,10 @@ func (b *bench) workloads() error {
 						res[key] = &Result{FS: f.Name, Workload: kind, Condition: c.Name}
 						b.out.Results = append(b.out.Results, res[key])
 					}
-					res[key].NsOp = append(res[key].NsOp, r.NsOp)
+					x := res[key]
+					x.WallNs = append(x.WallNs, r.NsOp)
+					x.ChunkMedNs = append(x.ChunkMedNs, r.ChunkMedNs)
+					x.ChunkMinNs = append(x.ChunkMinNs, r.ChunkMinNs)
 					if err := b.between(c); err != nil {
 						return fmt.Errorf("%s: %w", c.Name, err)
 					}
@@ -391,16 +404,17 @@ func (b *bench) workloads() error {
 	for _, r := range b.out.Results {
 		base := res[r.FS+"/"+r.Workload+"/unloaded"]
 		var ratios []float64
-		for i := range r.NsOp {
-			ratios = append(ratios, r.NsOp[i]/base.NsOp[i])
+		for i := range r.ChunkMedNs {
+			ratios = append(ratios, r.ChunkMedNs[i]/base.ChunkMedNs[i])
 		}
-		r.MedianNs = median(r.NsOp)
-		r.SpreadPct = spreadPct(r.NsOp)
+		r.MedianNs = median(r.ChunkMedNs)
+		r.SpreadPct = spreadPct(r.ChunkMedNs)
 		r.Ratio = median(ratios)
 		r.RatioMin, r.RatioMax = minMax(ratios)
-		lo, _ := minMax(r.NsOp)
-		blo, _ := minMax(base.NsOp)
+		lo, _ := minMax(r.ChunkMedNs)
+		blo, _ := minMax(base.ChunkMedNs)
 		r.BestRatio = lo / blo
+		r.WallRatio = median(r.WallNs) / median(base.WallNs)
 	}
 	b.out.WorkloadSeconds = time.Since(t0).Seconds()
 	return nil
