@@ -151,10 +151,14 @@ func (b *bench) bigEpoch() error {
 	r.CreateSeconds = time.Since(s).Seconds()
 	r.CreateNsOp = lr.NsOp
 	m1 := meminfo()
+	s = time.Now()
 	br, err := b.c.Barrier(w.ID)
 	if err != nil {
 		return err
 	}
+	// On tmpfs a barrier walks every inode of the filesystem (shared
+	// mappings there are never write-protected again).
+	r.BarrierUs = float64(time.Since(s).Nanoseconds()) / 1e3
 	st, err := b.c.Status(w.ID)
 	if err != nil {
 		return err

@@ -78,6 +78,7 @@ type BigEpoch struct {
 	Lost                uint64  `json:"lost"`
 	Lossy               bool    `json:"lossy"`
 	Lossless            bool    `json:"lossless"`
+	BarrierUs           float64 `json:"barrier_us"`   // the barrier closing the big epoch
 	DumpSeconds         float64 `json:"dump_seconds"` // genl dump into Go, no log
 	DumpRecordsPerSec   float64 `json:"dump_records_per_sec"`
 	DrainSeconds        float64 `json:"drain_seconds"` // wbctl daemon --once, process start to exit
@@ -235,9 +236,9 @@ func printTable(w io.Writer, o *Output) {
 	}
 	tw.Flush()
 	if e := o.BigEpoch; e != nil {
-		fmt.Fprintf(w, "\nbig epoch: %d objects (%.0f ns per create), %d/%d records, lossless %v;\n  genl dump alone %.0f records/s; wbctl daemon --once %.0f records/s (%.1f s, log %d MiB);\n"+
+		fmt.Fprintf(w, "\nbig epoch: %d objects (%.0f ns per create), %d/%d records, lossless %v; its barrier %.0f µs;\n  genl dump alone %.0f records/s; wbctl daemon --once %.0f records/s (%.1f s, log %d MiB);\n"+
 			"  SUnreclaim %d → %d → %d KiB (before, full, drained): records %d KiB, %.0f B each; ring %d KiB\n",
-			e.Objects, e.CreateNsOp, e.Records, e.Expected, e.Lossless, e.DumpRecordsPerSec, e.DrainRecordsPerSec, e.DrainSeconds, e.LogBytes>>20,
+			e.Objects, e.CreateNsOp, e.Records, e.Expected, e.Lossless, e.BarrierUs, e.DumpRecordsPerSec, e.DrainRecordsPerSec, e.DrainSeconds, e.LogBytes>>20,
 			e.SUnreclaimBeforeKB, e.SUnreclaimAfterKB, e.SUnreclaimDrainedKB, e.RecordKB, e.BytesPerRecord, e.RingBytes/1024)
 	}
 	fmt.Fprintln(w, "\ngoals:")
