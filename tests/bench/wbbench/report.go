@@ -28,9 +28,11 @@ type Output struct {
 	// CPU seconds (user+system) of the consumer processes, summed over the
 	// repetitions, per condition.
 	ConsumerCPUSeconds map[string]float64 `json:"consumer_cpu_seconds"`
-	Barrier            []BarrierResult    `json:"barrier"`
-	BigEpoch           *BigEpoch          `json:"big_epoch,omitempty"`
-	Goals              []Goal             `json:"goals"`
+	// Records emitted, summed over the repetitions, per condition.
+	RecordsByCondition map[string]uint64 `json:"records_by_condition"`
+	Barrier            []BarrierResult   `json:"barrier"`
+	BigEpoch           *BigEpoch         `json:"big_epoch,omitempty"`
+	Goals              []Goal            `json:"goals"`
 }
 
 // Result is one workload on one filesystem in one condition.
@@ -234,8 +236,8 @@ func printTable(w io.Writer, o *Output) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "records emitted %d, lost %d, lossy epochs %d; fanotify events %d, overflows %d; consumer CPU s %v\n\n",
-		o.RecordsEmitted, o.RecordsLost, o.LossyEpochs, o.FanotifyEvents, o.FanotifyOverflows, o.ConsumerCPUSeconds)
+	fmt.Fprintf(w, "records emitted %d %v, lost %d, lossy epochs %d; fanotify events %d, overflows %d; consumer CPU s %v\n\n",
+		o.RecordsEmitted, o.RecordsByCondition, o.RecordsLost, o.LossyEpochs, o.FanotifyEvents, o.FanotifyOverflows, o.ConsumerCPUSeconds)
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "barrier\tload\tn\tp50 µs\tp99 µs\tmax µs\tlongest write µs")
 	for _, b := range o.Barrier {

@@ -144,6 +144,7 @@ func (b *bench) setup() error {
 	b.out.Reps, b.out.Scale = b.reps, b.scale
 	b.out.Ops = map[string]int{}
 	b.out.ConsumerCPUSeconds = map[string]float64{}
+	b.out.RecordsByCondition = map[string]uint64{}
 	for _, k := range loadKinds {
 		b.out.Ops[k] = max(1, int(float64(opsFor[k])*b.scale))
 	}
@@ -337,6 +338,7 @@ func (b *bench) stop(c condition) error {
 			return err
 		}
 		b.out.RecordsEmitted += st.Emitted
+		b.out.RecordsByCondition[c.Name] += st.Emitted
 		b.out.RecordsLost += st.Lost
 		if err := b.c.Unwatch(w.ID); err != nil {
 			return fmt.Errorf("unwatch: %w", err)
