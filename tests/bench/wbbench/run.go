@@ -80,9 +80,9 @@ type proc struct {
 func runBench(args []string) error {
 	fl := flag.NewFlagSet("run", flag.ContinueOnError)
 	b := &bench{}
-	fl.IntVar(&b.reps, "reps", 5, "repetitions of every condition, interleaved")
+	fl.IntVar(&b.reps, "reps", 3, "repetitions of every condition, interleaved")
 	fl.Float64Var(&b.scale, "scale", 0.5, "multiplies the operation count of every workload")
-	fl.IntVar(&b.objects, "objects", 300000, "distinct objects created in the one big epoch (0: skip)")
+	fl.IntVar(&b.objects, "objects", 200000, "distinct objects created in the one big epoch (0: skip)")
 	fl.IntVar(&b.barriers, "barriers", 200, "barriers timed per latency measurement")
 	fl.IntVar(&b.maxRecords, "max-records", 1100000, "the module's max_records for the workload runs")
 	fl.StringVar(&b.out.Clock, "clock", "wall", "the guest's clock: wall, or icount (ci/vm with WB_VM_ICOUNT)")
