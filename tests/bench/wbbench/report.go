@@ -192,7 +192,9 @@ func evaluate(o *Output) []Goal {
 	if !all {
 		m = "not lower on:" + worse
 	}
-	g = append(g, Goal{"watched + draining costs less than fanotify on every workload", m, all})
+	if len(o.Results) > 0 {
+		g = append(g, Goal{"watched + draining costs less than fanotify on every workload", m, all})
+	}
 	for _, b := range o.Barrier {
 		if !b.Load {
 			g = append(g, Goal{b.FS + ": barrier idle p99 ≤ 1 ms", fmt.Sprintf("p50 %.0f µs, p99 %.0f µs, max %.0f µs", b.P50us, b.P99us, b.MaxUs), b.P99us <= 1000})
