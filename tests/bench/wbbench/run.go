@@ -67,6 +67,7 @@ type bench struct {
 	watches []genl.Watch
 	procs   []*proc
 	lastCPU float64 // CPU seconds of the consumers stopProcs stopped
+	logs    []string // the daemons' logs
 	out     Output
 }
 
@@ -274,11 +275,14 @@ func (b *bench) start(c condition, rep int) error {
 			b.watches = append(b.watches, w)
 		}
 	}
+	b.logs = nil
 	switch c.consumer {
 	case "daemon":
+		defer b.settle()
 		for i, w := range b.watches {
 			log := filepath.Join(b.logDir, fmt.Sprintf("%s-%d.log", b.fss[i].Name, rep))
 			os.Remove(log)
+			b.logs = append(b.logs, log)
 			// Its "sealed epoch N" lines would drown the report.
 			if _, err := b.startProc(io.Discard, b.wbctl, "daemon", "--log", log, strconv.Itoa(int(w.ID))); err != nil {
 				return err
@@ -317,7 +321,39 @@ func (b *bench) between(c condition) error {
 			}
 		}
 	}
+	b.settle()
 	return nil
+}
+
+// settle waits until the consumers have caught up (the daemons' logs stop
+// growing; the fanotify listener gets a moment), so that a run does not pay
+// for draining what the previous run's clean-up left, nor for a daemon's
+// start.
+func (b *bench) settle() {
+	if len(b.procs) == 0 {
+		return
+	}
+	if len(b.logs) == 0 {
+		time.Sleep(50 * time.Millisecond)
+		return
+	}
+	size := func() (n int64) {
+		for _, l := range b.logs {
+			if fi, err := os.Stat(l); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	last, same := size(), 0
+	for deadline := time.Now().Add(3 * time.Second); same < 3 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		if n := size(); n == last && n > 0 {
+			same++
+		} else {
+			last, same = n, 0
+		}
+	}
 }
 
 func (b *bench) stop(c condition) error {
