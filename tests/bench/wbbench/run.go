@@ -66,7 +66,7 @@ type bench struct {
 	c       *genl.Client
 	watches []genl.Watch
 	procs   []*proc
-	lastCPU float64 // CPU seconds of the consumers stopProcs stopped
+	lastCPU float64  // CPU seconds of the consumers stopProcs stopped
 	logs    []string // the daemons' logs
 	out     Output
 }
