@@ -31,11 +31,6 @@
 #define wb_dump_attrs(cb) (genl_dumpit_info(cb)->attrs)
 #endif
 
-/* Older kernels cannot restrict a multicast group to CAP_SYS_ADMIN. */
-#ifndef GENL_MCAST_CAP_SYS_ADMIN
-#define GENL_MCAST_CAP_SYS_ADMIN 0
-#endif
-
 /*
  * The kiocb of an io_uring read or write request: io_uring/rw.c's private
  * struct io_rw, the request's command data, starts with it.

@@ -67,7 +67,7 @@ func genlRaw(args []string) error {
 	if *join != "" {
 		for _, g := range fam.Groups {
 			if g.Name == *join {
-				report(c.JoinGroup(g.ID), "joined "+g.Name)
+				report(c.JoinGroup(g.ID), "joined "+g.Name, true)
 				return nil
 			}
 		}
@@ -101,18 +101,20 @@ func genlRaw(args []string) error {
 	}
 	msgs, err := c.Execute(req, fam.ID, flags)
 	if err != nil {
-		report(err, "")
+		report(err, "", !*dump)
 		return nil
 	}
 	if *seqs {
 		return printSeqs(msgs)
 	}
-	report(nil, fmt.Sprintf("%d replies", len(msgs)))
+	report(nil, fmt.Sprintf("%d replies", len(msgs)), true)
 	return nil
 }
 
-// report prints the kernel's answer: its errno and extended ack message.
-func report(err error, okText string) {
+// report prints the kernel's answer: its errno and, with withMessage, its
+// extended ack message. A dump's errors carry theirs on 6.12 but not on 6.1,
+// so the tests, which run on both, compare only a dump's errno.
+func report(err error, okText string, withMessage bool) {
 	if err == nil {
 		fmt.Println("ok:", okText)
 		return
@@ -124,7 +126,7 @@ func report(err error, okText string) {
 	}
 	line := "error: " + unix.ErrnoName(errno)
 	var oerr *netlink.OpError
-	if errors.As(err, &oerr) && oerr.Message != "" {
+	if withMessage && errors.As(err, &oerr) && oerr.Message != "" {
 		line += ": " + oerr.Message
 	}
 	fmt.Println(line)
