@@ -50,9 +50,8 @@ Examples:
 			Description: `Adds a consumer whose cursor is --epoch (default: the last sealed epoch,
 which is right for a consumer that has just scanned everything).
 
-Examples:
-   wbctl consumer add --log data.log backup
-   wbctl consumer add --log data.log --epoch 0 index`,
+Example:
+   wbctl consumer add --log /var/lib/wbarrier/data.log backup`,
 			Flags: []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)"}},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
@@ -77,11 +76,10 @@ Examples:
 			Name:      "ack",
 			Usage:     "move a consumer's cursor: it has processed the epochs up to EPOCH",
 			ArgsUsage: "NAME EPOCH",
-			Description: `EPOCH must be sealed, and not before the consumer's cursor. Acknowledge
-the --until epoch that the changes you processed were read with.
+			Description: `EPOCH must be sealed, and not before the consumer's cursor.
 
 Example:
-   wbctl consumer ack --log data.log backup 42`,
+   wbctl consumer ack --log /var/lib/wbarrier/data.log backup 42`,
 			Flags: []cli.Flag{logFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
@@ -106,7 +104,7 @@ Example:
 			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.
 
 Example:
-   wbctl consumer list --log data.log --json`,
+   wbctl consumer list --json --log /var/lib/wbarrier/data.log`,
 			Flags: []cli.Flag{logFlag, jsonFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 0 {
@@ -146,10 +144,10 @@ Example:
 			Name:      "rm",
 			Usage:     "remove a consumer",
 			ArgsUsage: "NAME",
-			Description: `Drops the consumer and its cursor.
+			Description: `Forgets the consumer and its cursor.
 
 Example:
-   wbctl consumer rm --log data.log index`,
+   wbctl consumer rm --log /var/lib/wbarrier/data.log backup`,
 			Flags: []cli.Flag{logFlag},
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
