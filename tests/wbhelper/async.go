@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -69,8 +70,21 @@ func aioWrite(a []string) error {
 	return nil
 }
 
-// uringWrite FILE OFF LEN buffered|direct: one IORING_OP_WRITE.
+// uringWrite FILE OFF LEN buffered|direct: one IORING_OP_WRITE. A buffered
+// write is punted to an io-wq worker, and creating one fails (the request
+// ends with -ECANCELED) when a signal is pending: the Go runtime's
+// preemption signals can be. Such a write is submitted again; its records
+// merge with the first attempt's.
 func uringWrite(a []string) error {
+	for attempt := 1; ; attempt++ {
+		err := uringWriteOnce(a)
+		if !errors.Is(err, unix.ECANCELED) || attempt == 5 {
+			return err
+		}
+	}
+}
+
+func uringWriteOnce(a []string) error {
 	fd, buf, err := openForAsync(a[0], a[3], int(num(a[2])))
 	if err != nil {
 		return err
@@ -123,8 +137,10 @@ func uringWrite(a []string) error {
 	head := le.Uint32(cqRing[le.Uint32(cqOff[0:]):])
 	cqe := cqRing[le.Uint32(cqOff[20:])+16*(head&le.Uint32(cqRing[le.Uint32(cqOff[8:]):])):]
 	runtime.KeepAlive(buf)
-	if res := int32(le.Uint32(cqe[8:])); res != int32(len(buf)) {
-		return fmt.Errorf("io_uring write: result %d", res)
+	if res := int32(le.Uint32(cqe[8:])); res < 0 {
+		return fmt.Errorf("io_uring write: %w", unix.Errno(-res))
+	} else if res != int32(len(buf)) {
+		return fmt.Errorf("io_uring write: wrote %d bytes of %d", res, len(buf))
 	}
 	return nil
 }
