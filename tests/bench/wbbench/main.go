@@ -5,44 +5,12 @@
 // interleaved, and only ratios are compared.
 package main
 
-import (
-	"fmt"
-	"os"
-	"sort"
-)
-
-var commands = map[string]struct {
-	usage string
-	run   func(args []string) error
-}{
-	"run":      {"[flags]: the whole benchmark; a table on stdout, JSON between markers (see -h)", runBench},
-	"load":     {"KIND DIR N: N operations of workload KIND in DIR; prints one JSON line (ns per op)", runLoad},
-	"fanotify": {"DIR...: a fanotify listener (FAN_MARK_FILESYSTEM, FAN_REPORT_DFID_NAME) on the filesystems of DIR; prints \"ready\", counts events until SIGTERM", runFanotify},
-}
+import "github.com/wbarrier/wbarrier/tests/internal/subcmd"
 
 func main() {
-	if len(os.Args) < 2 {
-		usage()
-	}
-	cmd, ok := commands[os.Args[1]]
-	if !ok {
-		usage()
-	}
-	if err := cmd.run(os.Args[2:]); err != nil {
-		fmt.Fprintf(os.Stderr, "wbbench %s: %v\n", os.Args[1], err)
-		os.Exit(1)
-	}
-}
-
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: wbbench COMMAND ARGS")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %s %s\n", n, commands[n].usage)
-	}
-	os.Exit(2)
+	subcmd.Main("wbbench", map[string]subcmd.Command{
+		"run":      {Usage: "[flags]: the whole benchmark; a table on stdout, JSON between markers (see -h)", Run: runBench},
+		"load":     {Usage: "KIND DIR N: N operations of workload KIND in DIR; prints one JSON line (ns per op)", Run: runLoad},
+		"fanotify": {Usage: "DIR...: a fanotify listener (FAN_MARK_FILESYSTEM, FAN_REPORT_DFID_NAME) on the filesystems of DIR; prints \"ready\", counts events until SIGTERM", Run: runFanotify},
+	})
 }
