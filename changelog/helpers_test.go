@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/wbarrier/wbarrier/record"
+	"github.com/wbarrier/wbarrier/record/recordtest"
 )
 
 var testHeader = Header{
@@ -23,30 +24,17 @@ var testHeader = Header{
 // equate treats nil and empty handle bytes alike.
 var equate = cmpopts.EquateEmpty()
 
-func fh(typ uint32, b string) *record.FileHandle {
-	return &record.FileHandle{Type: typ, Bytes: []byte(b)}
-}
-
-// change is a change record of an object with a handle.
-func change(seq, epoch uint64, ops record.Op, handle string) record.Record {
-	return record.Record{Type: record.TypeChange, Seq: seq, Epoch: epoch, Ops: ops, Handle: fh(1, handle)}
-}
-
-// write is a data write with a range.
-func write(seq, epoch uint64, handle string, off, n uint64) record.Record {
-	r := change(seq, epoch, record.OpData, handle)
-	r.HasRange, r.Offset, r.Length = true, off, n
-	return r
-}
+// Records for the tests, handles written as short strings.
+var (
+	fh     = recordtest.Handle
+	change = recordtest.Change
+	write  = recordtest.Write
+	closed = recordtest.Closed // Append turns it into a seal
+)
 
 // create is a create record: no handle, parent and name.
 func create(seq, epoch uint64, parent, name string) record.Record {
-	return record.Record{Type: record.TypeChange, Seq: seq, Epoch: epoch, Ops: record.OpCreate, Parent: fh(1, parent), Name: name}
-}
-
-// closed is an epoch-closed marker, which Append turns into a seal.
-func closed(epoch uint64, lossy bool) record.Record {
-	return record.Record{Type: record.TypeEpochClosed, Epoch: epoch, Lossy: lossy}
+	return recordtest.Named(seq, epoch, record.OpCreate, "", parent, name)
 }
 
 // writeLog creates a log at a new path in dir holding recs (markers become

@@ -777,18 +777,24 @@ func TestClientDumps(t *testing.T) {
 				}
 				return
 			}
-			if err == nil {
-				t.Fatal("expected an error, got none")
-			}
-			if !strings.HasPrefix(err.Error(), tt.msg) {
-				t.Errorf("unexpected message:\n got: %s\nwant: %s", err, tt.msg)
-			}
-			for _, target := range tt.is {
-				if !errors.Is(err, target) {
-					t.Errorf("errors.Is(err, %v) is false, want true", target)
-				}
-			}
+			checkError(t, err, tt.msg, tt.is)
 		})
+	}
+}
+
+// checkError fails the test unless err starts with msg and is each of is.
+func checkError(t *testing.T, err error, msg string, is []error) {
+	t.Helper()
+	if err == nil {
+		t.Fatal("expected an error, got none")
+	}
+	if !strings.HasPrefix(err.Error(), msg) {
+		t.Errorf("unexpected message:\n got: %s\nwant: %s...", err, msg)
+	}
+	for _, target := range is {
+		if !errors.Is(err, target) {
+			t.Errorf("errors.Is(err, %v) is false, want true", target)
+		}
 	}
 }
 

@@ -9,33 +9,17 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
+	"github.com/wbarrier/wbarrier/record/recordtest"
 )
 
-func fh(typ uint32, b string) *record.FileHandle {
-	return &record.FileHandle{Type: typ, Bytes: []byte(b)}
-}
-
-func change(seq, epoch uint64, ops record.Op, handle string) record.Record {
-	return record.Record{Type: record.TypeChange, Seq: seq, Epoch: epoch, Ops: ops, Handle: fh(1, handle)}
-}
-
-func write(seq, epoch uint64, handle string, off, n uint64) record.Record {
-	r := change(seq, epoch, record.OpData, handle)
-	r.HasRange, r.Offset, r.Length = true, off, n
-	return r
-}
-
-func named(seq, epoch uint64, ops record.Op, handle, parent, name string) record.Record {
-	r := record.Record{Type: record.TypeChange, Seq: seq, Epoch: epoch, Ops: ops, Parent: fh(1, parent), Name: name}
-	if handle != "" {
-		r.Handle = fh(1, handle)
-	}
-	return r
-}
-
-func closed(epoch uint64, lossy bool) record.Record {
-	return record.Record{Type: record.TypeEpochClosed, Epoch: epoch, Lossy: lossy}
-}
+// Records for the tests, handles written as short strings.
+var (
+	fh     = recordtest.Handle
+	change = recordtest.Change
+	write  = recordtest.Write
+	named  = recordtest.Named
+	closed = recordtest.Closed
+)
 
 // writeLog creates a log in a temporary directory holding recs (markers
 // become seals) and returns its path.
