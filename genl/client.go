@@ -463,6 +463,10 @@ func errnoText(cmd uint8, errno unix.Errno) string {
 		if cmd == cmdWatch {
 			return "the filesystem cannot encode file handles"
 		}
+	case unix.ENODEV:
+		if cmd == cmdBarrier {
+			return "the filesystem was unmounted"
+		}
 	}
 	return errno.Error()
 }

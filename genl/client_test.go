@@ -135,21 +135,23 @@ var statusAttrs = []netlink.Attribute{
 	u32(attrQueued, 100),
 	u64(attrEmitted, 5000),
 	u64(attrLost, 7),
+	flag(attrUnmounted),
 	str(200, "an attribute of a newer module"),
 }
 
 var statusWatch = Watch{
-	ID:       3,
-	Path:     "/mnt/data",
-	Dev:      0x10302,
-	FSType:   "ext4",
-	Epoch:    12,
-	Lossy:    true,
-	NextSeq:  1000,
-	FirstSeq: 900,
-	Queued:   100,
-	Emitted:  5000,
-	Lost:     7,
+	ID:        3,
+	Path:      "/mnt/data",
+	Dev:       0x10302,
+	FSType:    "ext4",
+	Epoch:     12,
+	Lossy:     true,
+	NextSeq:   1000,
+	FirstSeq:  900,
+	Queued:    100,
+	Emitted:   5000,
+	Lost:      7,
+	Unmounted: true,
 }
 
 func TestClientRequests(t *testing.T) {
@@ -471,6 +473,13 @@ func TestClientErrors(t *testing.T) {
 			errno: unix.EOPNOTSUPP,
 			msg:   `genl: watch "/mnt": the filesystem cannot encode file handles`,
 			is:    []error{unix.EOPNOTSUPP, errors.ErrUnsupported},
+		},
+		{
+			name:  "barrier ENODEV",
+			call:  "barrier",
+			errno: unix.ENODEV,
+			msg:   "genl: barrier watch 3: the filesystem was unmounted",
+			is:    []error{unix.ENODEV},
 		},
 		{
 			name:  "watches EPERM",

@@ -201,11 +201,13 @@ func TestReceiveEvents(t *testing.T) {
 				msg(cmdNotifyRecords, u32(attrWatchID, 3), pad, u64(attrNextSeq, 99)),
 				msg(cmdNotifyOverflow, u32(attrWatchID, 4), u64(attrEpoch, 12), u32(200, 1)),
 				msg(cmdNotifyUnwatch, u32(attrWatchID, 5)),
+				msg(cmdNotifyUnmount, u32(attrWatchID, 6), pad, u64(attrNextSeq, 41)),
 			}},
 			want: []Event{
 				{Kind: EventRecords, WatchID: 3, NextSeq: 99},
 				{Kind: EventOverflow, WatchID: 4, Epoch: 12},
 				{Kind: EventUnwatch, WatchID: 5},
+				{Kind: EventUnmount, WatchID: 6, NextSeq: 41},
 			},
 		},
 		{
@@ -339,8 +341,9 @@ func TestEventKindString(t *testing.T) {
 		{EventRecords, "records"},
 		{EventOverflow, "overflow"},
 		{EventUnwatch, "unwatch"},
+		{EventUnmount, "unmount"},
 		{0, "EventKind(0)"},
-		{9, "EventKind(9)"},
+		{99, "EventKind(99)"},
 	}
 	for _, tt := range tests {
 		if got := tt.k.String(); got != tt.want {

@@ -122,7 +122,7 @@ func FuzzParseEvent(f *testing.F) {
 		if (err != nil || !ok) && e != (Event{}) {
 			t.Fatalf("no event but %+v (ok %v, err %v)", e, ok, err)
 		}
-		if ok && cmd != cmdNotifyRecords && cmd != cmdNotifyOverflow && cmd != cmdNotifyUnwatch {
+		if ok && cmd != cmdNotifyRecords && cmd != cmdNotifyOverflow && cmd != cmdNotifyUnwatch && cmd != cmdNotifyUnmount {
 			t.Fatalf("command %d decoded as an event", cmd)
 		}
 	})

@@ -63,6 +63,8 @@ func parseWatch(m genetlink.Message) (Watch, error) {
 			w.Emitted = ad.Uint64()
 		case attrLost:
 			w.Lost = ad.Uint64()
+		case attrUnmounted:
+			w.Unmounted = ad.Flag()
 		}
 	})
 	if err != nil {
@@ -170,6 +172,8 @@ func parseEvent(m genetlink.Message) (e Event, ok bool, err error) {
 		e.Kind = EventOverflow
 	case cmdNotifyUnwatch:
 		e.Kind = EventUnwatch
+	case cmdNotifyUnmount:
+		e.Kind = EventUnmount
 	default:
 		return Event{}, false, nil
 	}

@@ -38,6 +38,11 @@ type Watch struct {
 
 	// Lost counts the records that could not be queued.
 	Lost uint64
+
+	// Unmounted reports that the filesystem was unmounted: the watch has
+	// closed its last epoch and tracks nothing more. Its last records can
+	// still be read; Client.Unwatch removes it.
+	Unmounted bool
 }
 
 // A Barrier is the result of Client.Barrier: the epoch it closed.
@@ -72,9 +77,15 @@ const (
 
 	// EventUnwatch: the watch is gone.
 	EventUnwatch
+
+	// EventUnmount: the filesystem was unmounted. The records below
+	// Event.NextSeq are the watch's last; its last epoch is closed unless
+	// the kernel log says otherwise.
+	EventUnmount
 )
 
-// String returns the kind's name: "records", "overflow" or "unwatch".
+// String returns the kind's name: "records", "overflow", "unwatch" or
+// "unmount".
 func (k EventKind) String() string {
 	switch k {
 	case EventRecords:
@@ -83,6 +94,8 @@ func (k EventKind) String() string {
 		return "overflow"
 	case EventUnwatch:
 		return "unwatch"
+	case EventUnmount:
+		return "unmount"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -96,7 +109,8 @@ type Event struct {
 	WatchID uint32
 
 	// NextSeq is, for EventRecords, the sequence number after the last
-	// waiting record; zero otherwise.
+	// waiting record; for EventUnmount, after the watch's last record;
+	// zero otherwise.
 	NextSeq uint64
 
 	// Epoch is, for EventOverflow, the epoch that lost a record; zero

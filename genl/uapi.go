@@ -26,6 +26,7 @@ const (
 	cmdNotifyRecords  = 6 // WBARRIER_CMD_NOTIFY_RECORDS
 	cmdNotifyOverflow = 7 // WBARRIER_CMD_NOTIFY_OVERFLOW
 	cmdNotifyUnwatch  = 8 // WBARRIER_CMD_NOTIFY_UNWATCH
+	cmdNotifyUnmount  = 9 // WBARRIER_CMD_NOTIFY_UNMOUNT
 )
 
 // Attributes (enum wbarrier_attr).
@@ -56,4 +57,5 @@ const (
 	attrRecOffset       = 23 // WBARRIER_A_REC_OFFSET, u64
 	attrRecLength       = 24 // WBARRIER_A_REC_LENGTH, u64
 	attrRecLossy        = 25 // WBARRIER_A_REC_LOSSY, flag
+	attrUnmounted       = 26 // WBARRIER_A_UNMOUNTED, flag
 )

@@ -41,6 +41,7 @@ var uapiConsts = []struct {
 	{"WBARRIER_CMD_NOTIFY_RECORDS", "cmdNotifyRecords", int64(cmdNotifyRecords)},
 	{"WBARRIER_CMD_NOTIFY_OVERFLOW", "cmdNotifyOverflow", int64(cmdNotifyOverflow)},
 	{"WBARRIER_CMD_NOTIFY_UNWATCH", "cmdNotifyUnwatch", int64(cmdNotifyUnwatch)},
+	{"WBARRIER_CMD_NOTIFY_UNMOUNT", "cmdNotifyUnmount", int64(cmdNotifyUnmount)},
 
 	{"WBARRIER_A_UNSPEC", "attrUnspec", int64(attrUnspec)},
 	{"WBARRIER_A_PAD", "attrPad", int64(attrPad)},
@@ -68,6 +69,7 @@ var uapiConsts = []struct {
 	{"WBARRIER_A_REC_OFFSET", "attrRecOffset", int64(attrRecOffset)},
 	{"WBARRIER_A_REC_LENGTH", "attrRecLength", int64(attrRecLength)},
 	{"WBARRIER_A_REC_LOSSY", "attrRecLossy", int64(attrRecLossy)},
+	{"WBARRIER_A_UNMOUNTED", "attrUnmounted", int64(attrUnmounted)},
 
 	// record.Type has no name for the zero value.
 	{"WBARRIER_REC_UNSPEC", "", int64(0)},

@@ -10,6 +10,7 @@
 #define _WBARRIER_COMPAT_H
 
 #include <linux/exportfs.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/io_uring_types.h>
 #include <linux/kprobes.h>
 #include <linux/sched.h>
@@ -22,6 +23,19 @@
 #else
 #define wb_encode_inode_fh(inode, fid, max_len) \
 	exportfs_encode_inode_fh(inode, fid, max_len, NULL)
+#endif
+
+/*
+ * 6.10 hung a superblock's marks on a struct fsnotify_sb_info, and
+ * fsnotify_add_mark() takes the object itself instead of its list.
+ */
+#ifdef WB_HAVE_FSNOTIFY_SB_INFO
+#define wb_fsnotify_add_sb_mark(mark, sb) \
+	fsnotify_add_mark(mark, sb, FSNOTIFY_OBJ_TYPE_SB, 0)
+#else
+#define wb_fsnotify_add_sb_mark(mark, sb) \
+	fsnotify_add_mark(mark, &(sb)->s_fsnotify_marks, FSNOTIFY_OBJ_TYPE_SB, \
+			  0, NULL)
 #endif
 
 /* 6.6 moved a dump's parsed attributes into a struct genl_info. */

@@ -4,7 +4,8 @@
  *
  * Module init and teardown. The order matters on the way out: the netlink
  * family goes first (no new watches), then every watch (waiting for the
- * operations in flight), and only then the probes (see wb_hooks_exit()).
+ * operations in flight) and their superblock marks, and only then the
+ * probes (see wb_hooks_exit()).
  */
 #include <linux/module.h>
 #include "wbarrier.h"
@@ -13,9 +14,12 @@ static int __init wb_init(void)
 {
 	int err;
 
-	err = wb_hooks_init();
+	err = wb_umount_init();
 	if (err)
 		return err;
+	err = wb_hooks_init();
+	if (err)
+		goto err_umount;
 	err = wb_nl_init();
 	if (err)
 		goto err_hooks;
@@ -23,6 +27,8 @@ static int __init wb_init(void)
 
 err_hooks:
 	wb_hooks_exit();
+err_umount:
+	wb_umount_exit();
 	return err;
 }
 
@@ -30,6 +36,7 @@ static void __exit wb_exit(void)
 {
 	wb_nl_exit();
 	wb_watch_remove_all();
+	wb_umount_exit();
 	wb_hooks_exit();
 }
 

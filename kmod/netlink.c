@@ -57,7 +57,9 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 	    nla_put_u32(skb, WBARRIER_A_QUEUED, next_seq - first_seq) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_EMITTED, emitted,
 			      WBARRIER_A_PAD) ||
-	    nla_put_u64_64bit(skb, WBARRIER_A_LOST, lost, WBARRIER_A_PAD))
+	    nla_put_u64_64bit(skb, WBARRIER_A_LOST, lost, WBARRIER_A_PAD) ||
+	    (READ_ONCE(w->unmounted) &&
+	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -163,6 +165,9 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 		if (err == -ENOBUFS)
 			NL_SET_ERR_MSG(info->extack,
 				       "record ring full: drain records first");
+		else if (err == -ENODEV)
+			NL_SET_ERR_MSG(info->extack,
+				       "the filesystem was unmounted: read its last records, then unwatch");
 		goto out;
 	}
 	err = -ENOMEM;
@@ -473,7 +478,8 @@ void wb_nl_notify(struct wb_watch *w, u8 cmd)
 	hdr = genlmsg_put(skb, 0, 0, &wb_family, 0, cmd);
 	if (!hdr ||
 	    nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
-	    (cmd == WBARRIER_CMD_NOTIFY_RECORDS &&
+	    ((cmd == WBARRIER_CMD_NOTIFY_RECORDS ||
+	      cmd == WBARRIER_CMD_NOTIFY_UNMOUNT) &&
 	     nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, next_seq,
 			       WBARRIER_A_PAD)) ||
 	    (cmd == WBARRIER_CMD_NOTIFY_OVERFLOW &&

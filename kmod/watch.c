@@ -2,12 +2,15 @@
 /*
  * The watch table and the barrier.
  *
- * A watch lives in wb_watches while it is watched and is freed when its last
- * reference goes. Probes never take references: they find the watch under
- * RCU and hold its SRCU read section instead, which removal waits for.
+ * A watch lives in wb_watches from WATCH to UNWATCH and is freed when its
+ * last reference goes. Probes never take references: they find the watch
+ * under RCU and hold its SRCU read section instead, which removal waits for.
+ * When its superblock is shut down, the watch closes its last epoch and
+ * stays listed without a superblock (unmounted) until UNWATCH.
  */
 #include <linux/module.h>
 #include <linux/namei.h>
+#include <linux/path.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
@@ -26,7 +29,7 @@ struct wb_watch *wb_watch_find_rcu(const struct super_block *sb)
 	struct wb_watch *w;
 
 	list_for_each_entry_rcu(w, &wb_watches, node)
-		if (w->sb == sb)
+		if (READ_ONCE(w->sb) == sb)
 			return w;
 	return NULL;
 }
@@ -67,8 +70,6 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	refcount_set(&w->ref, 1);
 	w->sb = path->dentry->d_sb;
 	w->dev = new_encode_dev(w->sb->s_dev);
-	w->path = *path;
-	path_get(&w->path);
 	w->epoch = 1;
 	w->first_seq = 1;
 	w->next_seq = 1;
@@ -96,8 +97,6 @@ static void wb_watch_free(struct wb_watch *w)
 	wb_ring_free(w);
 	kvfree(w->ring);
 	cleanup_srcu_struct(&w->srcu);
-	if (w->path.mnt)	/* not retired: never listed, or a failed create */
-		path_put(&w->path);
 	kfree(w->fstype);
 	kfree(w->path_name);
 	kfree(w);
@@ -161,6 +160,15 @@ struct wb_watch *wb_watch_create(const char *path_name,
 			goto out;
 		}
 	}
+	/* Still under the mutex: an unmark cannot come before the listing. */
+	err = wb_sb_mark(w);
+	if (err) {
+		mutex_unlock(&wb_watches_mutex);
+		wb_watch_put(w);
+		NL_SET_ERR_MSG(extack, "cannot mark the superblock");
+		w = ERR_PTR(err);
+		goto out;
+	}
 	w->id = wb_next_id++;
 	refcount_inc(&w->ref);		/* the caller's */
 	list_add_tail_rcu(&w->node, &wb_watches);
@@ -199,7 +207,7 @@ struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb)
 
 	mutex_lock(&wb_watches_mutex);
 	list_for_each_entry(w, &wb_watches, node) {
-		if (w->sb == sb) {
+		if (READ_ONCE(w->sb) == sb) {
 			refcount_inc(&w->ref);
 			found = w;
 			break;
@@ -216,23 +224,20 @@ void wb_watch_put(struct wb_watch *w)
 }
 
 /*
- * After @w is unlinked, waits: first for every probe that may have found it
- * (they run with preemption off), then for every operation that entered its
- * SRCU read section. After that no probe touches @w again, and nothing
- * reaches w->sb: the mount is released here, not at the last put, so that
- * a RECORDS dump still holding @w does not keep the filesystem busy.
+ * After @w is unlinked, lets go of its superblock (a barrier holding a
+ * reference may be walking it), then waits: first for every probe that may
+ * have found it (they run with preemption off), then for every operation
+ * that entered its SRCU read section. After that no probe touches @w again,
+ * and its mark goes: the superblock may be shut down from then on.
  */
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
+	mutex_lock(&w->barrier_mutex);
+	WRITE_ONCE(w->sb, NULL);
+	mutex_unlock(&w->barrier_mutex);
 	synchronize_rcu();
 	synchronize_srcu(&w->srcu);
-	/* A barrier holding a reference may be walking the superblock. */
-	mutex_lock(&w->barrier_mutex);
-	path_put(&w->path);
-	w->path.mnt = NULL;
-	w->path.dentry = NULL;
-	w->sb = NULL;
-	mutex_unlock(&w->barrier_mutex);
+	wb_sb_unmark(w);
 	if (notify)
 		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNWATCH);
 	wb_watch_put(w);
@@ -322,31 +327,23 @@ bool wb_watch_lossy(struct wb_watch *w, u64 epoch)
 }
 
 /*
- * Closes the open epoch N: opens N+1, waits for every operation that read
- * N, then queues the epoch-closed marker for N. New operations go on
- * meanwhile and record N+1.
+ * Closes the open epoch N with @marker: opens N+1, waits for every
+ * operation that read N, then queues the epoch-closed marker for N. New
+ * operations go on meanwhile and record N+1.
  *
  * A probe miss cannot be tied to a superblock, and the change it hid may
  * land in any later epoch: any miss between the read before the previous
  * barrier's flip and the end of this wait degrades the watch.
  */
-int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
-		     u64 *next_seq)
+static int wb_watch_close_epoch(struct wb_watch *w, struct wb_record *marker,
+				u64 *closed, bool *lossy, u64 *next_seq)
 {
-	struct wb_record *marker;
 	unsigned long missed_before;
 	u64 epoch;
 
-	marker = wb_record_alloc_marker();
-	if (!marker)
-		return -ENOMEM;
-
-	mutex_lock(&w->barrier_mutex);
-	if (!wb_ring_has_room_for_marker(w)) {
-		mutex_unlock(&w->barrier_mutex);
-		kfree(marker);
+	lockdep_assert_held(&w->barrier_mutex);
+	if (!wb_ring_has_room_for_marker(w))
 		return -ENOBUFS;
-	}
 	epoch = w->epoch;
 	missed_before = wb_hooks_nmissed();
 	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
@@ -364,6 +361,62 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 	*lossy = marker->lossy;
 	wb_ring_queue_marker(w, marker);
 	*next_seq = marker->seq + 1;
-	mutex_unlock(&w->barrier_mutex);
 	return 0;
+}
+
+/* The barrier: closes the open epoch. ENODEV once unmounted. */
+int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
+		     u64 *next_seq)
+{
+	struct wb_record *marker;
+	int err = -ENODEV;
+
+	marker = wb_record_alloc_marker();
+	if (!marker)
+		return -ENOMEM;
+	mutex_lock(&w->barrier_mutex);
+	if (!w->unmounted)
+		err = wb_watch_close_epoch(w, marker, closed, lossy, next_seq);
+	mutex_unlock(&w->barrier_mutex);
+	if (err)
+		kfree(marker);
+	return err;
+}
+
+/*
+ * The superblock of @w is being shut down (umount.c), or UNWATCH is
+ * destroying the mark after retiring @w. In the first case @w lets go of
+ * the superblock, closes its last epoch (no operation can be in flight on
+ * a superblock being shut down, but one may still be leaving its section)
+ * and announces it. If the epoch cannot be closed, it stays open for good:
+ * consumers see it unsealed and rescan.
+ */
+void wb_watch_unmounted(struct wb_watch *w)
+{
+	struct wb_record *marker;
+	u64 closed, next_seq;
+	bool lossy;
+	int err;
+
+	mutex_lock(&w->barrier_mutex);
+	if (!w->sb) {
+		mutex_unlock(&w->barrier_mutex);
+		return;
+	}
+	WRITE_ONCE(w->sb, NULL);
+	/* Probes that found @w have entered its section. */
+	synchronize_rcu();
+	w->unmounted = true;
+	err = -ENOMEM;
+	marker = wb_record_alloc_marker();
+	if (marker)
+		err = wb_watch_close_epoch(w, marker, &closed, &lossy,
+					   &next_seq);
+	mutex_unlock(&w->barrier_mutex);
+	if (err) {
+		kfree(marker);
+		pr_warn("watch %u: filesystem unmounted, its last epoch could not be closed: %d\n",
+			w->id, err);
+	}
+	wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNMOUNT);
 }

@@ -4,10 +4,10 @@
 #define _WBARRIER_H
 
 #include <linux/fs.h>
+#include <linux/fsnotify_backend.h>
 #include <linux/hashtable.h>
 #include <linux/mutex.h>
 #include <linux/netlink.h>
-#include <linux/path.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
@@ -87,11 +87,23 @@ struct wb_watch {
 	struct list_head node;		/* wb_watches, RCU for the probes */
 	refcount_t ref;
 	u32 id;
-	struct super_block *sb;		/* NULL once retired */
-	struct path path;		/* pins the mount until retired */
+	/*
+	 * NULL once retired or unmounted; changed under barrier_mutex. It is
+	 * not pinned: the mark tells when it is shut down (umount.c).
+	 */
+	struct super_block *sb;
 	char *path_name;
 	char *fstype;			/* copies: STATUS works after retirement */
 	u32 dev;			/* new_encode_dev(sb->s_dev) */
+	struct fsnotify_mark mark;	/* on sb: ends the watch at its shutdown */
+	bool mark_busy;			/* wb_sb_unmark() is destroying it; under lock */
+	bool mark_gone;			/* fsnotify is done with it; under lock */
+	/*
+	 * The superblock was shut down: the last epoch is closed and the watch
+	 * stays listed, without a superblock, until UNWATCH, so that its last
+	 * records can still be read.
+	 */
+	bool unmounted;
 
 	struct srcu_struct srcu;
 	u64 epoch;			/* the open epoch; READ_ONCE in probes */
@@ -133,6 +145,7 @@ int wb_watch_remove(u32 id);
 void wb_watch_remove_all(void);
 int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
 		     u64 *next_seq);
+void wb_watch_unmounted(struct wb_watch *w);
 void wb_watch_lose(struct wb_watch *w, u64 epoch);
 void wb_watch_degrade(struct wb_watch *w);
 bool wb_watch_lossy(struct wb_watch *w, u64 epoch);
@@ -149,6 +162,12 @@ bool wb_ring_has_room_for_marker(struct wb_watch *w);
 u64 wb_ring_trim(struct wb_watch *w, u64 cursor);
 void wb_ring_arm_notify(struct wb_watch *w);
 void wb_ring_free(struct wb_watch *w);
+
+/* umount.c */
+int wb_umount_init(void);
+void wb_umount_exit(void);
+int wb_sb_mark(struct wb_watch *w);
+void wb_sb_unmark(struct wb_watch *w);
 
 /* hooks.c */
 int wb_hooks_init(void);

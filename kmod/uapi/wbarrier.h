@@ -15,10 +15,13 @@
  *             working directory.
  *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
  *             start at 1.
- *   Starts tracking the superblock that PATH is on. The watch holds a
- *   reference to the mount, so the filesystem cannot be unmounted until the
- *   watch is removed. Errors: ENOENT (no such path), EEXIST (superblock
- *   already watched), EOPNOTSUPP (filesystem cannot encode file handles).
+ *   Starts tracking the superblock that PATH is on. The watch does not pin
+ *   the filesystem: when the superblock is shut down (its last mount is
+ *   gone), the watch closes its open epoch (a last EPOCH_CLOSED record),
+ *   stops tracking and announces WBARRIER_CMD_NOTIFY_UNMOUNT. It stays
+ *   listed, unmounted, so that its last records can be read, until UNWATCH.
+ *   Errors: ENOENT (no such path), EEXIST (superblock already watched),
+ *   EOPNOTSUPP (filesystem cannot encode file handles).
  *
  * WBARRIER_CMD_UNWATCH
  *   Request:  WBARRIER_A_WATCH_ID (u32).
@@ -34,7 +37,8 @@
  *   Opens epoch N+1, then waits until every operation that recorded into
  *   epoch N has finished. New operations are never blocked. Then queues a
  *   WBARRIER_REC_EPOCH_CLOSED record for N. Errors: ENOENT, ENOBUFS (the
- *   ring is full, its room for markers too: drain records first).
+ *   ring is full, its room for markers too: drain records first), ENODEV
+ *   (the filesystem was unmounted).
  *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
@@ -47,7 +51,8 @@
  *             WBARRIER_A_LOSSY (flag, the open epoch lost records),
  *             WBARRIER_A_NEXT_SEQ (u64), WBARRIER_A_FIRST_SEQ (u64, oldest
  *             record still queued), WBARRIER_A_QUEUED (u32),
- *             WBARRIER_A_EMITTED (u64), WBARRIER_A_LOST (u64).
+ *             WBARRIER_A_EMITTED (u64), WBARRIER_A_LOST (u64),
+ *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted).
  *
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
@@ -68,6 +73,9 @@
  *   WBARRIER_CMD_NOTIFY_OVERFLOW WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH: a
  *                                record of that epoch was lost; it is lossy.
  *   WBARRIER_CMD_NOTIFY_UNWATCH  WBARRIER_A_WATCH_ID: the watch is gone.
+ *   WBARRIER_CMD_NOTIFY_UNMOUNT  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:
+ *                                the filesystem was unmounted; records
+ *                                below NEXT_SEQ are the watch's last.
  *
  * A record (WBARRIER_A_REC_*):
  *   TYPE (u32, enum wbarrier_rec_type), SEQ (u64), EPOCH (u64) always;
@@ -101,6 +109,7 @@ enum wbarrier_cmd {
 	WBARRIER_CMD_NOTIFY_RECORDS,
 	WBARRIER_CMD_NOTIFY_OVERFLOW,
 	WBARRIER_CMD_NOTIFY_UNWATCH,
+	WBARRIER_CMD_NOTIFY_UNMOUNT,
 
 	__WBARRIER_CMD_MAX
 };
@@ -133,6 +142,7 @@ enum wbarrier_attr {
 	WBARRIER_A_REC_OFFSET,		/* u64 */
 	WBARRIER_A_REC_LENGTH,		/* u64 */
 	WBARRIER_A_REC_LOSSY,		/* flag */
+	WBARRIER_A_UNMOUNTED,		/* flag */
 
 	__WBARRIER_A_MAX
 };

@@ -39,6 +39,10 @@ queued, sealing the epochs already closed.
 Keep the log on another filesystem than the watched one: the daemon's own
 writes would be changes of every epoch.
 
+When the watched filesystem is unmounted, the module closes the watch's last
+epoch: the daemon drains and seals it, removes the watch and exits with
+status 0. The daemon itself never keeps the filesystem busy.
+
 A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken, and draining goes on
 after the last record it holds, so that nothing is lost or doubled.
@@ -78,20 +82,16 @@ Examples:
 			return err
 		}
 		if ctx.Bool("syncfs") {
-			fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				log.Close()
-				return fmt.Errorf("opening %s for syncfs: %w", w.Path, err)
-			}
-			defer unix.Close(fd)
-			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return unix.Syncfs(fd) }}
+			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(c, w) }}
 		}
 		cfg := daemonConfig{
-			once:     ctx.Bool("once"),
-			stop:     stop,
-			logPath:  ctx.String("log"),
-			interval: ctx.Duration("interval"),
-			policy:   epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
+			unmounted: w.Unmounted,
+			unwatch:   func() error { return c.Unwatch(w.ID) },
+			once:      ctx.Bool("once"),
+			stop:      stop,
+			logPath:   ctx.String("log"),
+			interval:  ctx.Duration("interval"),
+			policy:    epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
 				b, err := c.Barrier(w.ID)
 				return b.Epoch, b.Lossy, err
@@ -147,12 +147,14 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 
 // daemonConfig is what runDaemon needs besides the drainer.
 type daemonConfig struct {
-	once     bool
-	interval time.Duration
-	policy   epochs.Policy
-	barrier  func() (uint64, bool, error) // the watch's barrier
-	stop     <-chan os.Signal             // SIGINT, SIGTERM
-	logPath  string
+	unmounted bool         // the watch had ended when the daemon started
+	unwatch   func() error // removes the watch
+	once      bool
+	interval  time.Duration
+	policy    epochs.Policy
+	barrier   func() (uint64, bool, error) // the watch's barrier
+	stop      <-chan os.Signal             // SIGINT, SIGTERM
+	logPath   string
 }
 
 // reportStats tells about the epochs a drain pass sealed.
@@ -183,6 +185,22 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		reportStats(ctx, st)
 		return err
 	}
+	// The filesystem was unmounted: the watch's last records, with the
+	// marker of its last epoch, are queued. Drain them and end the watch.
+	unmounted := func() error {
+		if _, err := pass(); err != nil {
+			return err
+		}
+		if err := cfg.unwatch(); err != nil {
+			return err
+		}
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: watch %d: the filesystem was unmounted; last sealed epoch %d; watch removed\n",
+			d.Watch, d.LastSealed)
+		return nil
+	}
+	if cfg.unmounted {
+		return unmounted()
+	}
 
 	events, err := dial()
 	if err != nil {
@@ -211,14 +229,18 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 			sched.Reset(time.Now())
 		}
 		if sched.Due(time.Now()) {
-			if err := checkpoint(); err != nil {
+			if err := checkpoint(); errors.Is(err, unix.ENODEV) {
+				return unmounted()
+			} else if err != nil {
 				return err
 			}
 			sched.Reset(time.Now())
 		}
 		select {
 		case <-stopped:
-			if err := checkpoint(); err != nil {
+			if err := checkpoint(); errors.Is(err, unix.ENODEV) {
+				return unmounted()
+			} else if err != nil {
 				return fmt.Errorf("final checkpoint: %w", err)
 			}
 			return nil
@@ -235,7 +257,13 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 			return fmt.Errorf("waiting for records: %w", err)
 		}
 		for _, e := range evs {
-			if e.WatchID == d.Watch && e.Kind == genl.EventUnwatch {
+			if e.WatchID != d.Watch {
+				continue
+			}
+			switch e.Kind {
+			case genl.EventUnmount:
+				return unmounted()
+			case genl.EventUnwatch:
 				pass()
 				return fmt.Errorf("watch %d was removed", d.Watch)
 			}

@@ -21,6 +21,15 @@ type watchOut struct {
 	Queued   uint32 `json:"queued"`
 	Emitted  uint64 `json:"emitted"`
 	Lost     uint64 `json:"lost"`
+	State    string `json:"state"`
+}
+
+// watchState is "watching", or "unmounted" once the filesystem is gone.
+func watchState(w genl.Watch) string {
+	if w.Unmounted {
+		return "unmounted"
+	}
+	return "watching"
 }
 
 func watchJSON(w genl.Watch) watchOut {
@@ -28,7 +37,7 @@ func watchJSON(w genl.Watch) watchOut {
 		ID: w.ID, Path: w.Path, FSType: w.FSType,
 		Dev:   fmt.Sprintf("%d:%d", unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev))),
 		Epoch: w.Epoch, Lossy: w.Lossy, FirstSeq: w.FirstSeq, NextSeq: w.NextSeq,
-		Queued: w.Queued, Emitted: w.Emitted, Lost: w.Lost,
+		Queued: w.Queued, Emitted: w.Emitted, Lost: w.Lost, State: watchState(w),
 	}
 }
 
@@ -39,6 +48,9 @@ var statusCommand = &cli.Command{
 	Description: `Without an argument, lists every watch. EPOCH is the open epoch; LOSSY says
 that it already lost records; QUEUED counts records not yet acknowledged by
 a reader; LOST counts records that could not be queued since the watch began.
+STATE is "watching", or "unmounted": the filesystem was unmounted, the watch
+closed its last epoch and tracks nothing more; its last records can still be
+read ("wbctl records", "wbctl daemon"), then "wbctl unwatch" removes it.
 
 Example:
    wbctl status --json`,
@@ -71,10 +83,10 @@ Example:
 			return nil
 		}
 		tw := tabwriter.NewWriter(ctx.App.Writer, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tPATH\tFSTYPE\tEPOCH\tLOSSY\tQUEUED\tEMITTED\tLOST")
+		fmt.Fprintln(tw, "ID\tPATH\tFSTYPE\tSTATE\tEPOCH\tLOSSY\tQUEUED\tEMITTED\tLOST")
 		for _, w := range watches {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%v\t%d\t%d\t%d\n",
-				w.ID, w.Path, w.FSType, w.Epoch, w.Lossy, w.Queued, w.Emitted, w.Lost)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%v\t%d\t%d\t%d\n",
+				w.ID, w.Path, w.FSType, watchState(w), w.Epoch, w.Lossy, w.Queued, w.Emitted, w.Lost)
 		}
 		return tw.Flush()
 	},

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/wbarrier/wbarrier/genl"
+	"golang.org/x/sys/unix"
+)
+
+// syncWatched syncs the filesystem of watch w. It opens the mount for the
+// sync only, so that the daemon never keeps the filesystem busy. Once the
+// filesystem is unmounted there is nothing left to sync: the kernel synced
+// it while shutting it down, before the watch closed its last epoch.
+func syncWatched(c *genl.Client, w genl.Watch) error {
+	fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == nil {
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err = unix.Fstat(fd, &st); err == nil && st.Dev == uint64(w.Dev) {
+			if err := unix.Syncfs(fd); err != nil {
+				return fmt.Errorf("syncfs %s: %w", w.Path, err)
+			}
+			return nil
+		}
+	}
+	if now, serr := c.Status(w.ID); serr == nil && now.Unmounted {
+		return nil
+	}
+	if err == nil {
+		err = fmt.Errorf("it is no longer on the watched filesystem (%d:%d)",
+			unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev)))
+	}
+	return fmt.Errorf("syncfs %s: %w", w.Path, err)
+}
