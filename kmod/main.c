@@ -14,9 +14,10 @@ static int __init wb_init(void)
 {
 	int err;
 
+	wb_faults_init();
 	err = wb_umount_init();
 	if (err)
-		return err;
+		goto err_faults;
 	err = wb_hooks_init();
 	if (err)
 		goto err_umount;
@@ -29,6 +30,8 @@ err_hooks:
 	wb_hooks_exit();
 err_umount:
 	wb_umount_exit();
+err_faults:
+	wb_faults_exit();
 	return err;
 }
 
@@ -38,6 +41,7 @@ static void __exit wb_exit(void)
 	wb_watch_remove_all();
 	wb_umount_exit();
 	wb_hooks_exit();
+	wb_faults_exit();
 }
 
 module_init(wb_init);

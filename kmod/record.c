@@ -155,8 +155,9 @@ void wb_record_change(struct wb_watch *w, u64 epoch,
 			return;
 	}
 
-	rec = kmalloc(struct_size(rec, data, fh.len + parent.len + name_len),
-		      GFP_ATOMIC | __GFP_NOWARN);
+	rec = wb_fault_record_alloc() ? NULL :
+		kmalloc(struct_size(rec, data, fh.len + parent.len + name_len),
+			GFP_ATOMIC | __GFP_NOWARN);
 	if (!rec)
 		goto lost;
 	rec->type = WBARRIER_REC_CHANGE;

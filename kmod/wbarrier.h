@@ -169,6 +169,11 @@ void wb_umount_exit(void);
 int wb_sb_mark(struct wb_watch *w);
 void wb_sb_unmark(struct wb_watch *w);
 
+/* faults.c */
+bool wb_fault_record_alloc(void);
+void wb_faults_init(void);
+void wb_faults_exit(void);
+
 /* hooks.c */
 int wb_hooks_init(void);
 void wb_hooks_exit(void);

@@ -76,6 +76,7 @@ Exit status:
 			logCommand,
 			changesCommand,
 			consumerCommand,
+			eventsCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}

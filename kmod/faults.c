@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection for the tests. The kernels they run on have no failslab,
+ * so the allocation that can lose a change record (GFP_ATOMIC, in probe
+ * context) fails on demand instead: writing N to the debugfs file
+ * wbarrier/fail_record_alloc makes the next N record allocations fail.
+ */
+#include <linux/debugfs.h>
+#include "wbarrier.h"
+
+static struct dentry *wb_debugfs;
+static atomic_t wb_fail_record_alloc = ATOMIC_INIT(0);
+
+/* Whether this record allocation is to fail. */
+bool wb_fault_record_alloc(void)
+{
+	return atomic_add_unless(&wb_fail_record_alloc, -1, 0);
+}
+
+/* Without debugfs the knob is simply absent: nothing to check. */
+void wb_faults_init(void)
+{
+	wb_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_atomic_t("fail_record_alloc", 0600, wb_debugfs,
+				&wb_fail_record_alloc);
+}
+
+void wb_faults_exit(void)
+{
+	debugfs_remove_recursive(wb_debugfs);
+}
