@@ -55,7 +55,10 @@
  * The innermost kretprobe instance of the current task whose kretprobe
  * @match accepts, or NULL. A task's active instances form a list, innermost
  * first; walking it is safe from a probe handler of the same task, which is
- * the only one changing it.
+ * the only one changing it. Instances of an unregistered kretprobe stay in
+ * the list until their calls return, with no handler to run: they are
+ * skipped, as their kretprobe may have been freed and its address reused
+ * (a module reloaded while a call waits).
  */
 static inline struct kretprobe_instance *
 wb_current_kretprobe_instance(bool (*match)(const struct kretprobe *rp))
@@ -68,7 +71,8 @@ wb_current_kretprobe_instance(bool (*match)(const struct kretprobe *rp))
 			container_of(node, struct rethook_node, llist);
 
 		/* Other rethook users share the list: check the owner first. */
-		if (match(rhn->rethook->data))
+		if (rcu_access_pointer(rhn->rethook->handler) &&
+		    match(rhn->rethook->data))
 			return container_of(rhn, struct kretprobe_instance, node);
 	}
 #else

@@ -17,6 +17,13 @@
  * such change passes through before it modifies anything) finds the frame
  * of the innermost scope of its task, enters the SRCU section into it and
  * queues the record. The scope's return handler leaves the section.
+ *
+ * A call may sleep waiting for input before it modifies anything: a splice
+ * from a pipe into a file waits in pipe_wait_readable() for the pipe's
+ * writer, who may never write. Such a call modifies nothing while it waits,
+ * so a wait probe leaves its section for the wait and enters the section
+ * anew when the wait ends, recording the change again into the epoch open
+ * then. A barrier meanwhile does not wait for the pipe's writer.
  */
 #include <linux/module.h>
 #include <linux/falloc.h>
@@ -38,6 +45,12 @@ struct wb_frame {
 	const struct kiocb *kiocb;	/* async: its section is pending */
 };
 
+/* The frame of a hook that may wait: what to record again after a wait. */
+struct wb_wait_frame {
+	struct wb_frame f;
+	struct wb_target t;
+};
+
 enum wb_hook_kind {
 	WB_HOOK_RECORD,
 	WB_HOOK_SCOPE,
@@ -48,6 +61,7 @@ struct wb_hook {
 	const char *symbol;
 	enum wb_hook_kind kind;
 	bool optional;		/* absent from some kernels: skipped there */
+	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
 	bool registered;
 	u32 ops;
 	/*
@@ -337,6 +351,10 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
 #define WB_RECORD(sym, op_bits, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .ops = op_bits, .target = fn }
+/* One target only: that target is recorded again after each wait. */
+#define WB_RECORD_WAITS(sym, op_bits, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .waits = true, .ops = op_bits, \
+	  .target = fn }
 #define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
 	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
@@ -352,7 +370,7 @@ static struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_write", WB_DATA, wb_target_write),
 	WB_RECORD("vfs_writev", WB_DATA, wb_target_writev),
 	WB_RECORD("vfs_iter_write", WB_DATA, wb_target_iter_write),
-	WB_RECORD("iter_file_splice_write", WB_DATA, wb_target_splice),
+	WB_RECORD_WAITS("iter_file_splice_write", WB_DATA, wb_target_splice),
 	WB_RECORD_IF_PRESENT("__kernel_write", WB_DATA, wb_target_write),
 	WB_RECORD_IF_PRESENT("vfs_iocb_iter_write", WB_DATA,
 			     wb_target_iocb_iter_write),
@@ -408,6 +426,15 @@ static struct wb_completion_probe wb_completions[] = {
 	{ wb_io_uring_write_kiocb, { .symbol_name = "io_req_rw_complete" } },
 };
 
+/*
+ * Waits for input inside hooked calls that may wait (WB_RECORD_WAITS):
+ * pipe_wait_readable() is where a splice from a pipe sleeps until the pipe
+ * has data. An instance's data points to the frame of the waiting call.
+ */
+static struct kretprobe wb_waits[] = {
+	{ .kp.symbol_name = "pipe_wait_readable" },
+};
+
 static int wb_completion_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct wb_completion_probe *c = container_of(kp, struct wb_completion_probe, kp);
@@ -431,7 +458,7 @@ static struct wb_watch *wb_frame_enter(struct wb_frame *f,
 	w = wb_watch_find_rcu(wb_target_sb(t));
 	if (w) {
 		f->idx = srcu_read_lock(&w->srcu);
-		/* The frame owns the section now; wb_hook_return() leaves it. */
+		/* The frame owns the section now; wb_frame_leave() leaves it. */
 		__release(&w->srcu);
 		/* Pairs with the barrier's smp_store_release(). */
 		f->epoch = smp_load_acquire(&w->epoch);
@@ -441,16 +468,36 @@ static struct wb_watch *wb_frame_enter(struct wb_frame *f,
 	return w;
 }
 
-static void wb_record_targets(struct wb_frame *f, u32 default_ops,
-			      struct wb_target *t, int n)
+/* Leaves the section that @f holds, if any. */
+static void wb_frame_leave(struct wb_frame *f)
+{
+	/* After this, a retiring watch may be freed: do not touch it again. */
+	if (f->w) {
+		__acquire(&f->w->srcu);
+		srcu_read_unlock(&f->w->srcu, f->idx);
+		f->w = NULL;
+	}
+}
+
+/* Fills @t with what a call changes; targets without ops of their own get @ops. */
+static int wb_targets(int (*target)(struct pt_regs *regs, struct wb_target *t),
+		      u32 ops, struct pt_regs *regs, struct wb_target *t)
+{
+	int i, n = target(regs, t);
+
+	for (i = 0; i < n; i++)
+		if (!t[i].ops)
+			t[i].ops = ops;
+	return n;
+}
+
+static void wb_record_targets(struct wb_frame *f, const struct wb_target *t,
+			      int n)
 {
 	int i;
 
-	for (i = 0; i < n; i++) {
-		if (!t[i].ops)
-			t[i].ops = default_ops;
+	for (i = 0; i < n; i++)
 		wb_record_change(f->w, f->epoch, &t[i]);
-	}
 }
 
 static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -462,14 +509,18 @@ static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	f->w = NULL;
 	f->kiocb = NULL;
-	n = h->target(regs, t);
+	if (h->kind == WB_HOOK_SCOPE)
+		return !h->target(regs, t);
+	n = wb_targets(h->target, h->ops, regs, t);
 	if (!n)
 		return 1;
-	if (h->kind == WB_HOOK_SCOPE)
-		return 0;
+	if (h->waits)
+		/* Even unwatched: the filesystem may be watched when a wait ends. */
+		container_of(f, struct wb_wait_frame, f)->t = t[0];
 	if (!wb_frame_enter(f, t))
-		return 1;	/* not watched: no return handler needed */
-	wb_record_targets(f, h->ops, t, n);
+		/* Not watched: no return handler needed, unless a wait may come. */
+		return !h->waits;
+	wb_record_targets(f, t, n);
 	if (h->kind == WB_HOOK_ASYNC) {
 		f->kiocb = h->kiocb(regs);
 		if (wb_pending_add(f->kiocb, f->w, f->idx)) {
@@ -491,23 +542,66 @@ static int __wb_hook_return(struct kretprobe_instance *ri,
 
 	if (f->kiocb && !h->completes_later(regs_return_value(regs)))
 		wb_pending_release(f->kiocb);
-
-	/* After this, a retiring watch may be freed: do not touch it again. */
-	if (f->w) {
-		__acquire(&f->w->srcu);
-		srcu_read_unlock(&f->w->srcu, f->idx);
-	}
+	wb_frame_leave(f);
 	return 0;
 }
 
-static bool wb_is_scope(const struct kretprobe *rp)
+static const struct wb_hook *wb_hook_of(const struct kretprobe *rp)
 {
 	const struct wb_hook *h;
 
 	for (h = wb_hooks; h < wb_hooks + ARRAY_SIZE(wb_hooks); h++)
 		if (rp == &h->krp)
-			return h->kind == WB_HOOK_SCOPE;
-	return false;
+			return h;
+	return NULL;
+}
+
+static bool wb_is_scope(const struct kretprobe *rp)
+{
+	const struct wb_hook *h = wb_hook_of(rp);
+
+	return h && h->kind == WB_HOOK_SCOPE;
+}
+
+static bool wb_may_wait(const struct kretprobe *rp)
+{
+	const struct wb_hook *h = wb_hook_of(rp);
+
+	return h && h->waits;
+}
+
+/*
+ * A wait for input begins. If the innermost hooked call of this task that
+ * may wait holds a section, it leaves it: it has modified nothing since its
+ * last record, or what it modified is in core and recorded in the epoch it
+ * read. Other waits need no return handler.
+ */
+static int __wb_wait_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	struct kretprobe_instance *caller;
+	struct wb_wait_frame *wf;
+
+	caller = wb_current_kretprobe_instance(wb_may_wait);
+	if (!caller)
+		return 1;
+	wf = (struct wb_wait_frame *)caller->data;
+	wb_frame_leave(&wf->f);
+	*(struct wb_wait_frame **)ri->data = wf;
+	return 0;
+}
+
+/*
+ * The wait ends: the call enters the section anew, before it modifies
+ * anything more, and records its change into the epoch open now.
+ */
+static int __wb_wait_return(struct kretprobe_instance *ri,
+			    struct pt_regs *regs)
+{
+	struct wb_wait_frame *wf = *(struct wb_wait_frame **)ri->data;
+
+	if (wb_frame_enter(&wf->f, &wf->t))
+		wb_record_targets(&wf->f, &wf->t, 1);
+	return 0;
 }
 
 static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -519,7 +613,7 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct wb_watch *w;
 	int n;
 
-	n = h->target(regs, t);
+	n = wb_targets(h->target, h->ops, regs, t);
 	if (!n)
 		return 0;
 	ri = wb_current_kretprobe_instance(wb_is_scope);
@@ -542,7 +636,7 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 		wb_watch_lose(f->w, f->epoch);
 		return 0;
 	}
-	wb_record_targets(f, h->ops, t, n);
+	wb_record_targets(f, t, n);
 	return 0;
 }
 
@@ -576,7 +670,21 @@ static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 	return wb_irqs_off(__wb_inner_pre(kp, regs));
 }
 
-/* Probe misses skip both handlers: the changes they hid are unrecorded. */
+static int wb_wait_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return wb_irqs_off(__wb_wait_entry(ri, regs));
+}
+
+static int wb_wait_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	return wb_irqs_off(__wb_wait_return(ri, regs));
+}
+
+/*
+ * Probe misses skip both handlers: the changes they hid are unrecorded. A
+ * missed wait probe hides none: its call keeps its section through that
+ * wait, as it would without wait probes.
+ */
 unsigned long wb_hooks_nmissed(void)
 {
 	unsigned long missed = 0;
@@ -592,8 +700,10 @@ unsigned long wb_hooks_nmissed(void)
 
 /* Unregisters in the reverse order of wb_hooks_init(). */
 static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
-				size_t nr_inner)
+				size_t nr_inner, size_t nr_waits)
 {
+	while (nr_waits--)
+		unregister_kretprobe(&wb_waits[nr_waits]);
 	while (nr_inner--)
 		unregister_kprobe(&wb_inner_hooks[nr_inner].kp);
 	while (nr_hooks--) {
@@ -609,7 +719,7 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 /* Completions first: no section may be handed to pending.c before. */
 int wb_hooks_init(void)
 {
-	size_t c, i, j;
+	size_t c, i, j, k;
 	int err;
 
 	for (c = 0; c < ARRAY_SIZE(wb_completions); c++) {
@@ -618,7 +728,7 @@ int wb_hooks_init(void)
 		if (err) {
 			pr_err("cannot probe %s: %d\n",
 			       wb_completions[c].kp.symbol_name, err);
-			wb_hooks_unregister(c, 0, 0);
+			wb_hooks_unregister(c, 0, 0, 0);
 			return err;
 		}
 	}
@@ -628,7 +738,9 @@ int wb_hooks_init(void)
 		krp->kp.symbol_name = wb_hooks[i].symbol;
 		krp->entry_handler = wb_hook_entry;
 		krp->handler = wb_hook_return;
-		krp->data_size = sizeof(struct wb_frame);
+		krp->data_size = wb_hooks[i].waits ?
+				 sizeof(struct wb_wait_frame) :
+				 sizeof(struct wb_frame);
 		krp->maxactive = wb_maxactive;
 		err = register_kretprobe(krp);
 		if (err == -ENOENT && wb_hooks[i].optional) {
@@ -638,7 +750,7 @@ int wb_hooks_init(void)
 		}
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_hooks[i].symbol, err);
-			wb_hooks_unregister(c, i, 0);
+			wb_hooks_unregister(c, i, 0, 0);
 			return err;
 		}
 		wb_hooks[i].registered = true;
@@ -652,7 +764,22 @@ int wb_hooks_init(void)
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_inner_hooks[j].symbol,
 			       err);
-			wb_hooks_unregister(c, i, j);
+			wb_hooks_unregister(c, i, j, 0);
+			return err;
+		}
+	}
+	for (k = 0; k < ARRAY_SIZE(wb_waits); k++) {
+		struct kretprobe *krp = &wb_waits[k];
+
+		krp->entry_handler = wb_wait_entry;
+		krp->handler = wb_wait_return;
+		krp->data_size = sizeof(struct wb_wait_frame *);
+		krp->maxactive = wb_maxactive;
+		err = register_kretprobe(krp);
+		if (err) {
+			pr_err("cannot probe %s: %d\n", krp->kp.symbol_name,
+			       err);
+			wb_hooks_unregister(c, i, j, k);
 			return err;
 		}
 	}
@@ -666,6 +793,6 @@ int wb_hooks_init(void)
  */
 void wb_hooks_exit(void)
 {
-	wb_hooks_unregister(ARRAY_SIZE(wb_completions),
-			    ARRAY_SIZE(wb_hooks), ARRAY_SIZE(wb_inner_hooks));
+	wb_hooks_unregister(ARRAY_SIZE(wb_completions), ARRAY_SIZE(wb_hooks),
+			    ARRAY_SIZE(wb_inner_hooks), ARRAY_SIZE(wb_waits));
 }
