@@ -14,7 +14,8 @@ static atomic_t wb_fail_record_alloc = ATOMIC_INIT(0);
 /* Whether this record allocation is to fail. */
 bool wb_fault_record_alloc(void)
 {
-	return atomic_add_unless(&wb_fail_record_alloc, -1, 0);
+	/* A negative count (a bad write) fails nothing. */
+	return atomic_dec_if_positive(&wb_fail_record_alloc) >= 0;
 }
 
 /* Without debugfs the knob is simply absent: nothing to check. */

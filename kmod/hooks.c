@@ -514,12 +514,16 @@ static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	n = wb_targets(h->target, h->ops, regs, t);
 	if (!n)
 		return 1;
-	if (h->waits)
-		/* Even unwatched: the filesystem may be watched when a wait ends. */
-		container_of(f, struct wb_wait_frame, f)->t = t[0];
+	/*
+	 * Not watched: no return handler, and the instance is free at once. A
+	 * call kept for a wait that may never end would let anyone exhaust
+	 * maxactive (and make every watch lossy) by parking splices on any
+	 * filesystem. A call in flight when a watch begins is not recorded.
+	 */
 	if (!wb_frame_enter(f, t))
-		/* Not watched: no return handler needed, unless a wait may come. */
-		return !h->waits;
+		return 1;
+	if (h->waits)
+		container_of(f, struct wb_wait_frame, f)->t = t[0];
 	wb_record_targets(f, t, n);
 	if (h->kind == WB_HOOK_ASYNC) {
 		f->kiocb = h->kiocb(regs);
