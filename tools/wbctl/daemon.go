@@ -47,6 +47,11 @@ A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken, and draining goes on
 after the last record it holds, so that nothing is lost or doubled.
 
+The log is a set of segments: FILE, then FILE.000001, FILE.000002 ... At a
+seal, once the current segment holds --segment-size bytes, the daemon starts
+the next one. "wbctl consumer ack" removes the oldest segments once every
+consumer has acknowledged their epochs; without consumers nothing is removed.
+
 Examples:
    wbctl daemon --log /var/lib/wbarrier/data.log /srv/data
    wbctl daemon --barrier-interval 1m --log /var/lib/wbarrier/data.log /srv/data
@@ -58,10 +63,11 @@ Examples:
 		&cli.DurationFlag{Name: "barrier-interval", Usage: "close the open epoch this long after it opened (0: never)"},
 		&cli.IntFlag{Name: "barrier-records", Usage: "close the open epoch once `N` records of it were drained (0: never)"},
 		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
+		&cli.Int64Flag{Name: "segment-size", Value: defaultSegmentSize, Usage: "start a new log segment at a seal once the current one holds `BYTES` (0: never)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 {
-			return usageError{"daemon: --barrier-records and --barrier-interval must not be negative"}
+		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 || ctx.Int64("segment-size") < 0 {
+			return usageError{"daemon: --barrier-records, --barrier-interval and --segment-size must not be negative"}
 		}
 		// Catch SIGTERM from the start: one that arrives while the log is
 		// being opened (crypto/rand may block early in a boot) still ends
@@ -81,6 +87,7 @@ Examples:
 		if err != nil {
 			return err
 		}
+		log.SetSegmentSize(ctx.Int64("segment-size"))
 		if ctx.Bool("syncfs") {
 			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(c, w) }}
 		}
@@ -126,9 +133,7 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 		return nil, nil, fmt.Errorf("%s is the log of %s (%s), not of watch %d on %s (%s)",
 			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)
 	}
-	if recs := old.Records(); len(recs) > 0 {
-		d.Cursor = recs[len(recs)-1].Seq + 1
-	}
+	d.Cursor = old.NextSeq()
 	d.LastSealed, _ = old.LastSealed()
 	if w.NextSeq < d.Cursor {
 		return nil, nil, fmt.Errorf("%s holds records up to %d but watch %d has queued only up to %d: the watch was made anew and its earlier changes are unknown; start a new log and rescan",
@@ -270,6 +275,9 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		}
 	}
 }
+
+// defaultSegmentSize is the default of --segment-size.
+const defaultSegmentSize = 64 << 20
 
 func contains(s []uint64, v uint64) bool {
 	for _, x := range s {

@@ -72,7 +72,7 @@ func TestLogVerify(t *testing.T) {
 			if tt.wantCode == exitCorrupt && !tt.json && !regexpMatch(`^corrupt at byte offset \d+: .+\n$`, out) {
 				t.Errorf("stdout %q: want a corrupt line", out)
 			}
-			if tt.wantCode == exitCorrupt && tt.json && !regexpMatch(`^\{"ok":false,"corrupt_offset":\d+,"reason":".+"\}\n$`, out) {
+			if tt.wantCode == exitCorrupt && tt.json && !regexpMatch(`^\{"ok":false,"corrupt_offset":\d+,"reason":".+","file":".+"\}\n$`, out) {
 				t.Errorf("stdout %q: want a corrupt line", out)
 			}
 		})
