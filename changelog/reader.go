@@ -17,6 +17,7 @@ type Log struct {
 	seals    []Seal
 	recovery *Recovery
 	segments []string // the files read, oldest first
+	nextSeq  uint64
 }
 
 // Open reads and validates every segment of the log at path: path itself
@@ -68,14 +69,10 @@ func (l *Log) LastSealed() (uint64, bool) {
 	return l.seals[len(l.seals)-1].Epoch, true
 }
 
-// NextSeq returns one past the seq of the last record the log ever held (0
-// if none): where a drain resumes.
-func (l *Log) NextSeq() uint64 {
-	if len(l.records) == 0 {
-		return l.header.NextSeq
-	}
-	return l.records[len(l.records)-1].Seq + 1
-}
+// NextSeq returns one past the seq of the last record the log holds or
+// held, or of the last epoch-closed marker a segment header tells of (0 if
+// none): where a drain resumes.
+func (l *Log) NextSeq() uint64 { return l.nextSeq }
 
 // Recovery describes the torn tail that reading stopped at, or is nil if
 // the file ends with a valid frame (or the header).
@@ -128,6 +125,7 @@ func (st *parser) segment(data []byte, path string) error {
 	}
 	l, t := st.l, &st.t
 	l.segments = append(l.segments, path)
+	l.nextSeq = max(l.nextSeq, h.NextSeq)
 	st.prev, t.header = path, h
 	for p < len(data) {
 		n, why := checkFrame(data[p:], h.Salt, prev)
@@ -155,6 +153,7 @@ func (st *parser) segment(data []byte, path string) error {
 				return corrupt(p, "record (seq %d) of epoch %d after epoch %d was sealed", r.Seq, r.Epoch, last)
 			}
 			l.records = append(l.records, r)
+			l.nextSeq = max(l.nextSeq, r.Seq+1)
 			t.counts.add(r.Epoch)
 		case frameSeal:
 			s, err := decodeSealPayload(payload)
@@ -202,8 +201,8 @@ func (st *parser) follows(h Header, corrupt func(int, string, ...any) error) err
 		return corrupt(76, "does not chain to the end of %s (previous crc %#08x, the segment ends with %#08x)", st.prev, h.PrevCRC, t.prev)
 	}
 	last, _ := l.LastSealed()
-	if h.Sealed != last || h.NextSeq != l.NextSeq() || h.Base != max(last, t.counts.max()) {
-		return corrupt(52, "header says base %d, sealed %d, next seq %d; %s ends with sealed %d, next seq %d, epochs up to %d",
+	if h.Sealed != last || h.NextSeq < l.NextSeq() || h.Base != max(last, t.counts.max()) {
+		return corrupt(52, "header says base %d, sealed %d, next seq %d; %s ends with sealed %d, next seq %d or more, epochs up to %d",
 			h.Base, h.Sealed, h.NextSeq, st.prev, last, l.NextSeq(), max(last, t.counts.max()))
 	}
 	return nil

@@ -341,3 +341,36 @@ func TestSegmentDamage(t *testing.T) {
 		})
 	}
 }
+
+// The seq of an epoch-closed marker is not in its seal: the Writer keeps
+// it (Consumed) in the next segment's header, so that a drain resumes
+// after it once the earlier segments are gone.
+func TestConsumedSeq(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.wblog")
+	w, err := Create(path, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetSegmentSize(1)
+	steps := []func() error{
+		func() error { return w.Append(write(1, 1, "a", 0, 1)) },
+		func() error { w.Consumed(3); return w.Seal(1, false) }, // its marker had seq 2
+		func() error { w.Consumed(7); return w.Seal(2, false) }, // an empty epoch; marker seq 6
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if _, err := Purge(path, 2); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.NextSeq(); got != 7 || len(l.Records()) != 0 {
+		t.Errorf("NextSeq() = %d with %d records, want 7 and none", got, len(l.Records()))
+	}
+}

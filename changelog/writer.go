@@ -210,6 +210,16 @@ func openLast(path string) (*Writer, *Recovery, error) {
 	return w, rec, nil
 }
 
+// Consumed tells the Writer that the records below seq next are in the log,
+// epoch-closed markers included (a seal does not hold its marker's seq):
+// the header of the next segment keeps the greatest such next as NextSeq,
+// where a drain resumes if the earlier segments are removed.
+func (w *Writer) Consumed(next uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.nextSeq = max(w.nextSeq, next)
+}
+
 // SetSegmentSize makes the Writer start a new segment at a seal once the
 // current one holds n bytes or more; 0 (the default) never does.
 func (w *Writer) SetSegmentSize(n int64) {
@@ -319,7 +329,7 @@ func (w *Writer) Append(r record.Record) error {
 		return appendRecordPayload(b, &r)
 	})
 	w.counts.add(r.Epoch)
-	w.nextSeq = r.Seq + 1
+	w.nextSeq = max(w.nextSeq, r.Seq+1)
 	if len(w.buf) >= flushSize {
 		return w.flush()
 	}
