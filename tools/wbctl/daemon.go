@@ -14,6 +14,7 @@ import (
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/epochs"
+	"github.com/wbarrier/wbarrier/tools/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,11 @@ drained (a checkpoint: barrier, drain, syncfs, seal); epochs closed by
 "wbctl barrier" are sealed the same way and restart the schedule. On SIGINT
 or SIGTERM it makes a final checkpoint, so that everything changed until then
 is in a sealed epoch, and exits with status 0. Once it is set up, it prints
-"wbctl: draining watch ID into FILE" on stderr. --once only drains what is
+"wbctl: draining watch ID into FILE" on stderr.
+
+Under systemd (Type=notify: $NOTIFY_SOCKET is set) it sends READY=1 once set
+up, a STATUS= line (open and last sealed epoch) after each seal, and
+STOPPING=1 when SIGTERM or SIGINT starts the final checkpoint. --once only drains what is
 queued, sealing the epochs already closed.
 
 Keep the log on another filesystem than the watched one: the daemon's own
@@ -91,7 +96,13 @@ Examples:
 		if ctx.Bool("syncfs") {
 			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(c, w) }}
 		}
+		notify, err := sdnotify.FromEnv()
+		if err != nil {
+			return err
+		}
+		defer notify.Close()
 		cfg := daemonConfig{
+			notify:    notify,
 			unmounted: w.Unmounted,
 			unwatch:   func() error { return c.Unwatch(w.ID) },
 			once:      ctx.Bool("once"),
@@ -160,6 +171,21 @@ type daemonConfig struct {
 	barrier   func() (uint64, bool, error) // the watch's barrier
 	stop      <-chan os.Signal             // SIGINT, SIGTERM
 	logPath   string
+	notify    *sdnotify.Notifier // systemd's, or nil
+}
+
+// tell sends state to systemd (if it listens), warning on stderr if that
+// fails: the daemon goes on.
+func tell(ctx *cli.Context, n *sdnotify.Notifier, assignments ...string) {
+	if err := n.Send(assignments...); err != nil {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %v\n", err)
+	}
+}
+
+// sdStatus is the daemon's STATUS= line for systemd: right after a seal of
+// N, epoch N+1 is the open one.
+func sdStatus(d *drain.Drainer) string {
+	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, d.LastSealed+1, d.LastSealed)
 }
 
 // reportStats tells about the epochs a drain pass sealed.
@@ -176,9 +202,15 @@ func reportStats(ctx *cli.Context, st drain.Stats) {
 // runDaemon drains until stopped, or once. It closes epochs by the policy,
 // and once more when stopped (the final checkpoint).
 func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
+	report := func(st drain.Stats) {
+		reportStats(ctx, st)
+		if len(st.Sealed) > 0 {
+			tell(ctx, cfg.notify, sdStatus(d))
+		}
+	}
 	pass := func() (drain.Stats, error) {
 		st, err := d.Once()
-		reportStats(ctx, st)
+		report(st)
 		return st, err
 	}
 	if cfg.once {
@@ -187,7 +219,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	}
 	checkpoint := func() error {
 		_, st, err := epochs.Checkpoint(epochs.Steps{Barrier: cfg.barrier, Drain: d.Once})
-		reportStats(ctx, st)
+		report(st)
 		return err
 	}
 	// The filesystem was unmounted: the watch's last records, with the
@@ -223,6 +255,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	}()
 
 	fmt.Fprintf(ctx.App.ErrWriter, "wbctl: draining watch %d into %s\n", d.Watch, cfg.logPath)
+	tell(ctx, cfg.notify, "READY=1", sdStatus(d))
 	sched := epochs.NewSchedule(cfg.policy, time.Now())
 	for {
 		st, err := pass()
@@ -243,6 +276,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		}
 		select {
 		case <-stopped:
+			tell(ctx, cfg.notify, "STOPPING=1", "STATUS=final checkpoint")
 			if err := checkpoint(); errors.Is(err, unix.ENODEV) {
 				return unmounted()
 			} else if err != nil {
