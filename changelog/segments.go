@@ -136,8 +136,9 @@ func readHeader(path string) (Header, error) {
 // after epoch upTo: segment K goes when segment K+1 exists and its Base is
 // at most upTo, so that every epoch after upTo stays answerable. The last
 // segment, which the writer appends to, is never removed. Segments are
-// removed oldest first, so that a crash leaves the newest ones, in order;
-// the directory is fsynced at the end. It returns the files removed.
+// removed oldest first, the directory fsynced after each, so that a crash
+// leaves the newest ones, in order, without a gap. It returns the files
+// removed.
 //
 // The caller decides upTo: the slowest consumer's acknowledged epoch, made
 // durable before calling Purge.
@@ -159,8 +160,6 @@ func Purge(path string, upTo uint64) ([]string, error) {
 			return removed, fmt.Errorf("changelog: purge: %w", err)
 		}
 		removed = append(removed, segs[i].path)
-	}
-	if len(removed) > 0 {
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			return removed, fmt.Errorf("changelog: purge: %w", err)
 		}
