@@ -21,7 +21,7 @@ type Changes struct {
 
 	// Rescan is true when the log cannot vouch for the whole range: an
 	// epoch in it is not sealed (not reached yet, lost in a crash, or
-	// before the log began) or is sealed as lossy. Objects still lists
+	// before the log began), is sealed as lossy, or was purged (Base). Objects still lists
 	// every change the log holds, but other objects may have changed too:
 	// the caller must rescan (by ctime, say) from epoch RescanFrom on.
 	Rescan bool
@@ -80,7 +80,11 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 	if until == since {
 		return c, nil
 	}
-	c.checkSealed(l.seals)
+	if b := l.Base(); since < b {
+		c.rescan(since+1, fmt.Sprintf("epochs up to %d were purged from the log (its oldest segment starts after epoch %d)", b, b))
+	} else {
+		c.checkSealed(l.seals)
+	}
 
 	index := make(map[string]int)
 	var key []byte

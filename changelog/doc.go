@@ -14,7 +14,8 @@
 // # File layout
 //
 // All integers are little-endian and unsigned unless said otherwise.
-// Offsets are in bytes. A file is a header followed by zero or more frames;
+// Offsets are in bytes. A log is one or more segment files (see Segments
+// below); each is a header followed by zero or more frames;
 // the header length and every frame length are multiples of 8, so every
 // frame starts at a multiple of 8 and its length field (4 bytes at the
 // start of the frame) never straddles a 512-byte sector.
@@ -48,9 +49,26 @@
 // multiple of 8; a reader requires exactly this value (so at least 48). The
 // header is written once, by Create, and never changes.
 //
+// A later segment's header has version 2 (SegmentVersion) and 40 more
+// bytes before the strings, which then start at offset 84:
+//
+//	44      8     segment: its number N >= 1 (the file is FILE.N)
+//	52      8     base: every record and seal of an epoch after base is in
+//	              this segment or a later one
+//	60      8     sealed: the last epoch sealed in the earlier segments (0: none)
+//	68      8     next_seq: at least one past the seq of every record, and of
+//	              every epoch-closed marker sealed, in the earlier segments
+//	76      4     prev_crc: the crc of the last frame of segment N-1 (its
+//	              header_crc if it has no frame)
+//	80      4     reserved: 0
+//	84      F+M+U the strings, as above
+//
+// and header_len = align8(84 + F + M + U + 4).
+//
 // Reading the header: fewer than 8 bytes or a different magic: not a log
-// (ErrNotLog). A version other than 1: ErrVersion (checked before the CRC,
-// since another version may lay the header out differently). The file
+// (ErrNotLog). A version other than 1 and 2: ErrVersion (checked before
+// the CRC, since another version may lay the header out differently).
+// Version 2 with segment 0 or a nonzero reserved field: ErrCorrupt. The file
 // ending inside the header, an implausible header_len, a CRC mismatch,
 // nonzero flags, reserved field or padding: a corrupt header (ErrCorrupt).
 // The header is never "torn": Create writes it to a temporary file, fsyncs
@@ -191,4 +209,49 @@
 // A reader running while the writer appends sees frames still being
 // written as a torn tail, never as corruption, since a seal is only ever
 // written after the frames before it are complete.
+//
+// # Segments
+//
+// A log at path FILE is the segment files FILE (segment 0, version 1
+// header) and FILE.000001, FILE.000002 ... (at least six digits, version 2
+// header), numbered without gaps. The Writer appends to the last one only.
+// With a segment size set (Writer.SetSegmentSize), Seal, once the seal is
+// durable and the segment holds that many bytes or more, starts segment
+// N+1: its header, whose prev_crc is the crc of the seal just written, goes
+// to a temporary file that is fsynced, linked to its name, and the
+// directory is fsynced, all before anything is appended to it. A crash
+// leaves segment N+1 absent (and perhaps a temporary file, ignored) or
+// complete with its header: either way a valid log, and the Writer goes on
+// with the last segment it finds. Nothing is written to a segment once the
+// next one exists.
+//
+// Every segment carries the log's identity (the same salt, dev, fs type,
+// mount and UUID), and the CRC chain runs through all of them: the first
+// frame of segment N+1 chains to its header_crc, which covers prev_crc,
+// the crc of the last frame of segment N. A segment of another log, a
+// stale one, or one put under another number never validates in place.
+//
+// Purge removes segments oldest first: segment K goes when segment K+1
+// exists and its base is at most the epoch given (the slowest consumer's
+// acknowledged epoch, see tools/internal/consumers); the last segment
+// never goes. The directory is fsynced after each removal: a crash in the
+// middle leaves the newest segments, in order, without a gap.
+// The log then starts with segment K+1 > 0, whose base says which epochs
+// can no longer be answered: Changes since an epoch before base is a
+// rescan. Records of epochs up to base may still be in it (an epoch may
+// straddle a rotation: the kernel opens N+1 before it closes N), and the
+// seal of such an epoch does not count its records.
+//
+// Reading a log (Open): the segment files are listed and read in order.
+// Besides the checks of each file, these are corruption (ErrCorrupt,
+// naming the file): a number missing between two segment files; a header
+// whose number is not its file's, whose identity differs from the first
+// segment's, whose prev_crc is not the crc the previous segment ends with,
+// or whose sealed, next_seq or base do not match what the segments before
+// it hold (sealed equal to their last seal, next_seq at least one past
+// their last record, base equal to the greater of that seal and the
+// greatest epoch of their records after it); and a torn tail in any
+// segment but the last. Only the last segment can have a torn tail, and
+// OpenWriter cuts it into SEGMENT.broken. A segment removed by Purge while
+// Open reads makes it list the files again.
 package changelog

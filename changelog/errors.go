@@ -42,6 +42,7 @@ func (e *CorruptError) Is(target error) bool { return target == ErrCorrupt }
 // last valid frame, that are not part of the log. Reading ignores them;
 // OpenWriter cuts them off and keeps them in the Broken file.
 type Recovery struct {
+	Path   string // the segment file
 	Offset int64  // where the valid log ends and the torn tail starts
 	Bytes  int64  // length of the torn tail, to the end of the file
 	Reason string // what is wrong with the first frame of the tail

@@ -11,9 +11,13 @@ import (
 	"github.com/wbarrier/wbarrier/record"
 )
 
-// FormatVersion is the version of the file format this package writes and
-// reads, stored in the header.
-const FormatVersion = 1
+// FormatVersion is the header version of a log's first segment (FILE);
+// SegmentVersion the header version of the later segments (FILE.NNNNNN),
+// whose header has the segment fields. The frames are the same in both.
+const (
+	FormatVersion  = 1
+	SegmentVersion = 2
+)
 
 // MaxPayload is the largest payload a frame may declare. A length field above
 // it is treated as damage, never as a frame to read.
@@ -23,7 +27,8 @@ const MaxPayload = 1 << 20
 const (
 	magic = "WBLOG\x00\x00\x01"
 
-	headerFixed   = 44 // header bytes before the strings
+	headerFixed   = 44 // version 1 header bytes before the strings
+	segmentFixed  = 84 // version 2: the segment fields come before the strings
 	headerMinSize = 48 // a header with three empty strings: 44 + CRC, aligned
 
 	frameHeaderSize = 12 // length, type, reserved, CRC
@@ -99,6 +104,24 @@ type Header struct {
 	Dev    uint32 // device number of the watched superblock
 	Mount  string // mount path of the watched filesystem
 	UUID   string // filesystem UUID; may be empty
+
+	// The segment fields, zero in a log's first segment (version 1); the
+	// Writer sets them when it starts a segment.
+
+	// Segment is the segment's number: 0 for FILE, N for FILE.N.
+	Segment uint64
+	// Base: every record and seal of an epoch after Base is in this
+	// segment or a later one. Once the earlier segments are removed, the
+	// epochs up to Base can no longer be answered.
+	Base uint64
+	// Sealed is the last epoch sealed in the earlier segments (0: none).
+	Sealed uint64
+	// NextSeq is one past the seq of the last record of the earlier
+	// segments (0: none).
+	NextSeq uint64
+	// PrevCRC is the crc of the last frame of the previous segment (its
+	// header_crc if it has no frame): the chain goes on across segments.
+	PrevCRC uint32
 }
 
 // encodeHeader returns the header's bytes and its CRC.
@@ -108,8 +131,12 @@ func encodeHeader(h *Header) ([]byte, uint32, error) {
 			return nil, 0, fmt.Errorf("changelog: header %s is %d bytes, the limit is %d", s.name, len(s.v), maxVariableLength)
 		}
 	}
+	fixed := headerFixed
+	if h.Version == SegmentVersion {
+		fixed = segmentFixed
+	}
 	vlen := len(h.FSType) + len(h.Mount) + len(h.UUID)
-	size := align8(headerFixed + vlen + 4)
+	size := align8(fixed + vlen + 4)
 	b := make([]byte, size)
 	copy(b[0:8], magic)
 	le.PutUint16(b[8:], h.Version)
@@ -122,7 +149,15 @@ func encodeHeader(h *Header) ([]byte, uint32, error) {
 	le.PutUint16(b[38:], uint16(len(h.Mount)))
 	le.PutUint16(b[40:], uint16(len(h.UUID)))
 	le.PutUint16(b[42:], 0)
-	p := headerFixed
+	if h.Version == SegmentVersion {
+		le.PutUint64(b[44:], h.Segment)
+		le.PutUint64(b[52:], h.Base)
+		le.PutUint64(b[60:], h.Sealed)
+		le.PutUint64(b[68:], h.NextSeq)
+		le.PutUint32(b[76:], h.PrevCRC)
+		le.PutUint32(b[80:], 0)
+	}
+	p := fixed
 	p += copy(b[p:], h.FSType)
 	p += copy(b[p:], h.Mount)
 	copy(b[p:], h.UUID)
@@ -151,8 +186,13 @@ func decodeHeader(data []byte, path string) (Header, int, uint32, error) {
 		return h, 0, 0, corrupt(len(data), "file ends inside the header (%d bytes)", len(data))
 	}
 	h.Version = le.Uint16(data[8:])
-	if h.Version != FormatVersion {
-		return h, 0, 0, fmt.Errorf("%w: %s: format version %d, this reader knows %d", ErrVersion, path, h.Version, FormatVersion)
+	fixed := headerFixed
+	switch h.Version {
+	case FormatVersion:
+	case SegmentVersion:
+		fixed = segmentFixed
+	default:
+		return h, 0, 0, fmt.Errorf("%w: %s: format version %d, this reader knows %d and %d", ErrVersion, path, h.Version, FormatVersion, SegmentVersion)
 	}
 	if len(data) < headerMinSize {
 		return h, 0, 0, corrupt(len(data), "file ends inside the header (%d bytes)", len(data))
@@ -175,13 +215,23 @@ func decodeHeader(data []byte, path string) (Header, int, uint32, error) {
 		return h, 0, 0, corrupt(42, "reserved field is %#x, not 0", r)
 	}
 	fl, ml, ul := int(le.Uint16(data[36:])), int(le.Uint16(data[38:])), int(le.Uint16(data[40:]))
-	if want := align8(headerFixed + fl + ml + ul + 4); want != size {
+	if want := align8(fixed + fl + ml + ul + 4); want != size {
 		return h, 0, 0, corrupt(12, "header length %d, but the strings need %d", size, want)
 	}
 	h.Salt = le.Uint64(data[16:])
 	h.Created = time.Unix(0, int64(le.Uint64(data[24:]))).UTC()
 	h.Dev = le.Uint32(data[32:])
-	p := headerFixed
+	if h.Version == SegmentVersion {
+		h.Segment, h.Base, h.Sealed, h.NextSeq = le.Uint64(data[44:]), le.Uint64(data[52:]), le.Uint64(data[60:]), le.Uint64(data[68:])
+		h.PrevCRC = le.Uint32(data[76:])
+		if r := le.Uint32(data[80:]); r != 0 {
+			return h, 0, 0, corrupt(80, "segment reserved field is %#x, not 0", r)
+		}
+		if h.Segment == 0 {
+			return h, 0, 0, corrupt(44, "a version 2 header for segment 0")
+		}
+	}
+	p := fixed
 	h.FSType = string(data[p : p+fl])
 	p += fl
 	h.Mount = string(data[p : p+ml])

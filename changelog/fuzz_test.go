@@ -3,6 +3,8 @@ package changelog
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/wbarrier/wbarrier/record"
@@ -57,6 +59,7 @@ func FuzzOpen(f *testing.F) {
 	corrupt[frameOffsets(f, valid)[1]+40] ^= 1
 	f.Add(corrupt)
 	f.Add(logBytes(f))
+	f.Add(segmentBytes(f, sampleSealed...))
 	f.Add([]byte(magic))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -130,4 +133,29 @@ func craftBytes(frames []craftFrame) []byte {
 		b, prev = appendFrame(b, f.typ, h.Salt, prev, func(dst []byte) []byte { return append(dst, f.payload...) })
 	}
 	return b
+}
+
+// segmentBytes returns the bytes of the second segment (version 2 header)
+// of a log holding recs, a segment per seal.
+func segmentBytes(t testing.TB, recs ...record.Record) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "test.wblog")
+	w, err := Create(path, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetSegmentSize(1)
+	for _, r := range recs {
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(SegmentPath(path, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -3,42 +3,45 @@ package changelog
 import (
 	"container/heap"
 	"fmt"
-	"os"
 	"slices"
 
 	"github.com/wbarrier/wbarrier/record"
 )
 
-// Log is a log file as read and validated by Open: its header, its records
-// and seals in file order, and the torn tail if there was one. It is
-// immutable and safe for concurrent use.
+// Log is a log as read and validated by Open: the header of its first
+// segment, its records and seals in order, and the torn tail if there was
+// one. It is immutable and safe for concurrent use.
 type Log struct {
 	header   Header
 	records  []record.Record
 	seals    []Seal
 	recovery *Recovery
+	segments []string // the files read, oldest first
+	nextSeq  uint64
 }
 
-// Open reads and validates the whole log file at path.
+// Open reads and validates every segment of the log at path: path itself
+// and the later segments path.NNNNNN, or what is left of them once the
+// oldest were removed (see Purge).
 //
-// A torn tail (see doc.go for the exact rule) is not an error: Open stops
-// before it and reports it in Recovery; the file is not modified. Damage
-// before the tail is an error satisfying errors.Is(err, ErrCorrupt), a
-// *CorruptError naming the byte offset; a file that is not a wbarrier log
-// gives ErrNotLog, an unknown format version ErrVersion.
+// A torn tail of the last segment (see doc.go for the exact rule) is not
+// an error: Open stops before it and reports it in Recovery; the files are
+// not modified. Damage before the tail is an error satisfying
+// errors.Is(err, ErrCorrupt), a *CorruptError naming the file and the
+// byte offset: so is a segment missing between two others, a segment that
+// does not chain to the one before it, or a torn tail in a segment that is
+// not the last. A file that is not a wbarrier log gives ErrNotLog, an
+// unknown format version ErrVersion, a log without any segment
+// fs.ErrNotExist.
 //
 // Open may run while a Writer appends: frames still being written show up
-// as a torn tail.
+// as a torn tail. It may run while segments are rotated or removed.
 func Open(path string) (*Log, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("changelog: %w", err)
-	}
-	l, _, err := parse(data, path)
+	l, _, _, err := readLog(path)
 	return l, err
 }
 
-// Header returns the file header.
+// Header returns the header of the log's first (oldest remaining) segment.
 func (l *Log) Header() Header { return l.header }
 
 // Records returns the change records in file order (which is the order the
@@ -49,13 +52,27 @@ func (l *Log) Records() []record.Record { return slices.Clone(l.records) }
 // Seals returns the seals in file order, which is increasing epoch order.
 func (l *Log) Seals() []Seal { return slices.Clone(l.seals) }
 
+// Segments returns the files of the log, oldest first.
+func (l *Log) Segments() []string { return slices.Clone(l.segments) }
+
+// Base returns the last epoch the log can no longer answer because its
+// segments were removed: 0 if the log has all its segments. Changes since
+// an epoch before Base are a rescan.
+func (l *Log) Base() uint64 { return l.header.Base }
+
 // LastSealed returns the epoch of the last seal, and false if there is none.
+// The seal may be in a segment that was removed.
 func (l *Log) LastSealed() (uint64, bool) {
 	if len(l.seals) == 0 {
-		return 0, false
+		return l.header.Sealed, l.header.Sealed != 0
 	}
 	return l.seals[len(l.seals)-1].Epoch, true
 }
+
+// NextSeq returns one past the seq of the last record the log holds or
+// held, or of the last epoch-closed marker a segment header tells of (0 if
+// none): where a drain resumes.
+func (l *Log) NextSeq() uint64 { return l.nextSeq }
 
 // Recovery describes the torn tail that reading stopped at, or is nil if
 // the file ends with a valid frame (or the header).
@@ -67,66 +84,93 @@ func (l *Log) Recovery() *Recovery {
 	return &r
 }
 
-// tail is what a Writer needs to append after the valid part of a file.
+// tail is what a Writer needs to append after the valid part of a log.
 type tail struct {
-	end    int64  // end of the last valid frame
+	header Header // of the last segment
+	end    int64  // end of the last valid frame in the last segment
 	prev   uint32 // its CRC (the header CRC if there is no frame)
 	counts epochCounts
 }
 
-// parse validates a whole file image. It never panics on any input.
+// parse validates a whole file image as a log of one segment. It never
+// panics on any input.
 func parse(data []byte, path string) (*Log, *tail, error) {
-	h, p, prev, err := decodeHeader(data, path)
-	if err != nil {
+	var st parser
+	if err := st.segment(data, path); err != nil {
 		return nil, nil, err
 	}
-	l := &Log{header: h}
-	t := &tail{}
+	return st.l, &st.t, nil
+}
+
+// parser validates the segments of a log, oldest first.
+type parser struct {
+	l    *Log
+	t    tail
+	prev string // path of the previous segment
+}
+
+// segment validates one more segment, whose file holds data.
+func (st *parser) segment(data []byte, path string) error {
+	h, p, prev, err := decodeHeader(data, path)
+	if err != nil {
+		return err
+	}
 	corrupt := func(off int, format string, args ...any) error {
 		return &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
 	}
+	if st.l == nil {
+		st.l = &Log{header: h}
+	} else if err := st.follows(h, corrupt); err != nil {
+		return err
+	}
+	l, t := st.l, &st.t
+	l.segments = append(l.segments, path)
+	l.nextSeq = max(l.nextSeq, h.NextSeq)
+	st.prev, t.header = path, h
 	for p < len(data) {
 		n, why := checkFrame(data[p:], h.Salt, prev)
 		if why != "" {
 			last, sealed := l.LastSealed()
 			if q, s, ok := findSeal(data, p, h.Salt, last, sealed); ok {
-				return nil, nil, corrupt(p, "%s; the valid seal of epoch %d at offset %d follows, so this frame was durable", why, s.Epoch, q)
+				return corrupt(p, "%s; the valid seal of epoch %d at offset %d follows, so this frame was durable", why, s.Epoch, q)
 			}
-			l.recovery = &Recovery{Offset: int64(p), Bytes: int64(len(data) - p), Reason: why}
+			l.recovery = &Recovery{Path: path, Offset: int64(p), Bytes: int64(len(data) - p), Reason: why}
 			break
 		}
 		// The frame is what a writer wrote: any fault now is a hard error.
 		f := data[p : p+frameSize(n)]
 		if r := le.Uint16(f[6:]); r != 0 {
-			return nil, nil, corrupt(p, "frame reserved field is %#x, not 0", r)
+			return corrupt(p, "frame reserved field is %#x, not 0", r)
 		}
 		payload := f[frameHeaderSize : frameHeaderSize+n]
 		switch typ := le.Uint16(f[4:]); typ {
 		case frameRecord:
 			r, err := decodeRecordPayload(payload)
 			if err != nil {
-				return nil, nil, corrupt(p, "%v", err)
+				return corrupt(p, "%v", err)
 			}
 			if last, ok := l.LastSealed(); ok && r.Epoch <= last {
-				return nil, nil, corrupt(p, "record (seq %d) of epoch %d after epoch %d was sealed", r.Seq, r.Epoch, last)
+				return corrupt(p, "record (seq %d) of epoch %d after epoch %d was sealed", r.Seq, r.Epoch, last)
 			}
 			l.records = append(l.records, r)
+			l.nextSeq = max(l.nextSeq, r.Seq+1)
 			t.counts.add(r.Epoch)
 		case frameSeal:
 			s, err := decodeSealPayload(payload)
 			if err != nil {
-				return nil, nil, corrupt(p, "%v", err)
+				return corrupt(p, "%v", err)
 			}
 			if last, ok := l.LastSealed(); ok && s.Epoch <= last {
-				return nil, nil, corrupt(p, "seal of epoch %d after the seal of epoch %d", s.Epoch, last)
+				return corrupt(p, "seal of epoch %d after the seal of epoch %d", s.Epoch, last)
 			}
-			if c := t.counts.get(s.Epoch); c != s.Records {
-				return nil, nil, corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
+			// Records of an epoch up to Base may be in removed segments.
+			if c := t.counts.get(s.Epoch); c != s.Records && s.Epoch > l.header.Base {
+				return corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
 			}
 			l.seals = append(l.seals, s)
 			t.counts.dropThrough(s.Epoch)
 		default:
-			return nil, nil, corrupt(p, "unknown frame type %d", typ)
+			return corrupt(p, "unknown frame type %d", typ)
 		}
 		prev = le.Uint32(f[8:])
 		p += len(f)
@@ -135,7 +179,33 @@ func parse(data []byte, path string) (*Log, *tail, error) {
 	if l.recovery != nil {
 		t.end = l.recovery.Offset
 	}
-	return l, t, nil
+	return nil
+}
+
+// follows checks that a segment with header h may follow the segments read
+// so far: same log, next number, chained to the last frame before it.
+func (st *parser) follows(h Header, corrupt func(int, string, ...any) error) error {
+	l, t := st.l, &st.t
+	if r := l.recovery; r != nil {
+		return &CorruptError{Path: r.Path, Offset: r.Offset,
+			Reason: fmt.Sprintf("%s, but the segment is not the last", r.Reason)}
+	}
+	first := l.header
+	if h.Salt != first.Salt || h.Dev != first.Dev || h.FSType != first.FSType || h.Mount != first.Mount || h.UUID != first.UUID {
+		return corrupt(0, "the header is not of the log of %s", st.prev)
+	}
+	if want := t.header.Segment + 1; h.Segment != want {
+		return corrupt(44, "header says segment %d, want %d (after %s)", h.Segment, want, st.prev)
+	}
+	if h.PrevCRC != t.prev {
+		return corrupt(76, "does not chain to the end of %s (previous crc %#08x, the segment ends with %#08x)", st.prev, h.PrevCRC, t.prev)
+	}
+	last, _ := l.LastSealed()
+	if h.Sealed != last || h.NextSeq < l.NextSeq() || h.Base != max(last, t.counts.max()) {
+		return corrupt(52, "header says base %d, sealed %d, next seq %d; %s ends with sealed %d, next seq %d or more, epochs up to %d",
+			h.Base, h.Sealed, h.NextSeq, st.prev, last, l.NextSeq(), max(last, t.counts.max()))
+	}
+	return nil
 }
 
 // checkFrame checks that b starts with a whole frame whose chained CRC is
@@ -213,6 +283,15 @@ func (c *epochCounts) add(epoch uint64) {
 }
 
 func (c *epochCounts) get(epoch uint64) uint64 { return c.n[epoch] }
+
+// max returns the greatest epoch counted, 0 if none.
+func (c *epochCounts) max() uint64 {
+	var m uint64
+	for e := range c.n {
+		m = max(m, e)
+	}
+	return m
+}
 
 // dropThrough forgets the epochs up to and including epoch.
 func (c *epochCounts) dropThrough(epoch uint64) {

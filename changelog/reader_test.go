@@ -233,7 +233,7 @@ func TestNotLog(t *testing.T) {
 		{"magic only", []byte(magic), ErrCorrupt, 8},
 		{"half a header", good[:30], ErrCorrupt, 30},
 		{"header cut", good[:hdr-1], ErrCorrupt, int64(hdr - 1)},
-		{"version 2", with(func(b []byte) []byte { b[8] = 2; return b }), ErrVersion, 0},
+		{"version 3", with(func(b []byte) []byte { b[8] = 3; return b }), ErrVersion, 0},
 		{"version 0", with(func(b []byte) []byte { b[8] = 0; return b }), ErrVersion, 0},
 		{"mount path damaged", with(func(b []byte) []byte { b[50] ^= 1; return b }), ErrCorrupt, int64(hdr - 4)},
 		{"header CRC damaged", with(func(b []byte) []byte { b[hdr-2] ^= 1; return b }), ErrCorrupt, int64(hdr - 4)},

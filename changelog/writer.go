@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,9 +18,9 @@ import (
 // (without fsync) to the file.
 const flushSize = 64 << 10
 
-// Writer appends to a log file. It holds an exclusive flock(2) on the file
-// for as long as it is open, so there is at most one Writer per log. Its
-// methods are safe for concurrent use.
+// Writer appends to a log. It holds an exclusive flock(2) on the log's
+// last segment for as long as it is open, so there is at most one Writer
+// per log. Its methods are safe for concurrent use.
 //
 // After a failed write or fsync the Writer is unusable: every later call
 // returns the first error (retrying fsync after a failure can silently lose
@@ -30,22 +29,25 @@ const flushSize = 64 << 10
 type Writer struct {
 	mu      sync.Mutex
 	f       *os.File
-	path    string
-	header  Header
+	base    string // the log's path: segment 0, and the prefix of the others
+	path    string // the segment being appended to
+	header  Header // its header
+	segSize int64  // start a new segment at a seal past this size (0: never)
 	off     int64  // file offset where buf goes
 	buf     []byte // frames appended but not yet written
 	prev    uint32 // CRC of the last frame (in buf or in the file)
 	last    uint64 // last sealed epoch, if sealed
 	sealed  bool
+	nextSeq uint64      // one past the seq of the last record
 	counts  epochCounts // records per epoch after the last seal
 	err     error       // sticky I/O error
 	closing bool
 }
 
-// Create creates a new, empty log file at path for the watch that h
-// describes. It fails if path exists (errors.Is(err, fs.ErrExist)). The
-// file gets mode 0600, a random salt (h.Salt is ignored) and the current
-// format version; h.Created defaults to now.
+// Create creates a new, empty log at path for the watch that h describes.
+// It fails if the log exists (errors.Is(err, fs.ErrExist)): path, or any
+// later segment path.NNNNNN. The file gets mode 0600, a random salt (h.Salt
+// is ignored) and the current format version; h.Created defaults to now.
 //
 // The header is written to a temporary file in the same directory, fsynced,
 // then hard-linked to path and the directory fsynced, so that after a crash
@@ -59,21 +61,39 @@ func Create(path string, h Header) (*Writer, error) {
 	}
 	h.Version = FormatVersion
 	h.Salt = binary.LittleEndian.Uint64(salt[:])
+	h.Segment, h.Base, h.Sealed, h.NextSeq, h.PrevCRC = 0, 0, 0, 0, 0
+	if segs, err := listSegments(path); err != nil && !errors.Is(err, ErrCorrupt) {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+	} else if len(segs) > 0 || err != nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, fs.ErrExist)
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("changelog: create %s: %w", path, fs.ErrExist)
+	}
+	f, h, crc, err := createSegment(path, h)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc}, nil
+}
+
+// createSegment creates the segment file path with header h, locked: the
+// header goes to a temporary file, which is fsynced, then linked to path,
+// and the directory is fsynced. It returns the open file, the header as a
+// reader sees it and its CRC.
+func createSegment(path string, h Header) (*os.File, Header, uint32, error) {
 	if h.Created.IsZero() {
 		h.Created = time.Now()
 	}
 	h.Created = time.Unix(0, h.Created.UnixNano()).UTC() // what a reader sees
 	hdr, crc, err := encodeHeader(&h)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Lstat(path); err == nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, fs.ErrExist)
+		return nil, h, 0, err
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	ok := false
 	defer func() {
@@ -83,44 +103,74 @@ func Create(path string, h Header) (*Writer, error) {
 		}
 	}()
 	if err := f.Chmod(0o600); err != nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	if err := lockFile(f); err != nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	if _, err := f.Write(hdr); err != nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("changelog: create %s: fsync: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: fsync: %w", path, err)
 	}
 	if err := os.Link(f.Name(), path); err != nil {
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	ok = true
 	if err := os.Remove(f.Name()); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
 	if err := syncDir(dir); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("changelog: create %s: %w", path, err)
+		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
 	}
-	return &Writer{f: f, path: path, header: h, off: int64(len(hdr)), prev: crc}, nil
+	return f, h, crc, nil
 }
 
-// OpenWriter opens an existing log for appending. It reads and validates
-// the file as Open does; if the file has a torn tail, it appends the torn
-// bytes to path+".broken" (creating it with mode 0600 if needed) and
-// fsyncs it, then truncates the log to the end of its last valid frame and
-// fsyncs it, and returns a Recovery describing what it cut. The Recovery is
-// nil if nothing was cut.
+// headerSize is the length of h's encoding.
+func headerSize(h Header) int {
+	b, _, _ := encodeHeader(&h)
+	return len(b)
+}
+
+// openAttempts bounds how often OpenWriter retries because the writer it
+// raced with started a new segment.
+const openAttempts = 5
+
+// OpenWriter opens an existing log for appending to its last segment. It
+// reads and validates the log as Open does; if the last segment has a torn
+// tail, it appends the torn bytes to SEGMENT.broken (creating it with mode
+// 0600 if needed) and fsyncs it, then truncates the segment to the end of
+// its last valid frame and fsyncs it, and returns a Recovery describing
+// what it cut. The Recovery is nil if nothing was cut.
 //
 // Damage before the tail (ErrCorrupt), ErrNotLog and ErrVersion are errors,
-// and the file is left untouched. ErrLocked means another Writer has it
+// and the files are left untouched. ErrLocked means another Writer has it
 // open.
 func OpenWriter(path string) (*Writer, *Recovery, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	for attempt := 1; ; attempt++ {
+		w, rec, err := openLast(path)
+		if !errors.Is(err, errNotLast) || attempt == openAttempts {
+			return w, rec, err
+		}
+	}
+}
+
+// errNotLast: a new segment appeared while OpenWriter took the lock.
+var errNotLast = errors.New("changelog: a new segment was started meanwhile")
+
+func openLast(path string) (*Writer, *Recovery, error) {
+	segs, err := listSegments(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(segs) == 0 {
+		return nil, nil, fmt.Errorf("changelog: open %s: %w", path, fs.ErrNotExist)
+	}
+	seg := segs[len(segs)-1].path
+	f, err := os.OpenFile(seg, os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("changelog: %w", err)
 	}
@@ -131,33 +181,77 @@ func OpenWriter(path string) (*Writer, *Recovery, error) {
 		}
 	}()
 	if err := lockFile(f); err != nil {
-		return nil, nil, fmt.Errorf("changelog: %s: %w", path, err)
+		return nil, nil, fmt.Errorf("changelog: %s: %w", seg, err)
 	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil, nil, fmt.Errorf("changelog: read %s: %w", path, err)
-	}
-	l, t, err := parse(data, path)
+	// A writer that held the lock may have started a segment and let go.
+	l, t, data, err := readLog(path)
 	if err != nil {
 		return nil, nil, err
 	}
+	if segs := l.Segments(); segs[len(segs)-1] != seg {
+		return nil, nil, errNotLast
+	}
 	rec := l.Recovery()
 	if rec != nil {
-		rec.Broken = path + ".broken"
+		rec.Broken = seg + ".broken"
 		if err := appendBroken(rec.Broken, data[rec.Offset:]); err != nil {
 			return nil, nil, err
 		}
 		if err := f.Truncate(rec.Offset); err != nil {
-			return nil, nil, fmt.Errorf("changelog: truncate %s: %w", path, err)
+			return nil, nil, fmt.Errorf("changelog: truncate %s: %w", seg, err)
 		}
 		if err := f.Sync(); err != nil {
-			return nil, nil, fmt.Errorf("changelog: fsync %s: %w", path, err)
+			return nil, nil, fmt.Errorf("changelog: fsync %s: %w", seg, err)
 		}
 	}
-	w := &Writer{f: f, path: path, header: l.header, off: t.end, prev: t.prev, counts: t.counts}
+	w := &Writer{f: f, base: path, path: seg, header: t.header, off: t.end, prev: t.prev, counts: t.counts, nextSeq: l.NextSeq()}
 	w.last, w.sealed = l.LastSealed()
 	ok = true
 	return w, rec, nil
+}
+
+// Consumed tells the Writer that the records below seq next are in the log,
+// epoch-closed markers included (a seal does not hold its marker's seq):
+// the header of the next segment keeps the greatest such next as NextSeq,
+// where a drain resumes if the earlier segments are removed.
+func (w *Writer) Consumed(next uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.nextSeq = max(w.nextSeq, next)
+}
+
+// SetSegmentSize makes the Writer start a new segment at a seal once the
+// current one holds n bytes or more; 0 (the default) never does.
+func (w *Writer) SetSegmentSize(n int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.segSize = n
+}
+
+// rotate starts segment N+1 after the segment N just sealed: its header
+// chains to the last frame of N and is durable (fsynced, linked, directory
+// fsynced) before anything is appended to it.
+func (w *Writer) rotate() error {
+	h := w.header
+	h.Version = SegmentVersion
+	h.Created = time.Time{}
+	h.Segment++
+	h.Sealed = w.last
+	h.Base = max(w.last, w.counts.max())
+	h.NextSeq = w.nextSeq
+	h.PrevCRC = w.prev
+	path := SegmentPath(w.base, h.Segment)
+	f, h, crc, err := createSegment(path, h)
+	if err != nil {
+		w.err = fmt.Errorf("changelog: starting segment %s (writer now unusable, reopen the log): %w", path, err)
+		return w.err
+	}
+	old := w.f
+	w.f, w.path, w.header, w.off, w.prev = f, path, h, int64(headerSize(h)), crc
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("changelog: close the previous segment of %s: %w", path, err)
+	}
+	return nil
 }
 
 // appendBroken appends b to the file at path and makes it durable.
@@ -198,7 +292,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Header returns the header of the log.
+// Header returns the header of the segment being appended to.
 func (w *Writer) Header() Header { return w.header }
 
 // LastSealed returns the last sealed epoch, and false if none is.
@@ -235,6 +329,7 @@ func (w *Writer) Append(r record.Record) error {
 		return appendRecordPayload(b, &r)
 	})
 	w.counts.add(r.Epoch)
+	w.nextSeq = max(w.nextSeq, r.Seq+1)
 	if len(w.buf) >= flushSize {
 		return w.flush()
 	}
@@ -244,7 +339,9 @@ func (w *Writer) Append(r record.Record) error {
 // Seal marks epoch as complete: the durable checkpoint. It writes and
 // fsyncs every frame appended so far, then writes the seal frame (with the
 // number of records of epoch in the log) and fsyncs again. When it returns
-// nil, the epoch and all its records survive a crash.
+// nil, the epoch and all its records survive a crash. If the segment has
+// reached the segment size (SetSegmentSize), Seal then starts the next
+// segment; if that fails, the seal is durable but the Writer is unusable.
 //
 // Epochs are sealed in increasing order: sealing an epoch at or before the
 // last sealed one is an error (ErrSealed). Sealing epoch N closes every
@@ -271,6 +368,9 @@ func (w *Writer) Seal(epoch uint64, lossy bool) error {
 	}
 	w.last, w.sealed = epoch, true
 	w.counts.dropThrough(epoch)
+	if w.segSize > 0 && w.off >= w.segSize {
+		return w.rotate()
+	}
 	return nil
 }
 

@@ -384,7 +384,7 @@ func TestOpenWriterRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Recovery{Offset: int64(lastStart), Bytes: 20, Broken: path + ".broken"}
+	want := &Recovery{Path: path, Offset: int64(lastStart), Bytes: 20, Broken: path + ".broken"}
 	if diff := cmp.Diff(want, rec, cmpopts.IgnoreFields(Recovery{}, "Reason")); diff != "" {
 		t.Errorf("Recovery mismatch (-want +got):\n%s", diff)
 	}

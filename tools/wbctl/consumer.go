@@ -16,13 +16,29 @@ var logFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: tr
 // consumerLog opens the log of a consumer command: its last sealed epoch
 // and the ID its cursors file is bound to.
 func consumerLog(ctx *cli.Context) (path, id string, lastSealed uint64, err error) {
-	path = ctx.String("log")
-	l, err := changelog.Open(path)
+	l, err := changelog.Open(ctx.String("log"))
 	if err != nil {
 		return "", "", 0, err
 	}
 	lastSealed, _ = l.LastSealed()
-	return consumers.Path(path), logID(l.Header()), lastSealed, nil
+	return consumers.Path(ctx.String("log")), logID(l.Header()), lastSealed, nil
+}
+
+// purgeAcked removes the log segments whose epochs every consumer has
+// acknowledged; it runs once the cursors are durable. Without consumers,
+// nothing is removed.
+func purgeAcked(ctx *cli.Context) func(*consumers.Set) error {
+	return func(s *consumers.Set) error {
+		upTo, ok := s.Slowest()
+		if !ok {
+			return nil
+		}
+		removed, err := changelog.Purge(ctx.String("log"), upTo)
+		for _, p := range removed {
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: removed %s: every consumer has acknowledged its epochs (up to %d)\n", p, upTo)
+		}
+		return err
+	}
 }
 
 func logID(h changelog.Header) string { return fmt.Sprintf("%016x", h.Salt) }
@@ -36,6 +52,10 @@ FILE.consumers. The contract: read "wbctl changes --consumer NAME", process
 the changes, then "wbctl consumer ack NAME EPOCH" with the --until epoch it
 processed (by default the last sealed epoch when it read). If changes exits
 with status 3, rescan, then ack the last sealed epoch.
+
+Once the cursors are durable, "ack" and "rm" remove the log's oldest
+segments whose epochs every consumer has acknowledged (the daemon starts a
+segment every --segment-size bytes); with no consumer, nothing is removed.
 
 Examples:
    wbctl consumer add --log data.log backup
@@ -57,14 +77,19 @@ Example:
 				if ctx.NArg() != 1 {
 					return usageError{"consumer add: expected one NAME"}
 				}
-				path, id, last, err := consumerLog(ctx)
+				l, err := changelog.Open(ctx.String("log"))
 				if err != nil {
 					return err
 				}
+				path, id := consumers.Path(ctx.String("log")), logID(l.Header())
+				last, _ := l.LastSealed()
 				epoch := last
 				if ctx.IsSet("epoch") {
 					if epoch = ctx.Uint64("epoch"); epoch > last {
 						return fmt.Errorf("consumer add: epoch %d is not sealed (the last sealed epoch is %d)", epoch, last)
+					}
+					if epoch < l.Base() {
+						return fmt.Errorf("consumer add: the epochs up to %d were purged from the log: start at %d or later (after a full scan)", l.Base(), l.Base())
 					}
 				}
 				return consumers.Update(path, id, func(s *consumers.Set) error {
@@ -76,7 +101,9 @@ Example:
 			Name:      "ack",
 			Usage:     "move a consumer's cursor: it has processed the epochs up to EPOCH",
 			ArgsUsage: "NAME EPOCH",
-			Description: `EPOCH must be sealed, and not before the consumer's cursor.
+			Description: `EPOCH must be sealed, and not before the consumer's cursor. Then the
+segments whose epochs every consumer has acknowledged are removed (each is
+named on stderr).
 
 Example:
    wbctl consumer ack --log /var/lib/wbarrier/data.log backup 42`,
@@ -93,9 +120,9 @@ Example:
 				if err != nil {
 					return err
 				}
-				return consumers.Update(path, id, func(s *consumers.Set) error {
+				return consumers.UpdateThen(path, id, func(s *consumers.Set) error {
 					return s.Ack(ctx.Args().First(), epoch, last, time.Now())
-				})
+				}, purgeAcked(ctx))
 			},
 		},
 		{
@@ -157,9 +184,9 @@ Example:
 				if err != nil {
 					return err
 				}
-				return consumers.Update(path, id, func(s *consumers.Set) error {
+				return consumers.UpdateThen(path, id, func(s *consumers.Set) error {
 					return s.Remove(ctx.Args().First())
-				})
+				}, purgeAcked(ctx))
 			},
 		},
 	},

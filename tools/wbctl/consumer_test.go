@@ -68,3 +68,53 @@ func TestConsumer(t *testing.T) {
 		}
 	}
 }
+
+// Acks remove the segments every consumer is done with; the purged epochs
+// are a rescan.
+func TestConsumerPurge(t *testing.T) {
+	// A segment per seal: segment K holds the epochs after K.
+	log := writeSegLog(t, 1,
+		write(1, 1, "A", 0, 4), closed(1, false),
+		write(2, 2, "B", 0, 4), closed(2, false),
+		write(3, 3, "C", 0, 4), closed(3, false),
+		write(4, 4, "D", 0, 4), closed(4, false),
+	)
+	removed := func(segs ...string) string {
+		var b strings.Builder
+		for _, s := range segs {
+			b.WriteString("wbctl: removed " + log + s + ": every consumer has acknowledged its epochs")
+		}
+		return b.String()
+	}
+	steps := []struct {
+		args     []string
+		wantOut  string
+		wantErr  string
+		wantCode int
+	}{
+		// Without consumers nothing is purged, and a lone consumer at 0 keeps all.
+		{args: []string{"consumer", "add", "--log", log, "--epoch", "0", "a"}},
+		{args: []string{"consumer", "add", "--log", log, "--epoch", "0", "b"}},
+		{args: []string{"consumer", "ack", "--log", log, "a", "3"}},
+		{args: []string{"consumer", "ack", "--log", log, "b", "2"}, wantErr: removed("") + " (up to 2)\nwbctl: removed " + log + ".000001: every consumer"},
+		{args: []string{"log", "verify", log}, wantOut: "header: format 2, tmpfs on /mnt/t\nsegments: 3, test.log.000002..test.log.000004\npurged: epochs up to 2\nrecords: 2\nsealed: 2 epochs, 3..4\ntail: clean\nok\n"},
+		{args: []string{"changes", "--log", log, "--since", "1"}, wantErr: "rescan required from epoch 2: epochs up to 2 were purged from the log", wantCode: exitRescan},
+		{args: []string{"changes", "--log", log, "--consumer", "b"}, wantOut: "ops=data epochs=3-3 records=1 fh=1:43 ranges=0+4\nops=data epochs=4-4 records=1 fh=1:44 ranges=0+4\n"},
+		{args: []string{"consumer", "add", "--log", log, "--epoch", "1", "late"}, wantErr: "the epochs up to 2 were purged", wantCode: exitError},
+		{args: []string{"consumer", "rm", "--log", log, "b"}, wantErr: removed(".000002") + " (up to 3)"},
+		{args: []string{"consumer", "rm", "--log", log, "a"}},
+		{args: []string{"changes", "--log", log, "--since", "3"}, wantOut: "ops=data epochs=4-4 records=1 fh=1:44 ranges=0+4\n"},
+	}
+	for i, st := range steps {
+		out, errOut, code := run(st.args...)
+		if code != st.wantCode {
+			t.Errorf("step %d %v: exit code %d, want %d; stderr: %s", i, st.args, code, st.wantCode, errOut)
+		}
+		if diff := cmp.Diff(st.wantOut, out); diff != "" {
+			t.Errorf("step %d %v: stdout (-want +got):\n%s", i, st.args, diff)
+		}
+		if !strings.Contains(errOut, st.wantErr) || st.wantErr == "" && errOut != "" {
+			t.Errorf("step %d %v: stderr %q, want %q", i, st.args, errOut, st.wantErr)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/epochs"
+	"github.com/wbarrier/wbarrier/tools/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,11 @@ drained (a checkpoint: barrier, drain, syncfs, seal); epochs closed by
 "wbctl barrier" are sealed the same way and restart the schedule. On SIGINT
 or SIGTERM it makes a final checkpoint, so that everything changed until then
 is in a sealed epoch, and exits with status 0. Once it is set up, it prints
-"wbctl: draining watch ID into FILE" on stderr. --once only drains what is
+"wbctl: draining watch ID into FILE" on stderr.
+
+Under systemd (Type=notify: $NOTIFY_SOCKET is set) it sends READY=1 once set
+up, a STATUS= line (open and last sealed epoch) after each seal, and
+STOPPING=1 when SIGTERM or SIGINT starts the final checkpoint. --once only drains what is
 queued, sealing the epochs already closed.
 
 Keep the log on another filesystem than the watched one: the daemon's own
@@ -44,8 +49,14 @@ epoch: the daemon drains and seals it, removes the watch and exits with
 status 0. The daemon itself never keeps the filesystem busy.
 
 A new log file is created with mode 0600. An existing one is resumed: its
-torn tail, if any, is cut off and kept in FILE.broken, and draining goes on
-after the last record it holds, so that nothing is lost or doubled.
+torn tail, if any, is cut off and kept in FILE.broken (or in the last
+segment's name + .broken), and draining goes on after the last record it
+holds, so that nothing is lost or doubled.
+
+The log is a set of segments: FILE, then FILE.000001, FILE.000002 ... At a
+seal, once the current segment holds --segment-size bytes, the daemon starts
+the next one. "wbctl consumer ack" removes the oldest segments once every
+consumer has acknowledged their epochs; without consumers nothing is removed.
 
 Examples:
    wbctl daemon --log /var/lib/wbarrier/data.log /srv/data
@@ -58,10 +69,11 @@ Examples:
 		&cli.DurationFlag{Name: "barrier-interval", Usage: "close the open epoch this long after it opened (0: never)"},
 		&cli.IntFlag{Name: "barrier-records", Usage: "close the open epoch once `N` records of it were drained (0: never)"},
 		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
+		&cli.Int64Flag{Name: "segment-size", Value: defaultSegmentSize, Usage: "start a new log segment at a seal once the current one holds `BYTES` (0: never)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 {
-			return usageError{"daemon: --barrier-records and --barrier-interval must not be negative"}
+		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 || ctx.Int64("segment-size") < 0 {
+			return usageError{"daemon: --barrier-records, --barrier-interval and --segment-size must not be negative"}
 		}
 		// Catch SIGTERM from the start: one that arrives while the log is
 		// being opened (crypto/rand may block early in a boot) still ends
@@ -81,10 +93,17 @@ Examples:
 		if err != nil {
 			return err
 		}
+		log.SetSegmentSize(ctx.Int64("segment-size"))
 		if ctx.Bool("syncfs") {
 			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(c, w) }}
 		}
+		notify, err := sdnotify.FromEnv()
+		if err != nil {
+			return err
+		}
+		defer notify.Close()
 		cfg := daemonConfig{
+			notify:    notify,
 			unmounted: w.Unmounted,
 			unwatch:   func() error { return c.Unwatch(w.ID) },
 			once:      ctx.Bool("once"),
@@ -126,9 +145,7 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 		return nil, nil, fmt.Errorf("%s is the log of %s (%s), not of watch %d on %s (%s)",
 			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)
 	}
-	if recs := old.Records(); len(recs) > 0 {
-		d.Cursor = recs[len(recs)-1].Seq + 1
-	}
+	d.Cursor = old.NextSeq()
 	d.LastSealed, _ = old.LastSealed()
 	if w.NextSeq < d.Cursor {
 		return nil, nil, fmt.Errorf("%s holds records up to %d but watch %d has queued only up to %d: the watch was made anew and its earlier changes are unknown; start a new log and rescan",
@@ -155,6 +172,21 @@ type daemonConfig struct {
 	barrier   func() (uint64, bool, error) // the watch's barrier
 	stop      <-chan os.Signal             // SIGINT, SIGTERM
 	logPath   string
+	notify    *sdnotify.Notifier // systemd's, or nil
+}
+
+// tell sends state to systemd (if it listens), warning on stderr if that
+// fails: the daemon goes on.
+func tell(ctx *cli.Context, n *sdnotify.Notifier, assignments ...string) {
+	if err := n.Send(assignments...); err != nil {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %v\n", err)
+	}
+}
+
+// sdStatus is the daemon's STATUS= line for systemd: right after a seal of
+// N, epoch N+1 is the open one.
+func sdStatus(d *drain.Drainer) string {
+	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, d.LastSealed+1, d.LastSealed)
 }
 
 // reportStats tells about the epochs a drain pass sealed.
@@ -171,9 +203,15 @@ func reportStats(ctx *cli.Context, st drain.Stats) {
 // runDaemon drains until stopped, or once. It closes epochs by the policy,
 // and once more when stopped (the final checkpoint).
 func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
+	report := func(st drain.Stats) {
+		reportStats(ctx, st)
+		if len(st.Sealed) > 0 {
+			tell(ctx, cfg.notify, sdStatus(d))
+		}
+	}
 	pass := func() (drain.Stats, error) {
 		st, err := d.Once()
-		reportStats(ctx, st)
+		report(st)
 		return st, err
 	}
 	if cfg.once {
@@ -182,7 +220,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	}
 	checkpoint := func() error {
 		_, st, err := epochs.Checkpoint(epochs.Steps{Barrier: cfg.barrier, Drain: d.Once})
-		reportStats(ctx, st)
+		report(st)
 		return err
 	}
 	// The filesystem was unmounted: the watch's last records, with the
@@ -218,6 +256,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	}()
 
 	fmt.Fprintf(ctx.App.ErrWriter, "wbctl: draining watch %d into %s\n", d.Watch, cfg.logPath)
+	tell(ctx, cfg.notify, "READY=1", sdStatus(d))
 	sched := epochs.NewSchedule(cfg.policy, time.Now())
 	for {
 		st, err := pass()
@@ -238,6 +277,7 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		}
 		select {
 		case <-stopped:
+			tell(ctx, cfg.notify, "STOPPING=1", "STATUS=final checkpoint")
 			if err := checkpoint(); errors.Is(err, unix.ENODEV) {
 				return unmounted()
 			} else if err != nil {
@@ -270,6 +310,9 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		}
 	}
 }
+
+// defaultSegmentSize is the default of --segment-size.
+const defaultSegmentSize = 64 << 20
 
 func contains(s []uint64, v uint64) bool {
 	for _, x := range s {

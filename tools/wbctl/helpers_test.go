@@ -25,11 +25,18 @@ var (
 // become seals) and returns its path.
 func writeLog(t testing.TB, recs ...record.Record) string {
 	t.Helper()
+	return writeSegLog(t, 0, recs...)
+}
+
+// writeSegLog is writeLog with a segment size (changelog.Writer.SetSegmentSize).
+func writeSegLog(t testing.TB, size int64, recs ...record.Record) string {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "test.log")
 	w, err := changelog.Create(path, changelog.Header{FSType: "tmpfs", Dev: 42, Mount: "/mnt/t"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.SetSegmentSize(size)
 	for _, r := range recs {
 		if r.Type == record.TypeEpochClosed {
 			err = w.Seal(r.Epoch, r.Lossy)

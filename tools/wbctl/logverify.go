@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -16,7 +17,8 @@ var logVerifyCommand = &cli.Command{
 	ArgsUsage: "FILE",
 	Flags:     []cli.Flag{jsonFlag},
 	Description: `Reads and checks the whole file without changing it, then prints one line
-per finding: the header, the number of records, the sealed epochs (first and
+per finding: the header, the segment files and the purged epochs (if the
+log has more than FILE), the number of records, the sealed epochs (first and
 last, and the unsealed epochs between them), the lossy epochs, the records
 after the last seal, and the tail: clean, or torn (where and how many bytes;
 the daemon cuts a torn tail off when it resumes, and keeps it in FILE.broken).
@@ -24,8 +26,10 @@ The last line is "ok". A torn tail is not corruption: it is what
 a crash leaves, and it only loses unsealed epochs.
 
 Damage before the tail (a frame that fails its check with a valid seal after
-it) is corruption: verify prints "corrupt at byte offset N: REASON" and exits
-with status 4.
+it) is corruption: verify prints "corrupt at byte offset N: REASON" (with
+"of SEGMENT" if the damage is not in FILE) and exits with status 4. So is a
+segment missing between two others, a segment that does not chain to the
+one before it, or a torn tail in a segment that is not the last.
 A file that is not a wbarrier log is an error (status 1).
 
 With --json, one JSON object: the same findings, "last_sealed" among them
@@ -48,16 +52,17 @@ Examples:
 					OK      bool   `json:"ok"`
 					Corrupt int64  `json:"corrupt_offset"`
 					Reason  string `json:"reason"`
-				}{false, ce.Offset, ce.Reason})
+					File    string `json:"file"`
+				}{false, ce.Offset, ce.Reason, ce.Path})
 			} else {
-				fmt.Fprintf(ctx.App.Writer, "corrupt at byte offset %d: %s\n", ce.Offset, ce.Reason)
+				fmt.Fprintf(ctx.App.Writer, "corrupt at byte offset %d%s: %s\n", ce.Offset, ofSegment(path, ce.Path), ce.Reason)
 			}
 			return err
 		}
 		if err != nil {
 			return err
 		}
-		v := newVerifyOut(l)
+		v := newVerifyOut(path, l)
 		if ctx.Bool("json") {
 			return printJSON(ctx, v)
 		}
@@ -70,6 +75,16 @@ type tailOut struct {
 	Offset int64  `json:"offset"`
 	Bytes  int64  `json:"bytes"`
 	Reason string `json:"reason"`
+	File   string `json:"file,omitempty"` // if not the log's first file
+}
+
+// ofSegment names a segment file of the log at path in a message: nothing
+// for path itself.
+func ofSegment(path, seg string) string {
+	if seg == path {
+		return ""
+	}
+	return " of " + seg
 }
 
 // verifyOut is what verify found in a valid log.
@@ -77,6 +92,8 @@ type verifyOut struct {
 	Format          uint16   `json:"format"`
 	FSType          string   `json:"fstype"`
 	Mount           string   `json:"mount"`
+	Segments        []string `json:"segments,omitempty"`       // if more than FILE
+	Purged          uint64   `json:"purged_through,omitempty"` // the log's Base
 	Records         int      `json:"records"`
 	Sealed          int      `json:"sealed"`                     // how many seals
 	FirstSealed     uint64   `json:"first_sealed,omitempty"`     // 0: none
@@ -90,9 +107,14 @@ type verifyOut struct {
 	OK              bool     `json:"ok"`
 }
 
-func newVerifyOut(l *changelog.Log) verifyOut {
+func newVerifyOut(path string, l *changelog.Log) verifyOut {
 	h := l.Header()
-	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, OK: true}
+	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, Purged: l.Base(), OK: true}
+	if segs := l.Segments(); len(segs) > 1 || segs[0] != path {
+		for _, s := range segs {
+			v.Segments = append(v.Segments, filepath.Base(s))
+		}
+	}
 	recs := l.Records()
 	v.Records = len(recs)
 	seals := l.Seals()
@@ -118,7 +140,10 @@ func newVerifyOut(l *changelog.Log) verifyOut {
 		}
 	}
 	if rec := l.Recovery(); rec != nil {
-		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason}
+		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason, ""}
+		if rec.Path != path {
+			v.TornTail.File = rec.Path
+		}
 	}
 	return v
 }
@@ -127,6 +152,12 @@ func newVerifyOut(l *changelog.Log) verifyOut {
 func (v verifyOut) writeText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "header: format %d, %s on %s\n", v.Format, v.FSType, v.Mount)
+	if n := len(v.Segments); n > 0 {
+		fmt.Fprintf(&b, "segments: %d, %s..%s\n", n, v.Segments[0], v.Segments[n-1])
+	}
+	if v.Purged > 0 {
+		fmt.Fprintf(&b, "purged: epochs up to %d\n", v.Purged)
+	}
 	fmt.Fprintf(&b, "records: %d\n", v.Records)
 	if v.Sealed == 0 {
 		b.WriteString("sealed: none\n")
@@ -147,7 +178,11 @@ func (v verifyOut) writeText(w io.Writer) error {
 		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, epochSpan(v.UnsealedFirst, v.UnsealedLast))
 	}
 	if t := v.TornTail; t != nil {
-		fmt.Fprintf(&b, "tail: torn: %d bytes at offset %d (%s)\n", t.Bytes, t.Offset, t.Reason)
+		of := ""
+		if t.File != "" {
+			of = " of " + t.File
+		}
+		fmt.Fprintf(&b, "tail: torn: %d bytes at offset %d%s (%s)\n", t.Bytes, t.Offset, of, t.Reason)
 	} else {
 		b.WriteString("tail: clean\n")
 	}

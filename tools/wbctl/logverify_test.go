@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -72,9 +73,35 @@ func TestLogVerify(t *testing.T) {
 			if tt.wantCode == exitCorrupt && !tt.json && !regexpMatch(`^corrupt at byte offset \d+: .+\n$`, out) {
 				t.Errorf("stdout %q: want a corrupt line", out)
 			}
-			if tt.wantCode == exitCorrupt && tt.json && !regexpMatch(`^\{"ok":false,"corrupt_offset":\d+,"reason":".+"\}\n$`, out) {
+			if tt.wantCode == exitCorrupt && tt.json && !regexpMatch(`^\{"ok":false,"corrupt_offset":\d+,"reason":".+","file":".+"\}\n$`, out) {
 				t.Errorf("stdout %q: want a corrupt line", out)
 			}
 		})
+	}
+}
+
+// verify and dump read every segment; a segment missing between two is
+// corruption of the next one.
+func TestLogVerifySegments(t *testing.T) {
+	log := writeSegLog(t, 1,
+		write(1, 1, "A", 0, 4), closed(1, false),
+		write(2, 2, "B", 0, 4), closed(2, false),
+		write(3, 3, "C", 0, 4), closed(3, false),
+	)
+	out, errOut, code := run("log", "verify", log)
+	want := "header: format 1, tmpfs on /mnt/t\nsegments: 4, test.log..test.log.000003\nrecords: 3\nsealed: 3 epochs, 1..3\ntail: clean\nok\n"
+	if diff := cmp.Diff(want, out); diff != "" || code != 0 {
+		t.Errorf("verify: status %d, %s; stdout (-want +got):\n%s", code, errOut, diff)
+	}
+	out, _, code = run("log", "dump", log)
+	if want := "log of /mnt/t (tmpfs)\n"; code != 0 || !strings.HasPrefix(out, want) || strings.Count(out, "\n") != 7 {
+		t.Errorf("dump: status %d, stdout %q; want the header line, 3 records and 3 seals", code, out)
+	}
+	if err := os.Remove(log + ".000002"); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = run("log", "verify", log)
+	if want := "corrupt at byte offset 0 of " + log + ".000003: segments missing between " + log + ".000001 and this one\n"; out != want || code != exitCorrupt {
+		t.Errorf("verify with a gap: status %d, stdout %q; want %d, %q", code, out, exitCorrupt, want)
 	}
 }

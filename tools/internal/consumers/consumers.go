@@ -171,9 +171,29 @@ func (s *Set) Save(path string) error {
 	return nil
 }
 
+// Slowest returns the smallest acknowledged epoch, and false if there is
+// no consumer.
+func (s *Set) Slowest() (uint64, bool) {
+	if len(s.Consumers) == 0 {
+		return 0, false
+	}
+	m := s.Consumers[0].Epoch
+	for _, c := range s.Consumers[1:] {
+		m = min(m, c.Epoch)
+	}
+	return m, true
+}
+
 // Update loads the set at path under an exclusive lock, applies fn and,
 // if fn succeeds, saves it.
 func Update(path, logID string, fn func(*Set) error) error {
+	return UpdateThen(path, logID, fn, nil)
+}
+
+// UpdateThen is Update, then, still under the lock and once the new set is
+// durable, calls then (if not nil) with it: what depends on the cursors
+// (purging the log) sees no concurrent change of them.
+func UpdateThen(path, logID string, fn, then func(*Set) error) error {
 	unlock, err := lock(path + ".lock")
 	if err != nil {
 		return err
@@ -186,7 +206,13 @@ func Update(path, logID string, fn func(*Set) error) error {
 	if err := fn(s); err != nil {
 		return err
 	}
-	return s.Save(path)
+	if err := s.Save(path); err != nil {
+		return err
+	}
+	if then != nil {
+		return then(s)
+	}
+	return nil
 }
 
 func lock(path string) (func(), error) {

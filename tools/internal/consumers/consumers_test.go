@@ -151,3 +151,60 @@ func TestConcurrentAcks(t *testing.T) {
 		t.Errorf("%d consumers, want %d", len(s.Consumers), n)
 	}
 }
+
+func TestSlowest(t *testing.T) {
+	tests := []struct {
+		name   string
+		epochs []uint64
+		want   uint64
+		ok     bool
+	}{
+		{"no consumer: nothing may go", nil, 0, false},
+		{"one", []uint64{7}, 7, true},
+		{"the smallest", []uint64{9, 3, 5}, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Set
+			for i, e := range tt.epochs {
+				if err := s.Add(string(rune('a'+i)), e, t0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got, ok := s.Slowest(); got != tt.want || ok != tt.ok {
+				t.Errorf("Slowest() = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+// UpdateThen runs then with the saved set, which is on disk by then, and
+// not at all if the update fails.
+func TestUpdateThen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log.consumers")
+	var seen []uint64
+	then := func(s *Set) error {
+		onDisk, err := Load(path, "id")
+		if err != nil {
+			return err
+		}
+		if diff := cmp.Diff(s, onDisk); diff != "" {
+			t.Errorf("then ran before the set was saved (-given +on disk):\n%s", diff)
+		}
+		e, _ := s.Slowest()
+		seen = append(seen, e)
+		return nil
+	}
+	if err := UpdateThen(path, "id", func(s *Set) error { return s.Add("a", 4, t0) }, then); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateThen(path, "id", func(s *Set) error { return s.Ack("a", 2, 9, t0) }, then); err == nil {
+		t.Fatal("acking backwards succeeded")
+	}
+	if err := UpdateThen(path, "id", func(s *Set) error { return s.Ack("a", 6, 9, t0) }, then); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]uint64{4, 6}, seen); diff != "" {
+		t.Errorf("then saw (-want +got):\n%s", diff)
+	}
+}

@@ -23,6 +23,10 @@ type Log interface {
 	Seal(epoch uint64, lossy bool) error
 	// Sync makes everything appended so far durable.
 	Sync() error
+	// Consumed tells that the records below seq next (epoch-closed
+	// markers included) are in the log, for the headers of later
+	// segments: the seq of a marker is not in its seal.
+	Consumed(next uint64)
 }
 
 // Drainer drains one watch into one log.
@@ -92,6 +96,7 @@ func (d *Drainer) apply(r record.Record, st *Stats) error {
 		if r.Epoch <= d.LastSealed {
 			return nil
 		}
+		d.Log.Consumed(r.Seq + 1) // before Seal, which may start a segment
 		if err := d.Log.Seal(r.Epoch, r.Lossy); err != nil {
 			return fmt.Errorf("drain: sealing epoch %d: %w", r.Epoch, err)
 		}

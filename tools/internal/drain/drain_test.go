@@ -49,6 +49,8 @@ func (l *fakeLog) Sync() error {
 	return nil
 }
 
+func (l *fakeLog) Consumed(uint64) {}
+
 func (l *fakeLog) Append(r record.Record) error {
 	l.ops = append(l.ops, fmt.Sprintf("rec %d/%d", r.Seq, r.Epoch))
 	return nil

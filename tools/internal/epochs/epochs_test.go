@@ -134,6 +134,8 @@ func (l fakeLog) Seal(epoch uint64, lossy bool) error {
 // Sync is not in calls: the drainer's own tests check when it syncs.
 func (l fakeLog) Sync() error { return nil }
 
+func (l fakeLog) Consumed(uint64) {}
+
 func TestCheckpoint(t *testing.T) {
 	errSync := errors.New("sync failed")
 	tests := []struct {
