@@ -702,6 +702,89 @@ unsigned long wb_hooks_nmissed(void)
 	return missed;
 }
 
+/*
+ * The probes that are armed only while a watch exists: all but the scope
+ * hooks. The i-th of them in the order of wb_hooks_init(), or NULL for one
+ * that stays armed or that this kernel lacks.
+ *
+ * A scope hook stays armed from load to unload: an open(O_CREAT) that began
+ * before the probes were armed would have no scope frame, and its create
+ * would degrade the new watch (see __wb_inner_pre()). Its entry handler
+ * keeps an instance only for calls that may create.
+ */
+#define WB_NR_PROBES (ARRAY_SIZE(wb_completions) + ARRAY_SIZE(wb_hooks) + \
+		      ARRAY_SIZE(wb_inner_hooks) + ARRAY_SIZE(wb_waits))
+
+static struct kprobe *wb_switched_probe(size_t i)
+{
+	if (i < ARRAY_SIZE(wb_completions))
+		return &wb_completions[i].kp;
+	i -= ARRAY_SIZE(wb_completions);
+	if (i < ARRAY_SIZE(wb_hooks))
+		return wb_hooks[i].registered &&
+		       wb_hooks[i].kind != WB_HOOK_SCOPE ?
+		       &wb_hooks[i].krp.kp : NULL;
+	i -= ARRAY_SIZE(wb_hooks);
+	if (i < ARRAY_SIZE(wb_inner_hooks))
+		return &wb_inner_hooks[i].kp;
+	return &wb_waits[i - ARRAY_SIZE(wb_inner_hooks)].kp;
+}
+
+/* Disarms the first @n switched probes, the last one first. */
+static void wb_hooks_disarm_first(size_t n)
+{
+	struct kprobe *kp;
+	int err;
+
+	while (n--) {
+		kp = wb_switched_probe(n);
+		if (!kp)
+			continue;
+		err = disable_kprobe(kp);
+		if (err)	/* it stays armed: it costs, it breaks nothing */
+			pr_warn("cannot disarm the probe on %s: %d\n",
+				kp->symbol_name, err);
+	}
+}
+
+/*
+ * Arms the switched probes (completions first). When it returns, every
+ * call that starts on any CPU hits them: text patching syncs every CPU.
+ * Process context only: enable_kprobe() takes kprobe_mutex.
+ */
+int wb_hooks_arm(void)
+{
+	struct kprobe *kp;
+	size_t i;
+	int err;
+
+	for (i = 0; i < WB_NR_PROBES; i++) {
+		kp = wb_switched_probe(i);
+		if (!kp)
+			continue;
+		err = enable_kprobe(kp);
+		if (err) {
+			pr_err("cannot arm the probe on %s: %d\n",
+			       kp->symbol_name, err);
+			wb_hooks_disarm_first(i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Disarms them, in the reverse order. Only once no watch is listed and
+ * every section has drained: disarming neither waits for handlers running
+ * nor stops the calls in flight, whose return handlers still run (a
+ * disabled kretprobe keeps its rethook: only unregistering drops them),
+ * but with no watch none of them holds or enters a section.
+ */
+void wb_hooks_disarm(void)
+{
+	wb_hooks_disarm_first(WB_NR_PROBES);
+}
+
 /* Unregisters in the reverse order of wb_hooks_init(). */
 static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 				size_t nr_inner, size_t nr_waits)
@@ -720,7 +803,10 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 		unregister_kprobe(&wb_completions[nr_completions].kp);
 }
 
-/* Completions first: no section may be handed to pending.c before. */
+/*
+ * Completions first: no section may be handed to pending.c before. All but
+ * the scope hooks are registered disarmed: wb_hooks_arm() arms them.
+ */
 int wb_hooks_init(void)
 {
 	size_t c, i, j, k;
@@ -728,6 +814,7 @@ int wb_hooks_init(void)
 
 	for (c = 0; c < ARRAY_SIZE(wb_completions); c++) {
 		wb_completions[c].kp.pre_handler = wb_completion_pre;
+		wb_completions[c].kp.flags = KPROBE_FLAG_DISABLED;
 		err = register_kprobe(&wb_completions[c].kp);
 		if (err) {
 			pr_err("cannot probe %s: %d\n",
@@ -746,6 +833,8 @@ int wb_hooks_init(void)
 				 sizeof(struct wb_wait_frame) :
 				 sizeof(struct wb_frame);
 		krp->maxactive = wb_maxactive;
+		if (wb_hooks[i].kind != WB_HOOK_SCOPE)
+			krp->kp.flags = KPROBE_FLAG_DISABLED;
 		err = register_kretprobe(krp);
 		if (err == -ENOENT && wb_hooks[i].optional) {
 			pr_info("%s: not in this kernel, not hooked\n",
@@ -764,6 +853,7 @@ int wb_hooks_init(void)
 
 		kp->symbol_name = wb_inner_hooks[j].symbol;
 		kp->pre_handler = wb_inner_pre;
+		kp->flags = KPROBE_FLAG_DISABLED;
 		err = register_kprobe(kp);
 		if (err) {
 			pr_err("cannot probe %s: %d\n", wb_inner_hooks[j].symbol,
@@ -779,6 +869,7 @@ int wb_hooks_init(void)
 		krp->handler = wb_wait_return;
 		krp->data_size = sizeof(struct wb_wait_frame *);
 		krp->maxactive = wb_maxactive;
+		krp->kp.flags = KPROBE_FLAG_DISABLED;
 		err = register_kretprobe(krp);
 		if (err) {
 			pr_err("cannot probe %s: %d\n", krp->kp.symbol_name,

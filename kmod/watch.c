@@ -24,6 +24,38 @@ static LIST_HEAD(wb_watches);
 static DEFINE_MUTEX(wb_watches_mutex);	/* serializes changes to wb_watches */
 static u32 wb_next_id = 1;
 
+/*
+ * Watches listed or retiring, under wb_watches_mutex. The probes are armed
+ * while there is one: without a watch a VFS call costs nothing. They are
+ * armed before the first watch is listed, so that it sees every call that
+ * starts after WATCH returns, and disarmed once the last one has drained
+ * (wb_watch_retire()), so that no section is held by a call in flight nor
+ * handed to pending.c. An unmounted watch counts until UNWATCH: the
+ * shutdown's freeing_mark callback (umount.c) does not disarm.
+ */
+static unsigned int wb_nr_watches;
+
+static int wb_watches_inc(void)
+{
+	int err;
+
+	lockdep_assert_held(&wb_watches_mutex);
+	if (!wb_nr_watches) {
+		err = wb_hooks_arm();
+		if (err)
+			return err;
+	}
+	wb_nr_watches++;
+	return 0;
+}
+
+static void wb_watches_dec(void)
+{
+	lockdep_assert_held(&wb_watches_mutex);
+	if (!--wb_nr_watches)
+		wb_hooks_disarm();
+}
+
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb)
 {
 	struct wb_watch *w;
@@ -160,9 +192,18 @@ struct wb_watch *wb_watch_create(const char *path_name,
 			goto out;
 		}
 	}
+	err = wb_watches_inc();
+	if (err) {
+		mutex_unlock(&wb_watches_mutex);
+		wb_watch_free(w);
+		NL_SET_ERR_MSG(extack, "cannot arm the probes");
+		w = ERR_PTR(err);
+		goto out;
+	}
 	/* Still under the mutex: an unmark cannot come before the listing. */
 	err = wb_sb_mark(w);
 	if (err) {
+		wb_watches_dec();
 		mutex_unlock(&wb_watches_mutex);
 		wb_watch_put(w);
 		NL_SET_ERR_MSG(extack, "cannot mark the superblock");
@@ -228,7 +269,8 @@ void wb_watch_put(struct wb_watch *w)
  * reference may be walking it), then waits: first for every probe that may
  * have found it (they run with preemption off), then for every operation
  * that entered its SRCU read section. After that no probe touches @w again,
- * and its mark goes: the superblock may be shut down from then on.
+ * and its mark goes: the superblock may be shut down from then on. If @w
+ * was the last watch, the probes are disarmed.
  */
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
@@ -238,6 +280,9 @@ static void wb_watch_retire(struct wb_watch *w, bool notify)
 	synchronize_rcu();
 	synchronize_srcu(&w->srcu);
 	wb_sb_unmark(w);
+	mutex_lock(&wb_watches_mutex);
+	wb_watches_dec();
+	mutex_unlock(&wb_watches_mutex);
 	if (notify)
 		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNWATCH);
 	wb_watch_put(w);

@@ -177,6 +177,8 @@ void wb_faults_exit(void);
 /* hooks.c */
 int wb_hooks_init(void);
 void wb_hooks_exit(void);
+int wb_hooks_arm(void);
+void wb_hooks_disarm(void);
 unsigned long wb_hooks_nmissed(void);
 
 /* pending.c */
