@@ -131,20 +131,30 @@
 // # Seal payload (frame type 2)
 //
 // The epoch-closed marker (record.TypeEpochClosed) as the log keeps it:
-// epoch N is complete. L = 24.
+// epoch N is complete. The writer writes version 2, L = 32; a reader also
+// accepts version 1, L = 24, which older writers wrote (without the seq).
+// L must be exactly the length of its version.
 //
 //	offset  size  field
-//	0       1     payload version: 1
+//	0       1     payload version: 2 (or 1)
 //	1       1     flags: bit 0 lossy (records of the epoch were lost); other bits 0
 //	2       6     reserved: 0
 //	8       8     epoch
 //	16      8     records: the number of record frames of this epoch before this seal
+//	24      8     seq: the seq of the epoch-closed marker (version 2 only;
+//	              0 if unknown: the kernel numbers records from 1)
+//
+// The seq matters to a drain that resumes: the kernel gives markers seqs
+// among the change records, and a restarted daemon asks for records from
+// one past the greatest seq the log holds (Log.NextSeq). Without it, a log
+// ending with seals (an idle daemon closing empty epochs) would resume
+// before markers the kernel had already freed, and see a gap.
 //
 // # Rules a valid log follows
 //
 // The writer guarantees these; a reader checks them, and a frame whose CRC
 // is valid but that breaks one (or has an unknown type, a nonzero reserved
-// field or flag bit, a payload version other than 1, or lengths that do not
+// field or flag bit, an unknown payload version, or lengths that do not
 // add up) is corruption (ErrCorrupt) at that frame's offset, wherever it is.
 //
 //   - Seal epochs strictly increase. They may skip epochs (the daemon was
@@ -184,10 +194,10 @@
 // crc stored in the frame before it. Precisely: the seal evidence exists if
 // for some offset q >= p with q % 8 == 0, the 12 bytes at q read as a frame
 // header A with type 1 or 2, reserved 0 and L_A <= MaxPayload, and at b =
-// q + align8(12 + L_A) there is a whole frame B (40 bytes, within the file)
-// with L = 24, type 2, reserved 0, a valid seal payload, a seal epoch
-// greater than the last seal epoch before p (if any), and crc equal to
-// CRC32C(salt || crc field of A || B[0:8] || B[12:40]). A random or stale
+// q + align8(12 + L_A) there is a whole frame B (within the file) with L =
+// 24 or 32 (40 or 48 bytes), type 2, reserved 0, a valid seal payload, a
+// seal epoch greater than the last seal epoch before p (if any), and crc
+// equal to CRC32C(salt || crc field of A || B[0:8] || B[12:]). A random or stale
 // frame passes this with probability about 2^-32.
 //
 // So a partial last frame, a bad CRC in the last frame(s), zeroed bytes or
@@ -249,7 +259,7 @@
 // segment's, whose prev_crc is not the crc the previous segment ends with,
 // or whose sealed, next_seq or base do not match what the segments before
 // it hold (sealed equal to their last seal, next_seq at least one past
-// their last record, base equal to the greater of that seal and the
+// their last record and the seq of their last version 2 seal, base equal to the greater of that seal and the
 // greatest epoch of their records after it); and a torn tail in any
 // segment but the last. Only the last segment can have a torn tail, and
 // OpenWriter cuts it into SEGMENT.broken. A segment removed by Purge while

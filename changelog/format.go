@@ -35,10 +35,12 @@ const (
 	frameRecord     = 1
 	frameSeal       = 2
 
-	payloadVersion    = 1
+	payloadVersion    = 1  // of record payloads
 	recordFixed       = 56 // record payload bytes before handle, parent and name
-	sealPayloadSize   = 24
-	sealFrameSize     = 40 // align8(frameHeaderSize + sealPayloadSize)
+	sealVersion1      = 1  // a seal payload without its marker's seq
+	sealVersion       = 2  // the seal payload the writer writes
+	sealPayloadSizeV1 = 24
+	sealPayloadSize   = 32 // version 2: the marker's seq at offset 24
 	recordFlagHandle  = 1 << 0
 	recordFlagParent  = 1 << 1
 	recordFlagRange   = 1 << 2
@@ -116,8 +118,8 @@ type Header struct {
 	Base uint64
 	// Sealed is the last epoch sealed in the earlier segments (0: none).
 	Sealed uint64
-	// NextSeq is one past the seq of the last record of the earlier
-	// segments (0: none).
+	// NextSeq is one past the greatest seq of the records and of the
+	// sealed epoch-closed markers of the earlier segments (0: none).
 	NextSeq uint64
 	// PrevCRC is the crc of the last frame of the previous segment (its
 	// header_crc if it has no frame): the chain goes on across segments.
@@ -353,6 +355,10 @@ type Seal struct {
 	Epoch   uint64
 	Lossy   bool   // records of the epoch were lost: consumers must rescan
 	Records uint64 // how many records of the epoch the log holds
+	// Seq is the seq of the kernel's epoch-closed marker the seal was
+	// made of; 0 if unknown (a version 1 seal; the kernel numbers records
+	// from 1).
+	Seq uint64
 }
 
 func (s Seal) String() string {
@@ -360,26 +366,40 @@ func (s Seal) String() string {
 	if s.Lossy {
 		l = ", lossy"
 	}
+	if s.Seq != 0 {
+		l += fmt.Sprintf(", marker seq %d", s.Seq)
+	}
 	return fmt.Sprintf("epoch %d sealed (%d records%s)", s.Epoch, s.Records, l)
 }
 
+// appendSealPayload appends a version 2 seal payload.
 func appendSealPayload(b []byte, s Seal) []byte {
 	var flags uint8
 	if s.Lossy {
 		flags |= sealFlagLossy
 	}
-	b = append(b, payloadVersion, flags, 0, 0, 0, 0, 0, 0)
+	b = append(b, sealVersion, flags, 0, 0, 0, 0, 0, 0)
 	b = le.AppendUint64(b, s.Epoch)
-	return le.AppendUint64(b, s.Records)
+	b = le.AppendUint64(b, s.Records)
+	return le.AppendUint64(b, s.Seq)
 }
 
+// decodeSealPayload parses a seal payload of version 1 (its Seq is 0) or 2.
 func decodeSealPayload(p []byte) (Seal, error) {
 	var s Seal
-	if len(p) != sealPayloadSize {
-		return s, fmt.Errorf("seal payload is %d bytes, not %d", len(p), sealPayloadSize)
+	if len(p) == 0 {
+		return s, fmt.Errorf("seal payload is empty")
 	}
-	if p[0] != payloadVersion {
-		return s, fmt.Errorf("seal payload version %d, this reader knows %d", p[0], payloadVersion)
+	size := sealPayloadSize
+	switch p[0] {
+	case sealVersion1:
+		size = sealPayloadSizeV1
+	case sealVersion:
+	default:
+		return s, fmt.Errorf("seal payload version %d, this reader knows %d and %d", p[0], sealVersion1, sealVersion)
+	}
+	if len(p) != size {
+		return s, fmt.Errorf("version %d seal payload is %d bytes, not %d", p[0], len(p), size)
 	}
 	if p[1]&^sealFlagsKnown != 0 {
 		return s, fmt.Errorf("seal has unknown flags %#x", p[1])
@@ -392,5 +412,8 @@ func decodeSealPayload(p []byte) (Seal, error) {
 	s.Lossy = p[1]&sealFlagLossy != 0
 	s.Epoch = le.Uint64(p[8:])
 	s.Records = le.Uint64(p[16:])
+	if p[0] == sealVersion {
+		s.Seq = le.Uint64(p[24:])
+	}
 	return s, nil
 }

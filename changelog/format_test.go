@@ -83,10 +83,11 @@ func TestFormatByHand(t *testing.T) {
 		u32(0), u32(1), u16(0), u16(1), u16(3), u16(0), []byte("Pnew"),
 	)
 	f2, c2 := frame(c1, 1, createPayload)
-	// The seal of epoch 9, lossy, 2 records: 12 + 24 = 36, padded to 40.
-	sealPayload := cat([]byte{1, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2))
+	// The seal of epoch 9, lossy, 2 records, its marker seq 79 (version
+	// 2): 12 + 32 = 44, padded to 48.
+	sealPayload := cat([]byte{2, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2), u64(79))
 	f3, _ := frame(c2, 2, sealPayload)
-	if len(f1) != 72 || len(f3) != 40 {
+	if len(f1) != 72 || len(f3) != 48 {
 		t.Fatalf("frames of %d and %d bytes", len(f1), len(f3))
 	}
 	file := cat(hdr, f1, f2, f3)
@@ -102,9 +103,12 @@ func TestFormatByHand(t *testing.T) {
 	recs := []record.Record{
 		{Type: record.TypeChange, Seq: 77, Epoch: 9, Ops: record.OpData, Handle: fh(0x81, "\x01\x02"), Parent: fh(1, "P"), Name: "f", HasRange: true, Offset: 4096, Length: 512},
 		{Type: record.TypeChange, Seq: 78, Epoch: 9, Ops: record.OpCreate, Parent: fh(1, "P"), Name: "new"},
-		closed(9, true),
+		{Type: record.TypeEpochClosed, Seq: 79, Epoch: 9, Lossy: true},
 	}
 	checkContents(t, l, recs)
+	if got := l.NextSeq(); got != 80 {
+		t.Errorf("NextSeq() = %d, want 80 (after the marker)", got)
+	}
 
 	// The package's encoders give the same bytes.
 	b, prev, err := encodeHeader(&wantHdr)
@@ -114,7 +118,9 @@ func TestFormatByHand(t *testing.T) {
 	for _, r := range recs[:2] {
 		b, prev = appendFrame(b, frameRecord, salt, prev, func(dst []byte) []byte { return appendRecordPayload(dst, &r) })
 	}
-	b, _ = appendFrame(b, frameSeal, salt, prev, func(dst []byte) []byte { return appendSealPayload(dst, Seal{9, true, 2}) })
+	b, _ = appendFrame(b, frameSeal, salt, prev, func(dst []byte) []byte {
+		return appendSealPayload(dst, Seal{Epoch: 9, Lossy: true, Records: 2, Seq: 79})
+	})
 	if !bytes.Equal(b, file) {
 		t.Errorf("encoders differ from the hand-built file:\n got %x\nwant %x", b, file)
 	}

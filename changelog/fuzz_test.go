@@ -84,6 +84,8 @@ func FuzzFrames(f *testing.F) {
 	f.Add(seed(recFrame(r), sealFrame(5, 1, false)))
 	f.Add(seed(recFrame(create(2, 3, "p", "name")), sealFrame(2, 0, true), sealFrame(3, 1, false)))
 	f.Add(seed(sealFrame(1, 0, false), recFrame(change(1, 1, record.OpData, "x"))))
+	f.Add(seed(recFrame(r), sealV2(Seal{Epoch: 5, Records: 1, Seq: 2}), sealV2(Seal{Epoch: 6, Seq: 3})))
+	f.Add(seed(recFrame(r), sealV1(Seal{Epoch: 5, Records: 1}), sealV2(Seal{Epoch: 6, Seq: 3})))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var frames []craftFrame
 		for len(in) >= 2 {
@@ -114,7 +116,11 @@ func FuzzFrames(f *testing.F) {
 				want = append(want, recFrame(recs[0]))
 				recs = recs[1:]
 			case frameSeal:
-				want = append(want, sealFrame(seals[0].Epoch, seals[0].Records, seals[0].Lossy))
+				if fr.payload[0] == sealVersion1 {
+					want = append(want, sealV1(seals[0]))
+				} else {
+					want = append(want, sealV2(seals[0]))
+				}
 				seals = seals[1:]
 			}
 		}

@@ -100,7 +100,7 @@ func splitRecords(recs []record.Record) ([]record.Record, []Seal) {
 	counts := map[uint64]uint64{}
 	for _, r := range recs {
 		if r.Type == record.TypeEpochClosed {
-			seals = append(seals, Seal{Epoch: r.Epoch, Lossy: r.Lossy, Records: counts[r.Epoch]})
+			seals = append(seals, Seal{Epoch: r.Epoch, Lossy: r.Lossy, Records: counts[r.Epoch], Seq: r.Seq})
 			continue
 		}
 		changes = append(changes, r)

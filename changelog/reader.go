@@ -69,9 +69,10 @@ func (l *Log) LastSealed() (uint64, bool) {
 	return l.seals[len(l.seals)-1].Epoch, true
 }
 
-// NextSeq returns one past the seq of the last record the log holds or
-// held, or of the last epoch-closed marker a segment header tells of (0 if
-// none): where a drain resumes.
+// NextSeq returns one past the greatest seq the log holds or held: of its
+// records, of the epoch-closed markers its seals were made of (version 2
+// seals keep it), and of those a segment header tells of (0 if none):
+// where a drain resumes.
 func (l *Log) NextSeq() uint64 { return l.nextSeq }
 
 // Recovery describes the torn tail that reading stopped at, or is nil if
@@ -168,6 +169,9 @@ func (st *parser) segment(data []byte, path string) error {
 				return corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
 			}
 			l.seals = append(l.seals, s)
+			if s.Seq != 0 {
+				l.nextSeq = max(l.nextSeq, s.Seq+1)
+			}
 			t.counts.dropThrough(s.Epoch)
 		default:
 			return corrupt(p, "unknown frame type %d", typ)
@@ -247,17 +251,21 @@ func findSeal(data []byte, p int, salt uint64, last uint64, sealed bool) (int, S
 			continue
 		}
 		b := q + frameSize(int(n))
-		if b+sealFrameSize > len(data) {
+		if b+frameHeaderSize > len(data) {
 			continue
 		}
-		f := data[b : b+sealFrameSize]
-		if le.Uint32(f) != sealPayloadSize || le.Uint16(f[4:]) != frameSeal || le.Uint16(f[6:]) != 0 {
+		l := int(le.Uint32(data[b:]))
+		if (l != sealPayloadSizeV1 && l != sealPayloadSize) || b+frameSize(l) > len(data) {
+			continue
+		}
+		f := data[b : b+frameSize(l)]
+		if le.Uint16(f[4:]) != frameSeal || le.Uint16(f[6:]) != 0 {
 			continue
 		}
 		if frameCRC(salt, le.Uint32(data[q+8:]), f) != le.Uint32(f[8:]) {
 			continue
 		}
-		s, err := decodeSealPayload(f[frameHeaderSize : frameHeaderSize+sealPayloadSize])
+		s, err := decodeSealPayload(f[frameHeaderSize : frameHeaderSize+l])
 		if err != nil || (sealed && s.Epoch <= last) {
 			continue
 		}

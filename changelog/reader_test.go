@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/record"
 )
 
@@ -174,6 +175,15 @@ func TestCorruptBeforeTail(t *testing.T) {
 	}
 }
 
+// A version 1 seal (written by an older writer) is evidence too.
+func TestCorruptBeforeV1Seal(t *testing.T) {
+	r := write(1, 5, "a", 0, 1)
+	data := craft(t, recFrame(r), recFrame(r), sealV1(Seal{Epoch: 5, Records: 2}))
+	offs := frameOffsets(t, data)
+	data[offs[0]+40] ^= 1
+	expectCorrupt(t, data, offs[0])
+}
+
 // The documented limit of the rule: if the CRC field (or length) of the
 // frame just before the last seal is damaged, the seal cannot be verified,
 // so the damage reads as a torn tail and the seal is dropped: epoch 3
@@ -305,18 +315,87 @@ func recFrame(r record.Record) craftFrame {
 }
 
 func sealFrame(epoch, records uint64, lossy bool) craftFrame {
-	return craftFrame{typ: frameSeal, payload: appendSealPayload(nil, Seal{Epoch: epoch, Records: records, Lossy: lossy})}
+	return sealV2(Seal{Epoch: epoch, Records: records, Lossy: lossy})
+}
+
+// sealV2 is the seal frame the writer writes (payload version 2).
+func sealV2(s Seal) craftFrame {
+	return craftFrame{typ: frameSeal, payload: appendSealPayload(nil, s)}
+}
+
+// sealV1 is a seal frame of payload version 1, which older writers wrote:
+// no marker seq.
+func sealV1(s Seal) craftFrame {
+	p := appendSealPayload(nil, s)[:sealPayloadSizeV1]
+	p[0] = sealVersion1
+	return craftFrame{typ: frameSeal, payload: p}
+}
+
+// Both seal payload versions read; a version 2 seal keeps its marker's seq,
+// which NextSeq counts, also when seals end the log.
+func TestSealVersions(t *testing.T) {
+	r := write(1, 5, "a", 0, 1)
+	resize := func(f craftFrame, n int) craftFrame {
+		f.payload = append(bytes.Clone(f.payload), make([]byte, 8)...)[:n]
+		return f
+	}
+	tests := []struct {
+		name      string
+		frames    []craftFrame
+		wantSeals []Seal
+		wantNext  uint64
+		bad       int // index of the corrupt frame, -1 if none
+	}{
+		{"version 1", []craftFrame{recFrame(r), sealV1(Seal{Epoch: 5, Records: 1, Lossy: true})},
+			[]Seal{{Epoch: 5, Records: 1, Lossy: true}}, 2, -1},
+		{"version 2", []craftFrame{recFrame(r), sealV2(Seal{Epoch: 5, Records: 1, Seq: 2})},
+			[]Seal{{Epoch: 5, Records: 1, Seq: 2}}, 3, -1},
+		{"trailing version 2 seals", []craftFrame{recFrame(r), sealV2(Seal{Epoch: 5, Records: 1, Seq: 2}),
+			sealV2(Seal{Epoch: 6, Seq: 3}), sealV2(Seal{Epoch: 7, Seq: 4})},
+			[]Seal{{Epoch: 5, Records: 1, Seq: 2}, {Epoch: 6, Seq: 3}, {Epoch: 7, Seq: 4}}, 5, -1},
+		{"version 1 then version 2", []craftFrame{recFrame(r), sealV1(Seal{Epoch: 5, Records: 1}), sealV2(Seal{Epoch: 6, Seq: 9})},
+			[]Seal{{Epoch: 5, Records: 1}, {Epoch: 6, Seq: 9}}, 10, -1},
+		{"trailing version 1 seals: seq unknown", []craftFrame{recFrame(r), sealV1(Seal{Epoch: 5, Records: 1}), sealV1(Seal{Epoch: 6})},
+			[]Seal{{Epoch: 5, Records: 1}, {Epoch: 6}}, 2, -1},
+		{"marker seq before the last record", []craftFrame{sealV2(Seal{Epoch: 4, Seq: 1}), recFrame(write(7, 5, "a", 0, 1))},
+			[]Seal{{Epoch: 4, Seq: 1}}, 8, -1},
+		{"version 2 of 24 bytes", []craftFrame{resize(sealV2(Seal{Epoch: 5, Seq: 2}), 24)}, nil, 0, 0},
+		{"version 2 of 40 bytes", []craftFrame{resize(sealV2(Seal{Epoch: 5, Seq: 2}), 40)}, nil, 0, 0},
+		{"version 1 of 32 bytes", []craftFrame{resize(sealV1(Seal{Epoch: 5}), 32)}, nil, 0, 0},
+		{"version 3", []craftFrame{mod(sealV2(Seal{Epoch: 5}), 0, 3)}, nil, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := craft(t, tt.frames...)
+			if tt.bad >= 0 {
+				expectCorrupt(t, data, frameOffsets(t, data)[tt.bad])
+				return
+			}
+			l, err := openBytes(t, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantSeals, l.Seals()); diff != "" {
+				t.Errorf("Seals() (-want +got):\n%s", diff)
+			}
+			if got := l.NextSeq(); got != tt.wantNext {
+				t.Errorf("NextSeq() = %d, want %d", got, tt.wantNext)
+			}
+		})
+	}
+}
+
+// mod returns f with byte i of its payload set to v.
+func mod(f craftFrame, i int, v byte) craftFrame {
+	f.payload = bytes.Clone(f.payload)
+	f.payload[i] = v
+	return f
 }
 
 // Frames with a valid CRC that break the rules are corruption: the writer
 // never writes them.
 func TestCorruptValidFrames(t *testing.T) {
 	r := write(1, 5, "a", 0, 1)
-	mod := func(f craftFrame, i int, v byte) craftFrame {
-		f.payload = bytes.Clone(f.payload)
-		f.payload[i] = v
-		return f
-	}
 	tests := []struct {
 		name   string
 		frames []craftFrame
@@ -358,7 +437,7 @@ func TestCorruptValidFrames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := l.Seals(); len(got) != 2 || got[0] != (Seal{5, true, 2}) {
+	if got := l.Seals(); len(got) != 2 || got[0] != (Seal{Epoch: 5, Lossy: true, Records: 2}) {
 		t.Errorf("Seals() = %v", got)
 	}
 }

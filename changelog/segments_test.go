@@ -183,7 +183,7 @@ func TestPurge(t *testing.T) {
 			if err := w.Append(write(10, 7, "h", 0, 1)); err != nil {
 				t.Fatal(err)
 			}
-			if err := w.Seal(7, false); err != nil {
+			if err := w.Seal(7, 0, false); err != nil {
 				t.Fatal(err)
 			}
 			w.Close()
@@ -342,10 +342,10 @@ func TestSegmentDamage(t *testing.T) {
 	}
 }
 
-// The seq of an epoch-closed marker is not in its seal: the Writer keeps
-// it (Consumed) in the next segment's header, so that a drain resumes
-// after it once the earlier segments are gone.
-func TestConsumedSeq(t *testing.T) {
+// A seal keeps the seq of its epoch-closed marker, and the Writer keeps
+// the greatest in the next segment's header, so that a drain resumes after
+// it once the earlier segments are gone.
+func TestSealSeqInSegmentHeader(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "test.wblog")
 	w, err := Create(path, testHeader)
 	if err != nil {
@@ -354,8 +354,8 @@ func TestConsumedSeq(t *testing.T) {
 	w.SetSegmentSize(1)
 	steps := []func() error{
 		func() error { return w.Append(write(1, 1, "a", 0, 1)) },
-		func() error { w.Consumed(3); return w.Seal(1, false) }, // its marker had seq 2
-		func() error { w.Consumed(7); return w.Seal(2, false) }, // an empty epoch; marker seq 6
+		func() error { return w.Seal(1, 2, false) },
+		func() error { return w.Seal(2, 6, false) }, // an empty epoch
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {

@@ -38,7 +38,7 @@ type Writer struct {
 	prev    uint32 // CRC of the last frame (in buf or in the file)
 	last    uint64 // last sealed epoch, if sealed
 	sealed  bool
-	nextSeq uint64      // one past the seq of the last record
+	nextSeq uint64      // one past the seq of the last record or sealed marker
 	counts  epochCounts // records per epoch after the last seal
 	err     error       // sticky I/O error
 	closing bool
@@ -210,16 +210,6 @@ func openLast(path string) (*Writer, *Recovery, error) {
 	return w, rec, nil
 }
 
-// Consumed tells the Writer that the records below seq next are in the log,
-// epoch-closed markers included (a seal does not hold its marker's seq):
-// the header of the next segment keeps the greatest such next as NextSeq,
-// where a drain resumes if the earlier segments are removed.
-func (w *Writer) Consumed(next uint64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.nextSeq = max(w.nextSeq, next)
-}
-
 // SetSegmentSize makes the Writer start a new segment at a seal once the
 // current one holds n bytes or more; 0 (the default) never does.
 func (w *Writer) SetSegmentSize(n int64) {
@@ -306,13 +296,13 @@ func (w *Writer) LastSealed() (uint64, bool) {
 // buffered as a record frame (written to the file when the buffer fills,
 // made durable by Sync, Seal or Close). A record of type
 // record.TypeEpochClosed is the kernel's epoch-closed marker: Append seals
-// its epoch, as Seal(r.Epoch, r.Lossy).
+// its epoch, as Seal(r.Epoch, r.Seq, r.Lossy).
 //
 // A change record of an epoch at or before the last sealed epoch is an
 // error (ErrSealed).
 func (w *Writer) Append(r record.Record) error {
 	if r.Type == record.TypeEpochClosed {
-		return w.Seal(r.Epoch, r.Lossy)
+		return w.Seal(r.Epoch, r.Seq, r.Lossy)
 	}
 	if err := checkRecord(&r); err != nil {
 		return err
@@ -336,9 +326,11 @@ func (w *Writer) Append(r record.Record) error {
 	return nil
 }
 
-// Seal marks epoch as complete: the durable checkpoint. It writes and
-// fsyncs every frame appended so far, then writes the seal frame (with the
-// number of records of epoch in the log) and fsyncs again. When it returns
+// Seal marks epoch as complete: the durable checkpoint. seq is the seq of
+// the kernel's epoch-closed marker of epoch (0 if unknown): the seal keeps
+// it, so that a drain resumes after the marker (Log.NextSeq). Seal writes
+// and fsyncs every frame appended so far, then writes the seal frame (with
+// the number of records of epoch in the log) and fsyncs again. When it returns
 // nil, the epoch and all its records survive a crash. If the segment has
 // reached the segment size (SetSegmentSize), Seal then starts the next
 // segment; if that fails, the seal is durable but the Writer is unusable.
@@ -347,7 +339,7 @@ func (w *Writer) Append(r record.Record) error {
 // last sealed one is an error (ErrSealed). Sealing epoch N closes every
 // epoch up to N: an earlier epoch that was not sealed stays unsealed for
 // good, and readers report it as unknown.
-func (w *Writer) Seal(epoch uint64, lossy bool) error {
+func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
@@ -359,7 +351,7 @@ func (w *Writer) Seal(epoch uint64, lossy bool) error {
 	if err := w.sync(); err != nil {
 		return err
 	}
-	s := Seal{Epoch: epoch, Lossy: lossy, Records: w.counts.get(epoch)}
+	s := Seal{Epoch: epoch, Lossy: lossy, Records: w.counts.get(epoch), Seq: seq}
 	w.buf, w.prev = appendFrame(w.buf, frameSeal, w.header.Salt, w.prev, func(b []byte) []byte {
 		return appendSealPayload(b, s)
 	})
@@ -367,6 +359,9 @@ func (w *Writer) Seal(epoch uint64, lossy bool) error {
 		return err
 	}
 	w.last, w.sealed = epoch, true
+	if seq != 0 {
+		w.nextSeq = max(w.nextSeq, seq+1)
+	}
 	w.counts.dropThrough(epoch)
 	if w.segSize > 0 && w.off >= w.segSize {
 		return w.rotate()

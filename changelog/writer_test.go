@@ -117,7 +117,7 @@ func TestReopenAppend(t *testing.T) {
 		if last, ok := w.LastSealed(); last != 3 || !ok {
 			t.Errorf("LastSealed() = %d, %v; want 3, true", last, ok)
 		}
-		if err := w.Seal(4, false); err != nil {
+		if err := w.Seal(4, 0, false); err != nil {
 			t.Fatal(err)
 		}
 		w.Close()
@@ -282,7 +282,7 @@ func TestClosedWriter(t *testing.T) {
 	}
 	for name, err := range map[string]error{
 		"Append": w.Append(change(1, 1, 0, "a")),
-		"Seal":   w.Seal(1, false),
+		"Seal":   w.Seal(1, 0, false),
 		"Sync":   w.Sync(),
 		"Close":  w.Close(),
 	} {
@@ -307,7 +307,7 @@ func TestSealIsDurable(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := w.Seal(1, false); err != nil {
+	if err := w.Seal(1, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	l, err := Open(path)
@@ -355,7 +355,7 @@ func TestConcurrentReaders(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if err := w.Seal(e, false); err != nil {
+		if err := w.Seal(e, 0, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -397,7 +397,7 @@ func TestOpenWriterRecovery(t *testing.T) {
 	if err := w.Append(write(4, 2, "d", 0, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Seal(2, false); err != nil {
+	if err := w.Seal(2, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

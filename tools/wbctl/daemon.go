@@ -50,8 +50,8 @@ status 0. The daemon itself never keeps the filesystem busy.
 
 A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken (or in the last
-segment's name + .broken), and draining goes on after the last record it
-holds, so that nothing is lost or doubled.
+segment's name + .broken), and draining goes on after the last record or
+sealed epoch-closed marker it holds, so that nothing is lost or doubled.
 
 The log is a set of segments: FILE, then FILE.000001, FILE.000002 ... At a
 seal, once the current segment holds --segment-size bytes, the daemon starts

@@ -39,7 +39,7 @@ func writeSegLog(t testing.TB, size int64, recs ...record.Record) string {
 	w.SetSegmentSize(size)
 	for _, r := range recs {
 		if r.Type == record.TypeEpochClosed {
-			err = w.Seal(r.Epoch, r.Lossy)
+			err = w.Seal(r.Epoch, r.Seq, r.Lossy)
 		} else {
 			err = w.Append(r)
 		}

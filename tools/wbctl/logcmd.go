@@ -19,7 +19,9 @@ var logCommand = &cli.Command{
 			Description: `Validates the whole file first: a torn tail (an interrupted write at the
 end) is reported and ignored; damage before the tail, or a file that is not
 a wbarrier log, is an error. The records print as "wbctl records" prints
-them; a seal prints as "epoch=N sealed records=K" (and "lossy").
+them; a seal prints as "epoch=N sealed records=K seq=S" (and "lossy"),
+where S is the seq of the module's epoch-closed marker the seal was made of
+(absent in logs written before wbctl kept it; "seq" in --json).
 
 Example:
    wbctl log dump --json data.log`,
@@ -74,14 +76,18 @@ func dumpLog(ctx *cli.Context, l *changelog.Log) error {
 				Epoch   uint64 `json:"epoch"`
 				Sealed  bool   `json:"sealed"`
 				Records uint64 `json:"records"`
+				Seq     uint64 `json:"seq,omitempty"`
 				Lossy   bool   `json:"lossy,omitempty"`
-			}{s.Epoch, true, s.Records, s.Lossy})
+			}{s.Epoch, true, s.Records, s.Seq, s.Lossy})
 		} else {
-			lossy := ""
-			if s.Lossy {
-				lossy = " lossy"
+			more := ""
+			if s.Seq != 0 {
+				more = fmt.Sprintf(" seq=%d", s.Seq)
 			}
-			_, err = fmt.Fprintf(ctx.App.Writer, "epoch=%d sealed records=%d%s\n", s.Epoch, s.Records, lossy)
+			if s.Lossy {
+				more += " lossy"
+			}
+			_, err = fmt.Fprintf(ctx.App.Writer, "epoch=%d sealed records=%d%s\n", s.Epoch, s.Records, more)
 		}
 		if err != nil {
 			return err

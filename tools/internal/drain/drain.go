@@ -19,14 +19,11 @@ type Source interface {
 // Log is where records go: a changelog.Writer or a fake.
 type Log interface {
 	Append(record.Record) error
-	// Seal makes everything appended so far durable, then the seal.
-	Seal(epoch uint64, lossy bool) error
+	// Seal makes everything appended so far durable, then the seal of
+	// epoch, which keeps seq, the seq of the epoch's epoch-closed marker.
+	Seal(epoch, seq uint64, lossy bool) error
 	// Sync makes everything appended so far durable.
 	Sync() error
-	// Consumed tells that the records below seq next (epoch-closed
-	// markers included) are in the log, for the headers of later
-	// segments: the seq of a marker is not in its seal.
-	Consumed(next uint64)
 }
 
 // Drainer drains one watch into one log.
@@ -35,7 +32,8 @@ type Drainer struct {
 	Log    Log
 	Watch  uint32
 	// Cursor is the next sequence number wanted: one past the last record
-	// the log holds (0 for a new log).
+	// or sealed epoch-closed marker the log holds (changelog.Log.NextSeq;
+	// 0 for a new log).
 	Cursor uint64
 	// LastSealed is the newest epoch the log has sealed (0: none). A marker
 	// for it or an older epoch is a repeat after a restart and is skipped.
@@ -96,8 +94,7 @@ func (d *Drainer) apply(r record.Record, st *Stats) error {
 		if r.Epoch <= d.LastSealed {
 			return nil
 		}
-		d.Log.Consumed(r.Seq + 1) // before Seal, which may start a segment
-		if err := d.Log.Seal(r.Epoch, r.Lossy); err != nil {
+		if err := d.Log.Seal(r.Epoch, r.Seq, r.Lossy); err != nil {
 			return fmt.Errorf("drain: sealing epoch %d: %w", r.Epoch, err)
 		}
 		d.LastSealed = r.Epoch

@@ -3,21 +3,25 @@ package drain
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
 )
 
-// fakeSource serves a fixed queue and records the cursors asked for, and
-// what the log had made durable by then.
+// fakeSource serves a queue and records the cursors asked for, and what the
+// log had made durable by then.
 type fakeSource struct {
 	queue   []record.Record
 	cursors []uint64
 	err     error
 	log     *fakeLog
 	durable []int // len(log.ops) synced when each cursor was asked for
+	frees   bool  // drop the records below the cursor, as the kernel does
 }
 
 func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
@@ -34,6 +38,9 @@ func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
 			out = append(out, r)
 		}
 	}
+	if s.frees {
+		s.queue = slices.Clone(out)
+	}
 	return out, nil
 }
 
@@ -49,15 +56,13 @@ func (l *fakeLog) Sync() error {
 	return nil
 }
 
-func (l *fakeLog) Consumed(uint64) {}
-
 func (l *fakeLog) Append(r record.Record) error {
 	l.ops = append(l.ops, fmt.Sprintf("rec %d/%d", r.Seq, r.Epoch))
 	return nil
 }
 
-func (l *fakeLog) Seal(epoch uint64, lossy bool) error {
-	l.ops = append(l.ops, fmt.Sprintf("seal %d lossy=%v", epoch, lossy))
+func (l *fakeLog) Seal(epoch, seq uint64, lossy bool) error {
+	l.ops = append(l.ops, fmt.Sprintf("seal %d/%d lossy=%v", seq, epoch, lossy))
 	l.synced = len(l.ops)
 	return nil
 }
@@ -114,7 +119,7 @@ func TestOnce(t *testing.T) {
 			queue: []record.Record{
 				change(1, 1), change(2, 2), closed(3, 1, false), change(4, 2), closed(5, 2, true),
 			},
-			wantOps:    []string{"rec 1/1", "rec 2/2", "seal 1 lossy=false", "rec 4/2", "seal 2 lossy=true"},
+			wantOps:    []string{"rec 1/1", "rec 2/2", "seal 3/1 lossy=false", "rec 4/2", "seal 5/2 lossy=true"},
 			wantStats:  Stats{Records: 3, Sealed: []uint64{1, 2}, Lossy: []uint64{2}},
 			wantCursor: 6,
 		},
@@ -176,5 +181,68 @@ func TestOnceSourceError(t *testing.T) {
 	d := &Drainer{Source: &fakeSource{err: errBoom}, Log: &fakeLog{}, Watch: 2}
 	if _, err := d.Once(); !errors.Is(err, errBoom) {
 		t.Fatalf("Once() error = %v, want it to wrap %v", err, errBoom)
+	}
+}
+
+// A drainer restarted on a log that ends with seals resumes after the last
+// epoch-closed marker, which the seal keeps: the markers after the last
+// change record were acknowledged, and freed, by the earlier run.
+func TestResumeAfterTrailingSeals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wb.log")
+	w, err := changelog.Create(path, changelog.Header{FSType: "tmpfs", Mount: "/mnt/t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{frees: true, queue: []record.Record{
+		change(1, 1), closed(2, 1, false), closed(3, 2, false), closed(4, 3, false),
+	}}
+	d := &Drainer{Source: src, Log: w, Watch: 1}
+	for range 2 { // the second pass acknowledges what the first drained
+		if _, err := d.Once(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src.queue = append(src.queue, change(5, 4), closed(6, 4, false))
+
+	old, err := changelog.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := old.NextSeq(); got != 5 {
+		t.Fatalf("NextSeq() = %d, want 5: one past the last marker", got)
+	}
+	w, _, err = changelog.OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = &Drainer{Source: src, Log: w, Watch: 1, Cursor: old.NextSeq()}
+	d.LastSealed, _ = old.LastSealed()
+	st, err := d.Once()
+	if err != nil {
+		t.Fatalf("Once() after the restart: %v", err)
+	}
+	if diff := cmp.Diff(Stats{Records: 1, Sealed: []uint64{4}}, st); diff != "" {
+		t.Errorf("stats (-want +got):\n%s", diff)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := changelog.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seqs []uint64
+	for _, r := range l.Records() {
+		seqs = append(seqs, r.Seq)
+	}
+	for _, s := range l.Seals() {
+		seqs = append(seqs, s.Seq)
+	}
+	slices.Sort(seqs)
+	if diff := cmp.Diff([]uint64{1, 2, 3, 4, 5, 6}, seqs); diff != "" {
+		t.Errorf("seqs of the records and seals: nothing lost or doubled (-want +got):\n%s", diff)
 	}
 }

@@ -113,11 +113,11 @@ type SyncLog struct {
 
 // Seal syncs the filesystem, then seals (the Log makes its records durable
 // first, then writes the seal).
-func (l SyncLog) Seal(epoch uint64, lossy bool) error {
+func (l SyncLog) Seal(epoch, seq uint64, lossy bool) error {
 	if l.Syncfs != nil {
 		if err := l.Syncfs(); err != nil {
 			return fmt.Errorf("epochs: syncfs before sealing epoch %d: %w", epoch, err)
 		}
 	}
-	return l.Log.Seal(epoch, lossy)
+	return l.Log.Seal(epoch, seq, lossy)
 }

@@ -126,15 +126,13 @@ func (l fakeLog) Append(r record.Record) error {
 	return nil
 }
 
-func (l fakeLog) Seal(epoch uint64, lossy bool) error {
+func (l fakeLog) Seal(epoch, _ uint64, _ bool) error {
 	*l.calls = append(*l.calls, fmt.Sprintf("seal %d", epoch))
 	return nil
 }
 
 // Sync is not in calls: the drainer's own tests check when it syncs.
 func (l fakeLog) Sync() error { return nil }
-
-func (l fakeLog) Consumed(uint64) {}
 
 func TestCheckpoint(t *testing.T) {
 	errSync := errors.New("sync failed")

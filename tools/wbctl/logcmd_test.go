@@ -1,0 +1,43 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/record"
+)
+
+// log dump prints a seal with the seq of its epoch-closed marker, and
+// without one when the seq is unknown (0).
+func TestLogDumpSeals(t *testing.T) {
+	marker := func(seq, epoch uint64, lossy bool) record.Record {
+		m := closed(epoch, lossy)
+		m.Seq = seq
+		return m
+	}
+	log := writeLog(t, write(1, 1, "A", 0, 4), marker(2, 1, false), marker(3, 2, true), closed(3, false))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"text", []string{"log", "dump", log}, "log of /mnt/t (tmpfs)\n" +
+			"seq=1 epoch=1 change ops=data fh=1:41 range=0+4\n" +
+			"epoch=1 sealed records=1 seq=2\n" +
+			"epoch=2 sealed records=0 seq=3 lossy\n" +
+			"epoch=3 sealed records=0\n"},
+		{"json", []string{"log", "dump", "--json", log}, `{"fstype":"tmpfs","mount":"/mnt/t"}` + "\n" +
+			`{"seq":1,"epoch":1,"type":"change","ops":"data","handle":{"type":1,"hex":"41"},"offset":0,"length":4}` + "\n" +
+			`{"epoch":1,"sealed":true,"records":1,"seq":2}` + "\n" +
+			`{"epoch":2,"sealed":true,"records":0,"seq":3,"lossy":true}` + "\n" +
+			`{"epoch":3,"sealed":true,"records":0}` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(tt.args...)
+			if diff := cmp.Diff(tt.want, out); diff != "" || code != 0 {
+				t.Errorf("status %d, stderr %q; stdout (-want +got):\n%s", code, errOut, diff)
+			}
+		})
+	}
+}
