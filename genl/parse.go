@@ -94,72 +94,115 @@ func parseBarrier(m genetlink.Message) (Barrier, error) {
 	return b, nil
 }
 
-// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump, one
-// record each.
+// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump: each
+// holds WBARRIER_A_WATCH_ID, which it ignores, and records packed in
+// WBARRIER_A_RECORD attributes. It walks the bytes itself: nothing is
+// allocated per attribute, and the handles of one message share one copy.
 func parseRecords(msgs []genetlink.Message) ([]record.Record, error) {
-	rs := make([]record.Record, 0, len(msgs))
+	// Counting first costs a walk over the top-level headers; growing the
+	// slice would copy every record several times.
+	n := 0
 	for _, m := range msgs {
-		r, err := parseRecord(m)
-		if err != nil {
+		it := attrIter{b: m.Data}
+		for it.next() {
+			if it.typ == attrRecord {
+				n++
+			}
+		}
+	}
+	rs := make([]record.Record, 0, n)
+	for _, m := range msgs {
+		var err error
+		if rs, err = appendRecords(rs, m.Data); err != nil {
 			return nil, err
 		}
-		rs = append(rs, r)
 	}
 	return rs, nil
 }
 
-// parseRecord decodes one record: flat WBARRIER_A_REC_* attributes beside
-// WBARRIER_A_WATCH_ID, which it ignores.
-func parseRecord(m genetlink.Message) (record.Record, error) {
+// appendRecords appends the records of one RECORDS message to rs.
+func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
+	// The message's handles are copied here: the receive buffer is
+	// reused by the next receive.
+	arena := make([]byte, 0, len(b))
+	it := attrIter{b: b}
+	for it.next() {
+		if it.typ != attrRecord {
+			continue
+		}
+		var r record.Record
+		var err error
+		if r, arena, err = parseRecord(it.val, arena); err != nil {
+			return nil, fmt.Errorf("record %d of the message: %w", len(rs), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, it.err
+}
+
+// parseRecord decodes the WBARRIER_A_REC_* attributes of one record, nested
+// in WBARRIER_A_RECORD; it copies handles to the end of arena.
+func parseRecord(b, arena []byte) (record.Record, []byte, error) {
 	var (
 		r                record.Record
 		fh, parentFH     []byte
 		hasFH, hasParent bool
 		fhType, pfhType  uint32
 	)
-	err := decode(m.Data, func(ad *netlink.AttributeDecoder) {
-		switch ad.Type() {
+	it := attrIter{b: b}
+	for it.next() {
+		switch it.typ {
 		case attrRecType:
-			r.Type = record.Type(ad.Uint32())
+			r.Type = record.Type(it.uint32())
 		case attrRecSeq:
-			r.Seq = ad.Uint64()
+			r.Seq = it.uint64()
 		case attrRecEpoch:
-			r.Epoch = ad.Uint64()
+			r.Epoch = it.uint64()
 		case attrRecOps:
-			r.Ops = record.Op(ad.Uint32())
+			r.Ops = record.Op(it.uint32())
 		case attrRecFHType:
-			fhType = ad.Uint32()
+			fhType = it.uint32()
 		case attrRecFH:
-			// Bytes copies: the message buffer is reused by the next
-			// receive.
-			fh, hasFH = ad.Bytes(), true
+			fh, hasFH = it.val, true
 		case attrRecParentFHType:
-			pfhType = ad.Uint32()
+			pfhType = it.uint32()
 		case attrRecParentFH:
-			parentFH, hasParent = ad.Bytes(), true
+			parentFH, hasParent = it.val, true
 		case attrRecName:
-			r.Name = ad.String()
+			r.Name = it.string()
 		case attrRecOffset:
-			r.Offset, r.HasRange = ad.Uint64(), true
+			r.Offset, r.HasRange = it.uint64(), true
 		case attrRecLength:
-			r.Length, r.HasRange = ad.Uint64(), true
+			r.Length, r.HasRange = it.uint64(), true
 		case attrRecLossy:
-			r.Lossy = ad.Flag()
+			r.Lossy = it.flag()
 		}
-	})
-	if err != nil {
-		return record.Record{}, err
+	}
+	if it.err != nil {
+		return record.Record{}, arena, it.err
 	}
 	if len(fh) > fhMax || len(parentFH) > fhMax {
-		return record.Record{}, fmt.Errorf("record %d: file handle longer than %d bytes", r.Seq, fhMax)
+		return record.Record{}, arena, fmt.Errorf("record %d: file handle longer than %d bytes", r.Seq, fhMax)
 	}
 	if hasFH {
-		r.Handle = &record.FileHandle{Type: fhType, Bytes: fh}
+		var h []byte
+		h, arena = carve(arena, fh)
+		r.Handle = &record.FileHandle{Type: fhType, Bytes: h}
 	}
 	if hasParent {
-		r.Parent = &record.FileHandle{Type: pfhType, Bytes: parentFH}
+		var h []byte
+		h, arena = carve(arena, parentFH)
+		r.Parent = &record.FileHandle{Type: pfhType, Bytes: h}
 	}
-	return r, nil
+	return r, arena, nil
+}
+
+// carve copies b to the end of arena and returns the copy, which cannot
+// grow into what follows it, and the arena.
+func carve(arena, b []byte) ([]byte, []byte) {
+	n := len(arena)
+	arena = append(arena, b...)
+	return arena[n:len(arena):len(arena)], arena
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command
