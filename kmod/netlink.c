@@ -360,6 +360,9 @@ static int wb_put_record(struct sk_buff *skb, const struct wb_record *rec)
 	return 0;
 }
 
+/* Records put per hold of the watch's lock: writers wait for it meanwhile. */
+#define WB_DUMP_BATCH 32
+
 /*
  * Puts the records from cb->args[1] on into one message, each nested in a
  * WBARRIER_A_RECORD, until the message fills @skb.
@@ -367,8 +370,9 @@ static int wb_put_record(struct sk_buff *skb, const struct wb_record *rec)
 static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct wb_watch *w = (struct wb_watch *)cb->args[0];
+	u64 start = cb->args[1], seq = start, end;
 	unsigned long flags;
-	u64 start, seq;
+	bool full;
 	void *hdr;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -376,31 +380,35 @@ static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	if (!hdr || nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id))
 		return -EMSGSIZE;
 
-	spin_lock_irqsave(&w->lock, flags);
-	start = cb->args[1];
-	if (start < w->first_seq) {
-		spin_unlock_irqrestore(&w->lock, flags);
-		genlmsg_cancel(skb, hdr);
-		NL_SET_ERR_MSG(cb->extack,
-			       "another reader acknowledged records of this dump");
-		return -ESTALE;
-	}
-	for (seq = start; seq < w->next_seq; seq++) {
-		struct nlattr *nest;
-
-		nest = nla_nest_start(skb, WBARRIER_A_RECORD);
-		if (!nest)
-			break;
-		if (wb_put_record(skb, w->ring[seq % w->ring_size])) {
-			nla_nest_cancel(skb, nest);
-			break;
+	do {
+		spin_lock_irqsave(&w->lock, flags);
+		if (seq < w->first_seq) {
+			spin_unlock_irqrestore(&w->lock, flags);
+			genlmsg_cancel(skb, hdr);
+			NL_SET_ERR_MSG(cb->extack,
+				       "another reader acknowledged records of this dump");
+			return -ESTALE;
 		}
-		nla_nest_end(skb, nest);
-	}
+		end = min(w->next_seq, seq + WB_DUMP_BATCH);
+		for (; seq < end; seq++) {
+			struct nlattr *nest;
+
+			nest = nla_nest_start(skb, WBARRIER_A_RECORD);
+			if (!nest)
+				break;
+			if (wb_put_record(skb, w->ring[seq % w->ring_size])) {
+				nla_nest_cancel(skb, nest);
+				break;
+			}
+			nla_nest_end(skb, nest);
+		}
+		full = seq < end;
+		/* Sent records are final: nothing merges into them any more. */
+		w->read_seq = max(w->read_seq, seq - 1);
+		end = w->next_seq;
+		spin_unlock_irqrestore(&w->lock, flags);
+	} while (!full && seq < end);
 	cb->args[1] = seq;
-	/* Sent records are final: nothing merges into them any more. */
-	w->read_seq = max(w->read_seq, seq - 1);
-	spin_unlock_irqrestore(&w->lock, flags);
 
 	/* No record left: an empty skb ends the dump. */
 	if (seq == start)
