@@ -124,15 +124,14 @@ func parseRecords(msgs []genetlink.Message) ([]record.Record, error) {
 func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
 	// The message's handles are copied here: the receive buffer is
 	// reused by the next receive.
-	arena := make([]byte, 0, len(b))
+	a := arena{bytes: make([]byte, 0, len(b))}
 	it := attrIter{b: b}
 	for it.next() {
 		if it.typ != attrRecord {
 			continue
 		}
-		var r record.Record
-		var err error
-		if r, arena, err = parseRecord(it.val, arena); err != nil {
+		r, err := parseRecord(it.val, &a)
+		if err != nil {
 			return nil, fmt.Errorf("record %d of the message: %w", len(rs), err)
 		}
 		rs = append(rs, r)
@@ -141,8 +140,8 @@ func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
 }
 
 // parseRecord decodes the WBARRIER_A_REC_* attributes of one record, nested
-// in WBARRIER_A_RECORD; it copies handles to the end of arena.
-func parseRecord(b, arena []byte) (record.Record, []byte, error) {
+// in WBARRIER_A_RECORD; its handles are copied into a.
+func parseRecord(b []byte, a *arena) (record.Record, error) {
 	var (
 		r                record.Record
 		fh, parentFH     []byte
@@ -179,30 +178,38 @@ func parseRecord(b, arena []byte) (record.Record, []byte, error) {
 		}
 	}
 	if it.err != nil {
-		return record.Record{}, arena, it.err
+		return record.Record{}, it.err
 	}
 	if len(fh) > fhMax || len(parentFH) > fhMax {
-		return record.Record{}, arena, fmt.Errorf("record %d: file handle longer than %d bytes", r.Seq, fhMax)
+		return record.Record{}, fmt.Errorf("record %d: file handle longer than %d bytes", r.Seq, fhMax)
 	}
 	if hasFH {
-		var h []byte
-		h, arena = carve(arena, fh)
-		r.Handle = &record.FileHandle{Type: fhType, Bytes: h}
+		r.Handle = a.handle(fhType, fh)
 	}
 	if hasParent {
-		var h []byte
-		h, arena = carve(arena, parentFH)
-		r.Parent = &record.FileHandle{Type: pfhType, Bytes: h}
+		r.Parent = a.handle(pfhType, parentFH)
 	}
-	return r, arena, nil
+	return r, nil
 }
 
-// carve copies b to the end of arena and returns the copy, which cannot
-// grow into what follows it, and the arena.
-func carve(arena, b []byte) ([]byte, []byte) {
-	n := len(arena)
-	arena = append(arena, b...)
-	return arena[n:len(arena):len(arena)], arena
+// An arena holds the handles of the records of one message: a few
+// allocations per message rather than two per handle.
+type arena struct {
+	bytes   []byte              // the handles' bytes, sized for the message
+	handles []record.FileHandle // filled in chunks; never grown in place
+}
+
+// handle returns a copy of the handle b of type typ.
+func (a *arena) handle(typ uint32, b []byte) *record.FileHandle {
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	if len(a.handles) == cap(a.handles) {
+		// A new chunk: the handles already returned point into the
+		// old one, which stays as it is.
+		a.handles = make([]record.FileHandle, 0, 64)
+	}
+	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: a.bytes[n:len(a.bytes):len(a.bytes)]})
+	return &a.handles[len(a.handles)-1]
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command
