@@ -21,6 +21,12 @@ import (
 	"github.com/wbarrier/wbarrier/record"
 )
 
+// recvBufferSize is the receive buffer of the Client's sockets. It must
+// hold any one datagram: the kernel's dump datagrams stop at 32 KiB, but an
+// error echoes the request, which the socket's send buffer (212 992 bytes
+// by default) bounds.
+const recvBufferSize = 256 << 10
+
 // ErrNotLoaded is returned, wrapped, by Dial when the kernel has no generic
 // netlink family "wbarrier": the module is not loaded.
 var ErrNotLoaded = errors.New("genl: the wbarrier module is not loaded")
@@ -48,8 +54,12 @@ type Client struct {
 func Dial() (*Client, error) {
 	dial := func() (*genetlink.Conn, error) {
 		// Strict asks for extended acknowledgements: the kernel's own
-		// error messages.
-		return genetlink.Dial(&netlink.Config{Strict: true})
+		// error messages. A receive buffer of recvBufferSize, reused,
+		// rather than one allocated per datagram after peeking at its
+		// size: the kernel sizes its dump datagrams by the reader's
+		// buffer, so the records dump comes in 32 KiB datagrams, not
+		// in pages.
+		return genetlink.Dial(&netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
 	}
 	c, err := dial()
 	if err != nil {

@@ -268,50 +268,53 @@ func TestClientRequests(t *testing.T) {
 				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 41)},
 			},
 			replies: []genetlink.Message{
-				// A data write.
 				msg(cmdRecords,
 					u32(attrWatchID, 3),
-					u32(attrRecType, uint32(record.TypeChange)),
-					u64(attrRecSeq, 41),
-					u64(attrRecEpoch, 12),
-					u32(attrRecOps, uint32(record.OpData|record.OpSize)),
-					u32(attrRecFHType, 1),
-					bin(attrRecFH, 1, 2, 3, 4, 5, 6, 7, 8),
-					u64(attrRecOffset, 4096),
-					u64(attrRecLength, 8192),
+					// A data write.
+					nested(attrRecord,
+						u32(attrRecType, uint32(record.TypeChange)),
+						u64(attrRecSeq, 41),
+						u64(attrRecEpoch, 12),
+						u32(attrRecOps, uint32(record.OpData|record.OpSize)),
+						u32(attrRecFHType, 1),
+						bin(attrRecFH, 1, 2, 3, 4, 5, 6, 7, 8),
+						u64(attrRecOffset, 4096),
+						u64(attrRecLength, 8192),
+						u32(200, 9),
+					),
+					// A create: no handle of its own.
+					nested(attrRecord,
+						u32(attrRecType, uint32(record.TypeChange)),
+						u64(attrRecSeq, 42),
+						u64(attrRecEpoch, 12),
+						u32(attrRecOps, uint32(record.OpCreate)),
+						u32(attrRecParentFHType, 0x81),
+						bin(attrRecParentFH, 9, 9),
+						str(attrRecName, "new.txt"),
+					),
 					u32(200, 9),
 				),
-				// A create: no handle of its own.
 				msg(cmdRecords,
 					u32(attrWatchID, 3),
-					u32(attrRecType, uint32(record.TypeChange)),
-					u64(attrRecSeq, 42),
-					u64(attrRecEpoch, 12),
-					u32(attrRecOps, uint32(record.OpCreate)),
-					u32(attrRecParentFHType, 0x81),
-					bin(attrRecParentFH, 9, 9),
-					str(attrRecName, "new.txt"),
-				),
-				// A rename, handle after its type.
-				msg(cmdRecords,
-					u32(attrWatchID, 3),
-					u32(attrRecType, uint32(record.TypeChange)),
-					u64(attrRecSeq, 43),
-					u64(attrRecEpoch, 12),
-					u32(attrRecOps, uint32(record.OpRenameFrom)),
-					bin(attrRecFH, 7),
-					u32(attrRecFHType, 2),
-					bin(attrRecParentFH, 8),
-					u32(attrRecParentFHType, 3),
-					str(attrRecName, "old.txt"),
-				),
-				// The barrier's marker.
-				msg(cmdRecords,
-					u32(attrWatchID, 3),
-					u32(attrRecType, uint32(record.TypeEpochClosed)),
-					u64(attrRecSeq, 44),
-					u64(attrRecEpoch, 12),
-					flag(attrRecLossy),
+					// A rename, handle after its type.
+					nested(attrRecord,
+						u32(attrRecType, uint32(record.TypeChange)),
+						u64(attrRecSeq, 43),
+						u64(attrRecEpoch, 12),
+						u32(attrRecOps, uint32(record.OpRenameFrom)),
+						bin(attrRecFH, 7),
+						u32(attrRecFHType, 2),
+						bin(attrRecParentFH, 8),
+						u32(attrRecParentFHType, 3),
+						str(attrRecName, "old.txt"),
+					),
+					// The barrier's marker.
+					nested(attrRecord,
+						u32(attrRecType, uint32(record.TypeEpochClosed)),
+						u64(attrRecSeq, 44),
+						u64(attrRecEpoch, 12),
+						flag(attrRecLossy),
+					),
 				),
 			},
 			want: []record.Record{
@@ -597,6 +600,9 @@ func TestClientBadReply(t *testing.T) {
 				}
 				attrs = append(attrs, bin(typ, 1, 2))
 			}
+			if cl.name == "records" {
+				attrs = []netlink.Attribute{nested(attrRecord, attrs...)}
+			}
 			c := testClient(t, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 				return []genetlink.Message{msg(cl.cmd, attrs...)}, nil
 			})
@@ -689,16 +695,15 @@ func errorReply(nreq netlink.Message, errno unix.Errno) ([]netlink.Message, erro
 	}}, nil
 }
 
+// recordMsg is a RECORDS message holding one data record.
 func recordMsg(seq uint64) genetlink.Message {
-	return msg(cmdRecords,
-		u32(attrWatchID, 3),
-		u32(attrRecType, uint32(record.TypeChange)),
-		u64(attrRecSeq, seq),
-		u64(attrRecEpoch, 1),
-		u32(attrRecOps, uint32(record.OpAttr)),
-		u32(attrRecFHType, 1),
-		bin(attrRecFH, byte(seq)),
-	)
+	return packRecords([]record.Record{{
+		Type:   record.TypeChange,
+		Seq:    seq,
+		Epoch:  1,
+		Ops:    record.OpAttr,
+		Handle: &record.FileHandle{Type: 1, Bytes: []byte{byte(seq)}},
+	}})[0]
 }
 
 func TestClientDumps(t *testing.T) {
@@ -878,8 +883,8 @@ func TestDial(t *testing.T) {
 		},
 		{
 			name:   "other version",
-			family: genetlink.Family{ID: 30, Version: 2, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 2 of the family, this client version 1",
+			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 2",
 		},
 	}
 	for _, tt := range tests {

@@ -24,10 +24,10 @@ func attrs(as ...netlink.Attribute) []byte {
 	return b
 }
 
-// encodeRecord encodes r as kmod/netlink.c's wb_put_record does.
-func encodeRecord(r record.Record) []byte {
+// recordAttrs are r's attributes as kmod/netlink.c's wb_put_record puts
+// them.
+func recordAttrs(r record.Record) []netlink.Attribute {
 	as := []netlink.Attribute{
-		u32(attrWatchID, 3),
 		u32(attrRecType, uint32(r.Type)),
 		pad, u64(attrRecSeq, r.Seq),
 		pad, u64(attrRecEpoch, r.Epoch),
@@ -48,34 +48,80 @@ func encodeRecord(r record.Record) []byte {
 	if r.Lossy {
 		as = append(as, flag(attrRecLossy))
 	}
+	return as
+}
+
+// nested is an attribute of type typ holding as, with NLA_F_NESTED, as
+// nla_nest_start makes it.
+func nested(typ uint16, as ...netlink.Attribute) netlink.Attribute {
+	return netlink.Attribute{Type: typ | netlink.Nested, Data: attrs(as...)}
+}
+
+// encodeRecords encodes rs as one message of the RECORDS dump, as
+// kmod/netlink.c's wb_nl_records_dump does.
+func encodeRecords(rs ...record.Record) []byte {
+	as := []netlink.Attribute{u32(attrWatchID, 3)}
+	for _, r := range rs {
+		as = append(as, nested(attrRecord, recordAttrs(r)...))
+	}
 	return attrs(as...)
 }
 
-func FuzzParseRecord(f *testing.F) {
+// packRecords packs rs into RECORDS messages of at most 32 KiB, as the
+// module fills a dump buffer of that size.
+func packRecords(rs []record.Record) []genetlink.Message {
+	var msgs []genetlink.Message
+	pack := func(rs []record.Record) {
+		m := msg(cmdRecords)
+		m.Data = encodeRecords(rs...)
+		msgs = append(msgs, m)
+	}
+	from, size := 0, 0
+	for i, r := range rs {
+		n := len(attrs(nested(attrRecord, recordAttrs(r)...)))
+		if size+n > 32<<10-64 && i > from {
+			pack(rs[from:i])
+			from, size = i, 0
+		}
+		size += n
+	}
+	if from < len(rs) {
+		pack(rs[from:])
+	}
+	return msgs
+}
+
+func FuzzParseRecords(f *testing.F) {
 	f.Add(recordMsg(7).Data)
-	f.Add(encodeRecord(record.Record{Type: record.TypeChange, Seq: 1, Epoch: 1, Ops: record.OpCreate,
-		Parent: &record.FileHandle{Type: 1, Bytes: []byte{1, 2, 3, 4, 5, 6, 7, 8}}, Name: "file"}))
-	f.Add(encodeRecord(record.Record{Type: record.TypeChange, Seq: 2, Epoch: 1, Ops: record.OpData,
-		Handle: &record.FileHandle{Type: 1, Bytes: []byte{9, 9, 9, 9, 9, 9, 9, 9}}, HasRange: true, Length: 6}))
-	f.Add(encodeRecord(record.Record{Type: record.TypeEpochClosed, Seq: 3, Epoch: 1, Lossy: true}))
-	f.Add(attrs(bin(attrRecFH, make([]byte, fhMax+1)...)))
-	f.Add(attrs(bin(attrRecSeq, 1, 2))) // a u64 of 2 bytes
-	f.Add([]byte{4, 0})                 // a truncated attribute header
+	f.Add(encodeRecords(record.Record{Type: record.TypeChange, Seq: 1, Epoch: 1, Ops: record.OpCreate,
+		Parent: &record.FileHandle{Type: 1, Bytes: []byte{1, 2, 3, 4, 5, 6, 7, 8}}, Name: "file"},
+		record.Record{Type: record.TypeChange, Seq: 2, Epoch: 1, Ops: record.OpData,
+			Handle: &record.FileHandle{Type: 1, Bytes: []byte{9, 9, 9, 9, 9, 9, 9, 9}}, HasRange: true, Length: 6},
+		record.Record{Type: record.TypeEpochClosed, Seq: 3, Epoch: 1, Lossy: true}))
+	f.Add(attrs(nested(attrRecord, bin(attrRecFH, make([]byte, fhMax+1)...))))
+	f.Add(attrs(nested(attrRecord, bin(attrRecSeq, 1, 2)))) // a u64 of 2 bytes
+	f.Add(attrs(nested(attrRecord), bin(attrRecord, 4, 0))) // a truncated attribute header
+	f.Add([]byte{4, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := parseRecord(genetlink.Message{Data: data})
+		rs, err := parseRecords([]genetlink.Message{{Data: data}})
 		if err != nil {
+			if rs != nil {
+				t.Fatalf("an error and %d records: %v", len(rs), err)
+			}
 			return
 		}
-		for _, h := range []*record.FileHandle{r.Handle, r.Parent} {
-			if h != nil && len(h.Bytes) > fhMax {
-				t.Fatalf("accepted a handle of %d bytes", len(h.Bytes))
+		for _, r := range rs {
+			for _, h := range []*record.FileHandle{r.Handle, r.Parent} {
+				if h != nil && len(h.Bytes) > fhMax {
+					t.Fatalf("accepted a handle of %d bytes", len(h.Bytes))
+				}
 			}
 		}
-		again, err := parseRecord(genetlink.Message{Data: encodeRecord(r)})
+		again, err := parseRecords(packRecords(rs))
 		if err != nil {
-			t.Fatalf("re-encoded %+v does not decode: %v", r, err)
+			t.Fatalf("re-encoded %+v does not decode: %v", rs, err)
 		}
-		if diff := cmp.Diff(r, again, cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(rs, again, cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("round trip (-first +again):\n%s", diff)
 		}
 	})

@@ -94,72 +94,122 @@ func parseBarrier(m genetlink.Message) (Barrier, error) {
 	return b, nil
 }
 
-// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump, one
-// record each.
+// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump: each
+// holds WBARRIER_A_WATCH_ID, which it ignores, and records packed in
+// WBARRIER_A_RECORD attributes. It walks the bytes itself: nothing is
+// allocated per attribute, and the handles of one message share one copy.
 func parseRecords(msgs []genetlink.Message) ([]record.Record, error) {
-	rs := make([]record.Record, 0, len(msgs))
+	// Counting first costs a walk over the top-level headers; growing the
+	// slice would copy every record several times.
+	n := 0
 	for _, m := range msgs {
-		r, err := parseRecord(m)
-		if err != nil {
+		it := attrIter{b: m.Data}
+		for it.next() {
+			if it.typ == attrRecord {
+				n++
+			}
+		}
+	}
+	rs := make([]record.Record, 0, n)
+	for _, m := range msgs {
+		var err error
+		if rs, err = appendRecords(rs, m.Data); err != nil {
 			return nil, err
 		}
-		rs = append(rs, r)
 	}
 	return rs, nil
 }
 
-// parseRecord decodes one record: flat WBARRIER_A_REC_* attributes beside
-// WBARRIER_A_WATCH_ID, which it ignores.
-func parseRecord(m genetlink.Message) (record.Record, error) {
+// appendRecords appends the records of one RECORDS message to rs.
+func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
+	// The message's handles are copied here: the receive buffer is
+	// reused by the next receive.
+	a := arena{bytes: make([]byte, 0, len(b))}
+	it := attrIter{b: b}
+	for it.next() {
+		if it.typ != attrRecord {
+			continue
+		}
+		r, err := parseRecord(it.val, &a)
+		if err != nil {
+			return nil, fmt.Errorf("record %d of the message: %w", len(rs), err)
+		}
+		rs = append(rs, r)
+	}
+	return rs, it.err
+}
+
+// parseRecord decodes the WBARRIER_A_REC_* attributes of one record, nested
+// in WBARRIER_A_RECORD; its handles are copied into a.
+func parseRecord(b []byte, a *arena) (record.Record, error) {
 	var (
 		r                record.Record
 		fh, parentFH     []byte
 		hasFH, hasParent bool
 		fhType, pfhType  uint32
 	)
-	err := decode(m.Data, func(ad *netlink.AttributeDecoder) {
-		switch ad.Type() {
+	it := attrIter{b: b}
+	for it.next() {
+		switch it.typ {
 		case attrRecType:
-			r.Type = record.Type(ad.Uint32())
+			r.Type = record.Type(it.uint32())
 		case attrRecSeq:
-			r.Seq = ad.Uint64()
+			r.Seq = it.uint64()
 		case attrRecEpoch:
-			r.Epoch = ad.Uint64()
+			r.Epoch = it.uint64()
 		case attrRecOps:
-			r.Ops = record.Op(ad.Uint32())
+			r.Ops = record.Op(it.uint32())
 		case attrRecFHType:
-			fhType = ad.Uint32()
+			fhType = it.uint32()
 		case attrRecFH:
-			// Bytes copies: the message buffer is reused by the next
-			// receive.
-			fh, hasFH = ad.Bytes(), true
+			fh, hasFH = it.val, true
 		case attrRecParentFHType:
-			pfhType = ad.Uint32()
+			pfhType = it.uint32()
 		case attrRecParentFH:
-			parentFH, hasParent = ad.Bytes(), true
+			parentFH, hasParent = it.val, true
 		case attrRecName:
-			r.Name = ad.String()
+			r.Name = it.string()
 		case attrRecOffset:
-			r.Offset, r.HasRange = ad.Uint64(), true
+			r.Offset, r.HasRange = it.uint64(), true
 		case attrRecLength:
-			r.Length, r.HasRange = ad.Uint64(), true
+			r.Length, r.HasRange = it.uint64(), true
 		case attrRecLossy:
-			r.Lossy = ad.Flag()
+			r.Lossy = it.flag()
 		}
-	})
-	if err != nil {
-		return record.Record{}, err
+	}
+	if it.err != nil {
+		return record.Record{}, it.err
 	}
 	if len(fh) > fhMax || len(parentFH) > fhMax {
 		return record.Record{}, fmt.Errorf("record %d: file handle longer than %d bytes", r.Seq, fhMax)
 	}
 	if hasFH {
-		r.Handle = &record.FileHandle{Type: fhType, Bytes: fh}
+		r.Handle = a.handle(fhType, fh)
 	}
 	if hasParent {
-		r.Parent = &record.FileHandle{Type: pfhType, Bytes: parentFH}
+		r.Parent = a.handle(pfhType, parentFH)
 	}
 	return r, nil
+}
+
+// An arena holds the handles of the records of one message: a few
+// allocations per message rather than two per handle.
+type arena struct {
+	bytes   []byte              // the handles' bytes, sized for the message
+	handles []record.FileHandle // filled in chunks; never grown in place
+}
+
+// handle returns a copy of the handle b of type typ.
+func (a *arena) handle(typ uint32, b []byte) *record.FileHandle {
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	if len(a.handles) == cap(a.handles) {
+		// A new chunk: the handles already returned point into the
+		// old one, which stays as it is.
+		a.handles = make([]record.FileHandle, 0, 64)
+	}
+	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: a.bytes[n:len(a.bytes):len(a.bytes)]})
+	return &a.handles[len(a.handles)-1]
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command

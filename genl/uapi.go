@@ -10,7 +10,7 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 1          // WBARRIER_GENL_VERSION
+	familyVersion = 2          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )
@@ -58,4 +58,5 @@ const (
 	attrRecLength       = 24 // WBARRIER_A_REC_LENGTH, u64
 	attrRecLossy        = 25 // WBARRIER_A_REC_LOSSY, flag
 	attrUnmounted       = 26 // WBARRIER_A_UNMOUNTED, flag
+	attrRecord          = 27 // WBARRIER_A_RECORD, nested WBARRIER_A_REC_*
 )

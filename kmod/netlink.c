@@ -11,6 +11,8 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 	[WBARRIER_A_WATCH_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
 	[WBARRIER_A_PATH]	= { .type = NLA_NUL_STRING, .len = PATH_MAX - 1 },
 	[WBARRIER_A_CURSOR]	= { .type = NLA_U64 },
+	[WBARRIER_A_RECORD]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
 };
 
 static struct genl_family wb_family;
@@ -358,39 +360,61 @@ static int wb_put_record(struct sk_buff *skb, const struct wb_record *rec)
 	return 0;
 }
 
+/* Records put per hold of the watch's lock: writers wait for it meanwhile. */
+#define WB_DUMP_BATCH 32
+
+/*
+ * Puts the records from cb->args[1] on into one message, each nested in a
+ * WBARRIER_A_RECORD, until the message fills @skb.
+ */
 static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct wb_watch *w = (struct wb_watch *)cb->args[0];
+	u64 start = cb->args[1], seq = start, end;
 	unsigned long flags;
-	u64 seq;
+	bool full;
+	void *hdr;
 
-	spin_lock_irqsave(&w->lock, flags);
-	if (cb->args[1] < w->first_seq) {
-		spin_unlock_irqrestore(&w->lock, flags);
-		NL_SET_ERR_MSG(cb->extack,
-			       "another reader acknowledged records of this dump");
-		return -ESTALE;
-	}
-	for (seq = cb->args[1]; seq < w->next_seq; seq++) {
-		const struct wb_record *rec = w->ring[seq % w->ring_size];
-		void *hdr;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &wb_family, NLM_F_MULTI, WBARRIER_CMD_RECORDS);
+	if (!hdr || nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id))
+		return -EMSGSIZE;
 
-		hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid,
-				  cb->nlh->nlmsg_seq, &wb_family, NLM_F_MULTI,
-				  WBARRIER_CMD_RECORDS);
-		if (!hdr)
-			break;
-		if (nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
-		    wb_put_record(skb, rec)) {
+	do {
+		spin_lock_irqsave(&w->lock, flags);
+		if (seq < w->first_seq) {
+			spin_unlock_irqrestore(&w->lock, flags);
 			genlmsg_cancel(skb, hdr);
-			break;
+			NL_SET_ERR_MSG(cb->extack,
+				       "another reader acknowledged records of this dump");
+			return -ESTALE;
 		}
-		genlmsg_end(skb, hdr);
-	}
+		end = min(w->next_seq, seq + WB_DUMP_BATCH);
+		for (; seq < end; seq++) {
+			struct nlattr *nest;
+
+			nest = nla_nest_start(skb, WBARRIER_A_RECORD);
+			if (!nest)
+				break;
+			if (wb_put_record(skb, w->ring[seq % w->ring_size])) {
+				nla_nest_cancel(skb, nest);
+				break;
+			}
+			nla_nest_end(skb, nest);
+		}
+		full = seq < end;
+		/* Sent records are final: nothing merges into them any more. */
+		w->read_seq = max(w->read_seq, seq - 1);
+		end = w->next_seq;
+		spin_unlock_irqrestore(&w->lock, flags);
+	} while (!full && seq < end);
 	cb->args[1] = seq;
-	/* Sent records are final: nothing merges into them any more. */
-	w->read_seq = max(w->read_seq, seq - 1);
-	spin_unlock_irqrestore(&w->lock, flags);
+
+	/* No record left: an empty skb ends the dump. */
+	if (seq == start)
+		genlmsg_cancel(skb, hdr);
+	else
+		genlmsg_end(skb, hdr);
 	return skb->len;
 }
 

@@ -14,8 +14,19 @@
  */
 #include <linux/backing-dev.h>
 #include <linux/jhash.h>
+#include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
+
+/*
+ * A reader is told that records wait (WBARRIER_CMD_NOTIFY_RECORDS) once
+ * this many were queued since its last read began, or as soon as an epoch
+ * closes; records below the watermark wait for the reader's own schedule.
+ */
+static unsigned int wb_notify_records = 1;
+module_param_named(notify_records, wb_notify_records, uint, 0644);
+MODULE_PARM_DESC(notify_records,
+		 "Records queued since the last read before readers are notified (an epoch close always notifies)");
 
 /* A file handle encoded on the stack, before its length is known. */
 struct wb_fh {
@@ -110,6 +121,7 @@ static u64 wb_ring_used(const struct wb_watch *w)
 static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 {
 	unsigned long flags;
+	bool due;
 
 	spin_lock_irqsave(&w->lock, flags);
 	if (wb_ring_used(w) >= limit) {
@@ -121,9 +133,11 @@ static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 	if (rec->mergeable)
 		hash_add(w->merge, &rec->merge_node, rec->merge_key);
 	w->emitted++;
+	due = rec->type == WBARRIER_REC_EPOCH_CLOSED ||
+	      w->next_seq - w->notify_from >= READ_ONCE(wb_notify_records);
 	spin_unlock_irqrestore(&w->lock, flags);
 
-	if (test_and_clear_bit(WB_NOTIFY_ARMED, &w->notify_pending)) {
+	if (due && test_and_clear_bit(WB_NOTIFY_ARMED, &w->notify_pending)) {
 		set_bit(WB_NOTIFY_RECORDS, &w->notify_pending);
 		schedule_work(&w->notify_work);
 	}
@@ -279,9 +293,17 @@ u64 wb_ring_trim(struct wb_watch *w, u64 cursor)
 	return first;
 }
 
-/* A reader came for records: announce the next one. */
+/*
+ * A reader came for records: announce the next epoch close, or the record
+ * that brings what was queued since now to the watermark.
+ */
 void wb_ring_arm_notify(struct wb_watch *w)
 {
+	unsigned long flags;
+
+	spin_lock_irqsave(&w->lock, flags);
+	w->notify_from = w->next_seq;
+	spin_unlock_irqrestore(&w->lock, flags);
 	set_bit(WB_NOTIFY_ARMED, &w->notify_pending);
 }
 

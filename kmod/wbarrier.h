@@ -70,7 +70,8 @@ static inline const char *wb_record_name(const struct wb_record *rec)
 /*
  * Bits of wb_watch.notify_pending: what the notifier has to announce, and
  * whether a reader has come for records since the last announcement (only
- * then is the next record announced: one wake-up per read, not per record).
+ * then are records announced: one wake-up per read at most, not per record;
+ * and only at the notify_records watermark or an epoch close).
  */
 enum {
 	WB_NOTIFY_RECORDS,
@@ -130,6 +131,7 @@ struct wb_watch {
 
 	struct work_struct notify_work;
 	unsigned long notify_pending;
+	u64 notify_from;		/* next_seq when a reader last armed; under lock */
 	u64 overflow_epoch;
 };
 

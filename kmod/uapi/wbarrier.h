@@ -7,7 +7,8 @@
  *
  * Every command needs CAP_SYS_ADMIN and CAP_NET_ADMIN (GENL_ADMIN_PERM), of
  * both the socket's opener and the sender. Integers are host endian, as in
- * every generic netlink family. Unknown attributes in a request are rejected.
+ * every generic netlink family. Unknown attributes in a request are rejected,
+ * and so are those that only replies carry.
  *
  * WBARRIER_CMD_WATCH
  *   Request:  WBARRIER_A_PATH (string): any path on the filesystem to watch;
@@ -57,15 +58,19 @@
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
  *             default 0).
- *   Reply:    one message per queued record whose sequence number is at
- *             least CURSOR, in sequence order: WBARRIER_A_WATCH_ID and the
- *             record's WBARRIER_A_REC_* attributes. Records below CURSOR are
+ *   Reply:    the queued records whose sequence number is at least
+ *             CURSOR, in sequence order, packed: each message holds
+ *             WBARRIER_A_WATCH_ID, then as many WBARRIER_A_RECORD (nested:
+ *             one record's WBARRIER_A_REC_* attributes) as fill the dump's
+ *             buffer (up to 32 KiB, as large as the reader's recvmsg
+ *             buffer). Records below CURSOR are
  *             acknowledged: the kernel frees them. Errors: ENOENT, ERANGE
  *             (CURSOR is past the next sequence number), ESTALE
  *             (another reader acknowledged records this dump had not sent
  *             yet: they are gone for this reader).
- *   After a dump starts, the next queued record is announced once with
- *   WBARRIER_CMD_NOTIFY_RECORDS.
+ *   After a dump starts, WBARRIER_CMD_NOTIFY_RECORDS is sent once, when
+ *   the module parameter notify_records (default 1) records have been
+ *   queued since, or when an epoch closes, whichever comes first.
  *
  * Multicast group WBARRIER_MCGRP_EVENTS (admin only):
  *   WBARRIER_CMD_NOTIFY_RECORDS  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:
@@ -77,7 +82,7 @@
  *                                the filesystem was unmounted; records
  *                                below NEXT_SEQ are the watch's last.
  *
- * A record (WBARRIER_A_REC_*):
+ * A record (WBARRIER_A_REC_*, nested in WBARRIER_A_RECORD):
  *   TYPE (u32, enum wbarrier_rec_type), SEQ (u64), EPOCH (u64) always;
  *   for WBARRIER_REC_CHANGE: OPS (u32, WBARRIER_OP_* bits), and as the
  *   operation has them: FH_TYPE (u32) + FH (binary, at most
@@ -93,7 +98,8 @@
 #define _UAPI_LINUX_WBARRIER_H
 
 #define WBARRIER_GENL_NAME		"wbarrier"
-#define WBARRIER_GENL_VERSION		1
+/* 2: RECORDS replies pack records in WBARRIER_A_RECORD (1: one a message). */
+#define WBARRIER_GENL_VERSION		2
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -143,6 +149,7 @@ enum wbarrier_attr {
 	WBARRIER_A_REC_LENGTH,		/* u64 */
 	WBARRIER_A_REC_LOSSY,		/* flag */
 	WBARRIER_A_UNMOUNTED,		/* flag */
+	WBARRIER_A_RECORD,		/* nested: WBARRIER_A_REC_*; replies only */
 
 	__WBARRIER_A_MAX
 };

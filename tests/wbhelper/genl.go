@@ -41,10 +41,11 @@ func genlRaw(args []string) error {
 	dump := fs.Bool("dump", false, "send with NLM_F_DUMP")
 	rcvbuf := fs.Int("rcvbuf", 0, "SO_RCVBUF of the socket, if not 0")
 	caps := fs.String("caps", "*", "keep only these capabilities (comma list of net_admin, sys_admin; empty: none), in every thread, before the socket is opened")
-	closeAfter := fs.Int("closeafter", 0, "read one datagram of the reply, check it holds at least this many messages, then close the socket mid-dump")
+	closeAfter := fs.Int("closeafter", 0, "read one datagram of the reply, check it holds at least this many records, then close the socket mid-dump")
 	join := fs.String("join", "", "join this multicast group of the family instead of sending")
 	hold := fs.String("hold", "", "with -closeafter: print \"holding\" after the first datagram and close only once this file exists")
 	seqs := fs.Bool("seqs", false, "check that the replies are records with contiguous sequence numbers and print their range")
+	packed := fs.Bool("packed", false, "with -seqs: also say whether the records came several to a message, in several messages")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func genlRaw(args []string) error {
 	if err != nil {
 		return err
 	}
-	req := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: 1}, Data: data}
+	req := genetlink.Message{Header: genetlink.Header{Command: cmd, Version: 2}, Data: data}
 	flags := netlink.Request | netlink.Acknowledge
 	if *dump {
 		flags = netlink.Request | netlink.Dump
@@ -105,7 +106,7 @@ func genlRaw(args []string) error {
 		return nil
 	}
 	if *seqs {
-		return printSeqs(msgs)
+		return printSeqs(msgs, *packed)
 	}
 	report(nil, fmt.Sprintf("%d replies", len(msgs)), true)
 	return nil
@@ -213,31 +214,57 @@ func nlattr(typ uint16, p []byte) []byte {
 	return b
 }
 
-// printSeqs checks that msgs are records numbered without a gap.
-func printSeqs(msgs []genetlink.Message) error {
+// attrRecord is WBARRIER_A_RECORD: the RECORDS dump packs records in it.
+const attrRecord = 27
+
+// printSeqs checks that msgs hold records numbered without a gap. With
+// packed, it also says whether every message but the last held more than
+// one record, and there was more than one message.
+func printSeqs(msgs []genetlink.Message, packed bool) error {
 	var first, last uint64
+	n, single := 0, 0
 	for i, m := range msgs {
+		before := n
 		ad, err := netlink.NewAttributeDecoder(m.Data)
 		if err != nil {
 			return err
 		}
-		var seq uint64
 		for ad.Next() {
-			if ad.Type() == 15 { // WBARRIER_A_REC_SEQ
-				seq = ad.Uint64()
+			if ad.Type() != attrRecord {
+				continue
 			}
+			var seq uint64
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					if nad.Type() == 15 { // WBARRIER_A_REC_SEQ
+						seq = nad.Uint64()
+					}
+				}
+				return nil
+			})
+			if n == 0 {
+				first = seq
+			} else if seq != last+1 {
+				return fmt.Errorf("seq %d after %d", seq, last)
+			}
+			last = seq
+			n++
 		}
 		if err := ad.Err(); err != nil {
 			return err
 		}
-		if i == 0 {
-			first = seq
-		} else if seq != last+1 {
-			return fmt.Errorf("seq %d after %d", seq, last)
+		if n-before < 2 && i < len(msgs)-1 {
+			single++
 		}
-		last = seq
 	}
-	fmt.Printf("ok: %d records, seq %d..%d without a gap\n", len(msgs), first, last)
+	fmt.Printf("ok: %d records, seq %d..%d without a gap\n", n, first, last)
+	if packed {
+		if len(msgs) > 1 && single == 0 {
+			fmt.Println("packed: several messages, several records in each")
+		} else {
+			fmt.Printf("not packed: %d records in %d messages, %d with fewer than 2\n", n, len(msgs), single)
+		}
+	}
 	return nil
 }
 
@@ -279,7 +306,7 @@ func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlag
 	if err != nil {
 		return err
 	}
-	msgs := 0
+	recs := 0
 	for p := buf[:n]; len(p) >= unix.NLMSG_HDRLEN; {
 		l := int(binary.NativeEndian.Uint32(p))
 		if l < unix.NLMSG_HDRLEN || l > len(p) {
@@ -288,11 +315,20 @@ func dumpAndClose(family uint16, req genetlink.Message, flags netlink.HeaderFlag
 		if typ := binary.NativeEndian.Uint16(p[4:]); typ == unix.NLMSG_ERROR || typ == unix.NLMSG_DONE {
 			return fmt.Errorf("the dump ended in the first datagram (type %d): not a test of closing mid-dump", typ)
 		}
-		msgs++
+		// The records: the attributes past the generic netlink header.
+		ad, err := netlink.NewAttributeDecoder(p[unix.NLMSG_HDRLEN+unix.GENL_HDRLEN : l])
+		if err != nil {
+			return err
+		}
+		for ad.Next() {
+			if ad.Type() == attrRecord {
+				recs++
+			}
+		}
 		p = p[min((l+3)&^3, len(p)):]
 	}
-	if msgs < atLeast {
-		return fmt.Errorf("got %d messages in the first datagram, want at least %d", msgs, atLeast)
+	if recs < atLeast {
+		return fmt.Errorf("got %d records in the first datagram, want at least %d", recs, atLeast)
 	}
 	if hold != "" {
 		fmt.Println("holding")

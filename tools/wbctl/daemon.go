@@ -26,7 +26,11 @@ var daemonCommand = &cli.Command{
 seals each epoch in the log once a barrier has closed it and it is durable:
 the watched filesystem is synced (syncfs(2), unless --syncfs=false), the
 log is fsync-ed, then the seal is written and fsync-ed. It wakes when the
-module announces new records, and every --interval in any case.
+module announces new records (see the module parameter notify_records), and
+every --interval in any case; but it drains at most once every
+--min-interval, so that a steady stream of changes costs a wake-up per
+--min-interval, not one per few records. Its own checkpoints and the final
+one do not wait.
 
 The daemon is the epoch manager: with --barrier-interval D it closes the open
 epoch D after it opened, with --barrier-records N once N records of it were
@@ -66,14 +70,15 @@ Examples:
 		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
 		&cli.BoolFlag{Name: "once", Usage: "drain what is queued now, then exit"},
 		&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "drain at least this often"},
+		&cli.DurationFlag{Name: "min-interval", Value: 100 * time.Millisecond, Usage: "drain at most this often (at most every --interval if that is shorter)"},
 		&cli.DurationFlag{Name: "barrier-interval", Usage: "close the open epoch this long after it opened (0: never)"},
 		&cli.IntFlag{Name: "barrier-records", Usage: "close the open epoch once `N` records of it were drained (0: never)"},
 		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
 		&cli.Int64Flag{Name: "segment-size", Value: defaultSegmentSize, Usage: "start a new log segment at a seal once the current one holds `BYTES` (0: never)"},
 	},
 	Action: func(ctx *cli.Context) error {
-		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 || ctx.Int64("segment-size") < 0 {
-			return usageError{"daemon: --barrier-records, --barrier-interval and --segment-size must not be negative"}
+		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 || ctx.Duration("min-interval") < 0 || ctx.Int64("segment-size") < 0 {
+			return usageError{"daemon: --barrier-records, --barrier-interval, --min-interval and --segment-size must not be negative"}
 		}
 		// Catch SIGTERM from the start: one that arrives while the log is
 		// being opened (crypto/rand may block early in a boot) still ends
@@ -110,6 +115,7 @@ Examples:
 			stop:      stop,
 			logPath:   ctx.String("log"),
 			interval:  ctx.Duration("interval"),
+			spacing:   min(ctx.Duration("min-interval"), ctx.Duration("interval")),
 			policy:    epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
 				b, err := c.Barrier(w.ID)
@@ -168,6 +174,7 @@ type daemonConfig struct {
 	unwatch   func() error // removes the watch
 	once      bool
 	interval  time.Duration
+	spacing   time.Duration // the least time between two drain passes
 	policy    epochs.Policy
 	barrier   func() (uint64, bool, error) // the watch's barrier
 	stop      <-chan os.Signal             // SIGINT, SIGTERM
@@ -258,7 +265,19 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	fmt.Fprintf(ctx.App.ErrWriter, "wbctl: draining watch %d into %s\n", d.Watch, cfg.logPath)
 	tell(ctx, cfg.notify, "READY=1", sdStatus(d))
 	sched := epochs.NewSchedule(cfg.policy, time.Now())
+	var lastPass time.Time
 	for {
+		// A notification came sooner than cfg.spacing after the last
+		// pass: let records gather, unless a signal asks to stop.
+		if wait := cfg.spacing - time.Since(lastPass); !lastPass.IsZero() && wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-stopped:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		lastPass = time.Now()
 		st, err := pass()
 		if err != nil {
 			return err

@@ -41,7 +41,9 @@ watch or only for WATCH-ID, until interrupted or --count events were printed:
    unmount watch=ID next_seq=N   the filesystem was unmounted; records below
                                  N are the watch's last
    unwatch watch=ID              the watch was removed
-The kernel announces records once per read, not per record. Notifications
+The kernel announces records once per read at most, not per record: once
+the module parameter notify_records (default 1) records were queued since
+the last read began, or when an epoch closes. Notifications
 may be lost when the reader is slow (the socket buffer overflows): they say
 "look now", the facts stay in "wbctl status" and the records.
 

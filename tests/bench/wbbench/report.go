@@ -71,30 +71,34 @@ type BarrierResult struct {
 }
 
 type BigEpoch struct {
-	Objects             int     `json:"objects"`
-	MaxRecords          int     `json:"max_records"`
-	RingBytes           int64   `json:"ring_bytes"`
-	CreateSeconds       float64 `json:"create_seconds"`
-	CreateNsOp          float64 `json:"create_ns_op"`
-	Records             uint64  `json:"records"`
-	Expected            uint64  `json:"expected"`
-	Lost                uint64  `json:"lost"`
-	Lossy               bool    `json:"lossy"`
-	Lossless            bool    `json:"lossless"`
-	BarrierUs           float64 `json:"barrier_us"`   // the barrier closing the big epoch
-	DumpSeconds         float64 `json:"dump_seconds"` // genl dump into Go, no log
-	DumpRecordsPerSec   float64 `json:"dump_records_per_sec"`
-	DrainSeconds        float64 `json:"drain_seconds"` // wbctl daemon --once, process start to exit
-	DrainRecordsPerSec  float64 `json:"drain_records_per_sec"`
-	LogBytes            int64   `json:"log_bytes"`
-	SlabBeforeKB        int64   `json:"slab_before_kb"`
-	SlabAfterKB         int64   `json:"slab_after_kb"`
-	SlabDrainedKB       int64   `json:"slab_drained_kb"`
-	SUnreclaimBeforeKB  int64   `json:"sunreclaim_before_kb"`
-	SUnreclaimAfterKB   int64   `json:"sunreclaim_after_kb"`
-	SUnreclaimDrainedKB int64   `json:"sunreclaim_drained_kb"`
-	RecordKB            int64   `json:"record_kb"` // SUnreclaim freed by the drain
-	BytesPerRecord      float64 `json:"bytes_per_record"`
+	Objects            int     `json:"objects"`
+	MaxRecords         int     `json:"max_records"`
+	RingBytes          int64   `json:"ring_bytes"`
+	CreateSeconds      float64 `json:"create_seconds"`
+	CreateNsOp         float64 `json:"create_ns_op"`
+	Records            uint64  `json:"records"`
+	Expected           uint64  `json:"expected"`
+	Lost               uint64  `json:"lost"`
+	Lossy              bool    `json:"lossy"`
+	Lossless           bool    `json:"lossless"`
+	BarrierUs          float64 `json:"barrier_us"`   // the barrier closing the big epoch
+	DumpSeconds        float64 `json:"dump_seconds"` // genl dump into Go, no log
+	DumpRecordsPerSec  float64 `json:"dump_records_per_sec"`
+	DrainSeconds       float64 `json:"drain_seconds"` // wbctl daemon --once, process start to exit
+	DrainRecordsPerSec float64 `json:"drain_records_per_sec"`
+	// The same drain to a log in memory, without syncfs: its CPU cost,
+	// which the icount clock measures where it skips disk waits.
+	DrainMemSeconds       float64 `json:"drain_mem_seconds"`
+	DrainMemRecordsPerSec float64 `json:"drain_mem_records_per_sec"`
+	LogBytes              int64   `json:"log_bytes"`
+	SlabBeforeKB          int64   `json:"slab_before_kb"`
+	SlabAfterKB           int64   `json:"slab_after_kb"`
+	SlabDrainedKB         int64   `json:"slab_drained_kb"`
+	SUnreclaimBeforeKB    int64   `json:"sunreclaim_before_kb"`
+	SUnreclaimAfterKB     int64   `json:"sunreclaim_after_kb"`
+	SUnreclaimDrainedKB   int64   `json:"sunreclaim_drained_kb"`
+	RecordKB              int64   `json:"record_kb"` // SUnreclaim freed by the drain
+	BytesPerRecord        float64 `json:"bytes_per_record"`
 }
 
 type Goal struct {
@@ -205,7 +209,11 @@ func evaluate(o *Output) []Goal {
 		}
 	}
 	if e := o.BigEpoch; e != nil {
-		g = append(g, Goal{"drain kernel → log ≥ 200 k records/s", fmt.Sprintf("%.0f k records/s (%d records in %.1f s)", e.DrainRecordsPerSec/1e3, e.Records, e.DrainSeconds), e.DrainRecordsPerSec >= 200e3})
+		rate, secs, where := e.DrainRecordsPerSec, e.DrainSeconds, "log on disk"
+		if o.Clock == "icount" {
+			rate, secs, where = e.DrainMemRecordsPerSec, e.DrainMemSeconds, "log in memory: icount skips disk waits"
+		}
+		g = append(g, Goal{"drain kernel → log ≥ 200 k records/s", fmt.Sprintf("%.0f k records/s (%d records in %.2f s, %s)", rate/1e3, e.Records, secs, where), rate >= 200e3})
 		g = append(g, Goal{fmt.Sprintf("%d objects in one epoch, no loss", e.Objects),
 			fmt.Sprintf("%d of %d records, lost %d, lossy %v; records used %d KiB (%.0f B each) + ring %d KiB", e.Records, e.Expected, e.Lost, e.Lossy, e.RecordKB, e.BytesPerRecord, e.RingBytes/1024), e.Lossless})
 	}
@@ -251,9 +259,9 @@ func printTable(w io.Writer, o *Output) {
 	}
 	tw.Flush()
 	if e := o.BigEpoch; e != nil {
-		fmt.Fprintf(w, "\nbig epoch: %d objects (%.0f ns per create), %d/%d records, lossless %v; its barrier %.0f µs;\n  genl dump alone %.0f records/s; wbctl daemon --once %.0f records/s (%.1f s, log %d MiB);\n"+
+		fmt.Fprintf(w, "\nbig epoch: %d objects (%.0f ns per create), %d/%d records, lossless %v; its barrier %.0f µs;\n  genl dump alone %.0f records/s; wbctl daemon --once %.0f records/s (%.1f s, log %d MiB), to memory %.0f records/s;\n"+
 			"  SUnreclaim %d → %d → %d KiB (before, full, drained): records %d KiB, %.0f B each; ring %d KiB\n",
-			e.Objects, e.CreateNsOp, e.Records, e.Expected, e.Lossless, e.BarrierUs, e.DumpRecordsPerSec, e.DrainRecordsPerSec, e.DrainSeconds, e.LogBytes>>20,
+			e.Objects, e.CreateNsOp, e.Records, e.Expected, e.Lossless, e.BarrierUs, e.DumpRecordsPerSec, e.DrainRecordsPerSec, e.DrainSeconds, e.LogBytes>>20, e.DrainMemRecordsPerSec,
 			e.SUnreclaimBeforeKB, e.SUnreclaimAfterKB, e.SUnreclaimDrainedKB, e.RecordKB, e.BytesPerRecord, e.RingBytes/1024)
 	}
 	fmt.Fprintln(w, "\ngoals:")

@@ -345,8 +345,9 @@ func (b *bench) settle() {
 		}
 		return n
 	}
+	// Unchanged for 200 ms: longer than the daemon's --min-interval.
 	last, same := size(), 0
-	for deadline := time.Now().Add(3 * time.Second); same < 3 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(3 * time.Second); same < 10 && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
 		if n := size(); n == last && n > 0 {
 			same++
