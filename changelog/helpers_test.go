@@ -41,20 +41,7 @@ func create(seq, epoch uint64, parent, name string) record.Record {
 // seals) and returns its path.
 func writeLog(t testing.TB, dir string, recs ...record.Record) string {
 	t.Helper()
-	path := filepath.Join(dir, "test.wblog")
-	w, err := Create(path, testHeader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range recs {
-		if err := w.Append(r); err != nil {
-			t.Fatalf("Append(%+v): %v", r, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return segLog(t, dir, 0, recs...)
 }
 
 // logBytes returns the bytes of a log holding recs.

@@ -31,8 +31,9 @@ func splitEpochs(n int) []record.Record {
 	return recs
 }
 
-// segLog writes recs into a new log in dir with the given segment size.
-func segLog(t *testing.T, dir string, size int64, recs ...record.Record) string {
+// segLog writes recs into a new log in dir with the given segment size (0:
+// one segment) and returns its path.
+func segLog(t testing.TB, dir string, size int64, recs ...record.Record) string {
 	t.Helper()
 	path := filepath.Join(dir, "test.wblog")
 	w, err := Create(path, testHeader)
