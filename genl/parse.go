@@ -94,38 +94,24 @@ func parseBarrier(m genetlink.Message) (Barrier, error) {
 	return b, nil
 }
 
-// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump: each
-// holds WBARRIER_A_WATCH_ID, which it ignores, and records packed in
+// parseRecords decodes one reply of the WBARRIER_CMD_RECORDS dump: it holds
+// WBARRIER_A_WATCH_ID, which it ignores, and records packed in
 // WBARRIER_A_RECORD attributes. It walks the bytes itself: nothing is
-// allocated per attribute, and the handles of one message share one copy.
-func parseRecords(msgs []genetlink.Message) ([]record.Record, error) {
+// allocated per attribute, and the handles of the message share one copy
+// (the receive buffer is reused by the next receive).
+func parseRecords(b []byte) ([]record.Record, error) {
 	// Counting first costs a walk over the top-level headers; growing the
 	// slice would copy every record several times.
 	n := 0
-	for _, m := range msgs {
-		it := attrIter{b: m.Data}
-		for it.next() {
-			if it.typ == attrRecord {
-				n++
-			}
+	it := attrIter{b: b}
+	for it.next() {
+		if it.typ == attrRecord {
+			n++
 		}
 	}
 	rs := make([]record.Record, 0, n)
-	for _, m := range msgs {
-		var err error
-		if rs, err = appendRecords(rs, m.Data); err != nil {
-			return nil, err
-		}
-	}
-	return rs, nil
-}
-
-// appendRecords appends the records of one RECORDS message to rs.
-func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
-	// The message's handles are copied here: the receive buffer is
-	// reused by the next receive.
 	a := arena{bytes: make([]byte, 0, len(b))}
-	it := attrIter{b: b}
+	it = attrIter{b: b}
 	for it.next() {
 		if it.typ != attrRecord {
 			continue
@@ -136,7 +122,10 @@ func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
 		}
 		rs = append(rs, r)
 	}
-	return rs, it.err
+	if it.err != nil {
+		return nil, it.err
+	}
+	return rs, nil
 }
 
 // parseRecord decodes the WBARRIER_A_REC_* attributes of one record, nested
