@@ -2,6 +2,7 @@ package genl
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
@@ -134,6 +135,7 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 	var (
 		r                record.Record
 		fh, parentFH     []byte
+		name             []byte
 		hasFH, hasParent bool
 		fhType, pfhType  uint32
 	)
@@ -157,7 +159,7 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 		case attrRecParentFH:
 			parentFH, hasParent = it.val, true
 		case attrRecName:
-			r.Name = it.string()
+			name = it.cstring()
 		case attrRecOffset:
 			r.Offset, r.HasRange = it.uint64(), true
 		case attrRecLength:
@@ -178,13 +180,14 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 	if hasParent {
 		r.Parent = a.handle(pfhType, parentFH)
 	}
+	r.Name = a.string(name)
 	return r, nil
 }
 
-// An arena holds the handles of the records of one message: a few
-// allocations per message rather than two per handle.
+// An arena holds the handles and names of the records of one message: a
+// few allocations per message rather than two per handle and one per name.
 type arena struct {
-	bytes   []byte              // the handles' bytes, sized for the message
+	bytes   []byte              // the handles' and names' bytes, sized for the message
 	handles []record.FileHandle // filled in chunks; never grown in place
 }
 
@@ -199,6 +202,17 @@ func (a *arena) handle(typ uint32, b []byte) *record.FileHandle {
 	}
 	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: a.bytes[n:len(a.bytes):len(a.bytes)]})
 	return &a.handles[len(a.handles)-1]
+}
+
+// string returns a copy of b as a string. The string shares the arena's
+// bytes, which are never written again once appended.
+func (a *arena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return unsafe.String(&a.bytes[n], len(b))
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command
