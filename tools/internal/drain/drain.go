@@ -18,7 +18,9 @@ type Source interface {
 	EachRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
 }
 
-// Log is where records go: a changelog.Writer or a fake.
+// Log is where records go: a changelog.Writer or a fake. Its Append and
+// Seal run while the Source's dump is open: they must not use the Source
+// (a genl.Client's requests wait for the dump to end).
 type Log interface {
 	Append(record.Record) error
 	// Seal makes everything appended so far durable, then the seal of
