@@ -65,12 +65,22 @@ func frameSize(n int) int { return align8(frameHeaderSize + n) }
 // padding; the CRC field itself is skipped): CRC32C(salt || prev || frame[0:8]
 // || frame[12:]).
 func frameCRC(salt uint64, prev uint32, frame []byte) uint32 {
-	var seed [12]byte
-	le.PutUint64(seed[0:], salt)
-	le.PutUint32(seed[8:], prev)
-	c := crc32.Update(0, castagnoli, seed[:])
+	c := crcUint(0, salt, 8)
+	c = crcUint(c, uint64(prev), 4)
 	c = crc32.Update(c, castagnoli, frame[0:8])
 	return crc32.Update(c, castagnoli, frame[frameHeaderSize:])
+}
+
+// crcUint is crc32.Update(c, castagnoli, the n low bytes of v, little
+// endian), a byte at a time from the table: a slice of v's bytes would
+// escape through crc32.Update, an allocation per frame.
+func crcUint(c uint32, v uint64, n int) uint32 {
+	c = ^c
+	for range n {
+		c = castagnoli[byte(c)^byte(v)] ^ c>>8
+		v >>= 8
+	}
+	return ^c
 }
 
 // appendFrame appends a frame of type typ to dst, its payload written by

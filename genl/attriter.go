@@ -70,12 +70,12 @@ func (it *attrIter) flag() bool {
 	return true
 }
 
-// string returns the payload without its NUL terminators, as
-// netlink.AttributeDecoder.String does.
-func (it *attrIter) string() string {
+// cstring returns the payload without its NUL terminators, as
+// netlink.AttributeDecoder.String does, in b's memory.
+func (it *attrIter) cstring() []byte {
 	v := it.val
 	for len(v) > 0 && v[len(v)-1] == 0 {
 		v = v[:len(v)-1]
 	}
-	return string(v)
+	return v
 }

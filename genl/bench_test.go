@@ -55,7 +55,7 @@ func BenchmarkParseRecords(b *testing.B) {
 	msgs := packRecords(benchRecords(n))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := parseRecords(msgs); err != nil {
+		if _, err := parseMessages(msgs); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -39,6 +39,7 @@ type Client struct {
 
 	mu sync.Mutex      // serializes requests on c
 	c  *genetlink.Conn // requests and their replies
+	nc *netlink.Conn   // the socket under c, for the records dump
 
 	// dial opens the socket that joins the multicast group. Notifications
 	// get a socket of their own so that they never mix with replies.
@@ -53,28 +54,36 @@ type Client struct {
 // If the module is not loaded, the error wraps ErrNotLoaded.
 func Dial() (*Client, error) {
 	dial := func() (*genetlink.Conn, error) {
-		// Strict asks for extended acknowledgements: the kernel's own
-		// error messages. A receive buffer of recvBufferSize, reused,
-		// rather than one allocated per datagram after peeking at its
-		// size: the kernel sizes its dump datagrams by the reader's
-		// buffer, so the records dump comes in 32 KiB datagrams, not
-		// in pages.
-		return genetlink.Dial(&netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
+		nc, err := dialNetlink()
+		if err != nil {
+			return nil, err
+		}
+		return genetlink.NewConn(nc), nil
 	}
-	c, err := dial()
+	nc, err := dialNetlink()
 	if err != nil {
 		return nil, fmt.Errorf("genl: dial generic netlink: %w", err)
 	}
-	cl, err := newClient(c, dial)
+	cl, err := newClient(nc, dial)
 	if err != nil {
-		_ = c.Close()
+		_ = nc.Close()
 		return nil, err
 	}
 	return cl, nil
 }
 
-// newClient looks the family up on c. dial opens the notification socket.
-func newClient(c *genetlink.Conn, dial func() (*genetlink.Conn, error)) (*Client, error) {
+// dialNetlink opens a generic netlink socket. Strict asks for extended
+// acknowledgements: the kernel's own error messages. A receive buffer of
+// recvBufferSize, reused, rather than one allocated per datagram after
+// peeking at its size: the kernel sizes its dump datagrams by the reader's
+// buffer, so the records dump comes in 32 KiB datagrams, not in pages.
+func dialNetlink() (*netlink.Conn, error) {
+	return netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
+}
+
+// newClient looks the family up on nc. dial opens the notification socket.
+func newClient(nc *netlink.Conn, dial func() (*genetlink.Conn, error)) (*Client, error) {
+	c := genetlink.NewConn(nc)
 	f, err := c.GetFamily(familyName)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -86,7 +95,7 @@ func newClient(c *genetlink.Conn, dial func() (*genetlink.Conn, error)) (*Client
 		return nil, fmt.Errorf("genl: the wbarrier module speaks version %d of the family, this client version %d",
 			f.Version, familyVersion)
 	}
-	return &Client{family: f, c: c, dial: dial}, nil
+	return &Client{family: f, c: c, nc: nc, dial: dial}, nil
 }
 
 // Close closes the Client's sockets. A blocked ReceiveEvents returns an
@@ -213,18 +222,65 @@ func (c *Client) Watches() ([]Watch, error) {
 // watch. If the kernel reports the dump inconsistent, the error satisfies
 // errors.Is(err, unix.EINTR): call Records again with the same cursor.
 func (c *Client) Records(id uint32, cursor uint64) ([]record.Record, error) {
-	op := fmt.Sprintf("records watch %d from %d", id, cursor)
-	ae := watchID(id)
-	ae.Uint64(attrCursor, cursor)
-	msgs, err := c.execute(op, cmdRecords, netlink.Dump, ae)
+	rs := []record.Record{}
+	err := c.EachRecords(id, cursor, func(batch []record.Record) error {
+		rs = append(rs, batch...)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	rs, err := parseRecords(msgs)
-	if err != nil {
-		return nil, fmt.Errorf("genl: %s: decode reply: %w", op, err)
-	}
 	return rs, nil
+}
+
+// EachRecords is Records that hands the records to fn as they arrive, one
+// reply message (up to a datagram) at a time, rather than holding the whole
+// dump: fn gets each batch in sequence order and may keep it. The Client's
+// other requests wait until EachRecords returns, so fn must not call them.
+//
+// If fn returns an error, EachRecords reads the rest of the dump, drops it,
+// and returns fn's error as it is. The errors are otherwise those of
+// Records, and batches before an error have been handed over: a caller that
+// resumes reads again from one past the last record it kept.
+func (c *Client) EachRecords(id uint32, cursor uint64, fn func([]record.Record) error) error {
+	op := fmt.Sprintf("records watch %d from %d", id, cursor)
+	ae := watchID(id)
+	ae.Uint64(attrCursor, cursor)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	nreq, err := c.send(op, cmdRecords, netlink.Dump, ae)
+	if err != nil {
+		return err
+	}
+	// The iterator reads the dump to its end even if the loop stops.
+	for nm, err := range c.nc.ReceiveIter() {
+		if err != nil {
+			return mapError(op, cmdRecords, err)
+		}
+		if err := netlink.Validate(nreq, []netlink.Message{nm}); err != nil {
+			return fmt.Errorf("genl: %s: %w", op, err)
+		}
+		if nm.Header.Flags&netlink.DumpInterrupted != 0 {
+			return &interruptedError{op: op}
+		}
+		var gm genetlink.Message
+		if err := gm.UnmarshalBinary(nm.Data); err != nil {
+			return fmt.Errorf("genl: %s: decode reply: %w", op, err)
+		}
+		rs, err := parseRecords(gm.Data)
+		if err != nil {
+			return fmt.Errorf("genl: %s: decode reply: %w", op, err)
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		if err := fn(rs); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Subscribe joins the multicast group "events" so that ReceiveEvents returns
@@ -352,25 +408,12 @@ func oneReply(op string, msgs []genetlink.Message) (genetlink.Message, error) {
 // which hides the netlink headers: a dump whose replies carry
 // NLM_F_DUMP_INTR is an error here.
 func (c *Client) execute(op string, cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) ([]genetlink.Message, error) {
-	var data []byte
-	if ae != nil {
-		b, err := ae.Encode()
-		if err != nil {
-			return nil, fmt.Errorf("genl: %s: encode request: %w", op, err)
-		}
-		data = b
-	}
-	req := genetlink.Message{
-		Header: genetlink.Header{Command: cmd, Version: familyVersion},
-		Data:   data,
-	}
-
 	c.mu.Lock()
 	defer c.mu.Unlock()
 
-	nreq, err := c.c.Send(req, c.family.ID, netlink.Request|flags)
+	nreq, err := c.send(op, cmd, flags, ae)
 	if err != nil {
-		return nil, mapError(op, cmd, err)
+		return nil, err
 	}
 	msgs, nmsgs, err := c.c.Receive()
 	if err != nil {
@@ -389,6 +432,29 @@ func (c *Client) execute(op string, cmd uint8, flags netlink.HeaderFlags, ae *ne
 		return nil, nil
 	}
 	return msgs, nil
+}
+
+// send sends command cmd with attributes ae (which may be nil) and
+// netlink.Request|flags, and returns the request as sent, which its replies
+// must match. The caller holds c.mu.
+func (c *Client) send(op string, cmd uint8, flags netlink.HeaderFlags, ae *netlink.AttributeEncoder) (netlink.Message, error) {
+	var data []byte
+	if ae != nil {
+		b, err := ae.Encode()
+		if err != nil {
+			return netlink.Message{}, fmt.Errorf("genl: %s: encode request: %w", op, err)
+		}
+		data = b
+	}
+	req := genetlink.Message{
+		Header: genetlink.Header{Command: cmd, Version: familyVersion},
+		Data:   data,
+	}
+	nreq, err := c.c.Send(req, c.family.ID, netlink.Request|flags)
+	if err != nil {
+		return netlink.Message{}, mapError(op, cmd, err)
+	}
+	return nreq, nil
 }
 
 // interruptedError reports a dump that the kernel marked NLM_F_DUMP_INTR:

@@ -62,12 +62,48 @@ func capture(t *testing.T, greq genetlink.Message, nreq netlink.Message) request
 // subscribe.
 func testClient(t *testing.T, fn genltest.Func) *Client {
 	t.Helper()
-	return newTestClient(t, genltest.Dial(genltest.ServeFamily(testFamily, fn)), nil)
+	return newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, fn)), nil)
+}
+
+// dialGenl is genltest.Dial, but returns the netlink socket under the
+// generic netlink one, which newClient takes. An error of fn that is a
+// unix.Errno is the kernel's answer, as genltest.Error is there.
+func dialGenl(fn genltest.Func) *netlink.Conn {
+	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+		if len(reqs) != 1 {
+			return nil, io.EOF // only requests are expected
+		}
+		nreq := reqs[0]
+		var greq genetlink.Message
+		if err := greq.UnmarshalBinary(nreq.Data); err != nil {
+			return nil, err
+		}
+		gmsgs, err := fn(greq, nreq)
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return nltest.Error(int(errno), reqs)
+		}
+		if err != nil {
+			return nil, err
+		}
+		msgs := make([]netlink.Message, 0, len(gmsgs))
+		for _, gm := range gmsgs {
+			b, err := gm.MarshalBinary()
+			if err != nil {
+				return nil, err
+			}
+			msgs = append(msgs, netlink.Message{
+				Header: netlink.Header{Sequence: nreq.Header.Sequence, PID: nreq.Header.PID},
+				Data:   b,
+			})
+		}
+		return msgs, nil
+	})
 }
 
 // newTestClient returns a Client on conn whose Subscribe dials with dial
 // (which may be nil).
-func newTestClient(t *testing.T, conn *genetlink.Conn, dial func() (*genetlink.Conn, error)) *Client {
+func newTestClient(t *testing.T, conn *netlink.Conn, dial func() (*genetlink.Conn, error)) *Client {
 	t.Helper()
 	if dial == nil {
 		dial = func() (*genetlink.Conn, error) { return nil, errors.New("no notification socket in this test") }
@@ -535,7 +571,7 @@ func TestClientErrors(t *testing.T) {
 					if tt.nonErr {
 						return nil, errors.New("the fake failed")
 					}
-					return nil, genltest.Error(int(tt.errno))
+					return nil, tt.errno
 				})
 			}
 
@@ -623,9 +659,9 @@ type rawFunc func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Messa
 // multi-part dumps, NLM_F_DUMP_INTR and extended acknowledgements. It serves
 // the family lookup with genltest.ServeFamily and every other request with
 // fn.
-func dialRaw(fn rawFunc) *genetlink.Conn {
+func dialRaw(fn rawFunc) *netlink.Conn {
 	family := genltest.ServeFamily(testFamily, nil)
-	return genetlink.NewConn(nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
+	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		if len(reqs) != 1 {
 			return nil, io.EOF // only requests are expected
 		}
@@ -659,7 +695,7 @@ func dialRaw(fn rawFunc) *genetlink.Conn {
 			msgs[i].Header.PID = nreq.Header.PID
 		}
 		return msgs, nil
-	}))
+	})
 }
 
 // dump returns the messages of a multi-part dump of gmsgs, each with flags,
@@ -889,9 +925,9 @@ func TestDial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conn := genltest.Dial(func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
+			conn := dialGenl(func(greq genetlink.Message, nreq netlink.Message) ([]genetlink.Message, error) {
 				if tt.errno != 0 {
-					return nil, genltest.Error(tt.errno)
+					return nil, unix.Errno(tt.errno)
 				}
 				return genltest.ServeFamily(tt.family, nil)(greq, nreq)
 			})
@@ -911,6 +947,112 @@ func TestDial(t *testing.T) {
 			}
 			if len(tt.is) == 0 && errors.Is(err, ErrNotLoaded) {
 				t.Errorf("errors.Is(err, ErrNotLoaded) is true, want false")
+			}
+		})
+	}
+}
+
+func TestEachRecords(t *testing.T) {
+	rec := func(seq uint64) record.Record {
+		return record.Record{Type: record.TypeChange, Seq: seq, Epoch: 1, Ops: record.OpAttr,
+			Handle: &record.FileHandle{Type: 1, Bytes: []byte{byte(seq)}}}
+	}
+	batch := func(seqs ...uint64) []record.Record {
+		var rs []record.Record
+		for _, s := range seqs {
+			rs = append(rs, rec(s))
+		}
+		return rs
+	}
+	recordsMsg := func(rs []record.Record) genetlink.Message {
+		m := msg(cmdRecords)
+		m.Data = encodeRecords(rs...)
+		return m
+	}
+	// Three messages: records 1-2, 3, 4-6.
+	want := [][]record.Record{batch(1, 2), batch(3), batch(4, 5, 6)}
+	var gmsgs []genetlink.Message
+	for _, b := range want {
+		gmsgs = append(gmsgs, recordsMsg(b))
+	}
+	// A message with the watch ID and no record, as an empty dump might end.
+	empty := msg(cmdRecords, u32(attrWatchID, 3))
+	errStop := errors.New("the log is full")
+
+	tests := []struct {
+		name   string
+		reply  []netlink.Message
+		stopAt int // fn fails on this batch (1-based; 0: never)
+		want   [][]record.Record
+		msg    string
+		is     []error
+	}{
+		{name: "one batch per message", reply: dump(gmsgs, 0, 0), want: want},
+		{name: "only the done message", reply: dump(nil, 0, 0)},
+		{name: "a message without records", reply: dump(append(gmsgs[:1:1], empty), 0, 0), want: want[:1]},
+		{
+			name:  "an error in the done message after two batches",
+			reply: dump(gmsgs[:2], 0, unix.ENOENT),
+			want:  want[:2],
+			msg:   "genl: records watch 3 from 1: no such watch",
+			is:    []error{os.ErrNotExist},
+		},
+		{
+			name: "interrupted from the second message",
+			reply: func() []netlink.Message {
+				msgs := dump(gmsgs, 0, 0)
+				for i := 1; i < len(msgs); i++ {
+					msgs[i].Header.Flags |= netlink.DumpInterrupted
+				}
+				return msgs
+			}(),
+			want: want[:1],
+			msg:  "genl: records watch 3 from 1: the dump was interrupted",
+			is:   []error{unix.EINTR},
+		},
+		{
+			name:   "fn fails on the second batch",
+			reply:  dump(gmsgs, 0, 0),
+			stopAt: 2,
+			want:   want[:2],
+			msg:    errStop.Error(),
+			is:     []error{errStop},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestClient(t, dialRaw(func(genetlink.Message, netlink.Message) ([]netlink.Message, error) {
+				return tt.reply, nil
+			}), nil)
+			var got [][]record.Record
+			err := c.EachRecords(3, 1, func(rs []record.Record) error {
+				got = append(got, rs)
+				if len(got) == tt.stopAt {
+					return errStop
+				}
+				return nil
+			})
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("unexpected batches (-want +got):\n%s", diff)
+			}
+			if tt.msg == "" {
+				if err != nil {
+					t.Fatalf("failed to read the records: %v", err)
+				}
+				return
+			}
+			checkError(t, err, tt.msg, tt.is)
+			if tt.stopAt == 0 {
+				return
+			}
+			// The rest of the dump was read: the next request gets
+			// its own replies.
+			rs, err := c.Records(3, 1)
+			if err != nil {
+				t.Fatalf("the request after the stopped dump failed: %v", err)
+			}
+			if len(rs) != 6 {
+				t.Fatalf("the request after the stopped dump got %d records, want 6", len(rs))
 			}
 		})
 	}

@@ -146,7 +146,7 @@ func (s *eventSocket) joined() []uint32 {
 // dials in *dials.
 func eventClient(t *testing.T, family genetlink.Family, sock *eventSocket, dials *int) *Client {
 	t.Helper()
-	conn := genltest.Dial(genltest.ServeFamily(family, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
+	conn := dialGenl(genltest.ServeFamily(family, func(genetlink.Message, netlink.Message) ([]genetlink.Message, error) {
 		return nil, errors.New("unexpected request")
 	}))
 	return newTestClient(t, conn, func() (*genetlink.Conn, error) {

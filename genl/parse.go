@@ -2,6 +2,7 @@ package genl
 
 import (
 	"fmt"
+	"unsafe"
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
@@ -94,38 +95,24 @@ func parseBarrier(m genetlink.Message) (Barrier, error) {
 	return b, nil
 }
 
-// parseRecords decodes the replies of the WBARRIER_CMD_RECORDS dump: each
-// holds WBARRIER_A_WATCH_ID, which it ignores, and records packed in
+// parseRecords decodes one reply of the WBARRIER_CMD_RECORDS dump: it holds
+// WBARRIER_A_WATCH_ID, which it ignores, and records packed in
 // WBARRIER_A_RECORD attributes. It walks the bytes itself: nothing is
-// allocated per attribute, and the handles of one message share one copy.
-func parseRecords(msgs []genetlink.Message) ([]record.Record, error) {
+// allocated per attribute, and the handles of the message share one copy
+// (the receive buffer is reused by the next receive).
+func parseRecords(b []byte) ([]record.Record, error) {
 	// Counting first costs a walk over the top-level headers; growing the
 	// slice would copy every record several times.
 	n := 0
-	for _, m := range msgs {
-		it := attrIter{b: m.Data}
-		for it.next() {
-			if it.typ == attrRecord {
-				n++
-			}
+	it := attrIter{b: b}
+	for it.next() {
+		if it.typ == attrRecord {
+			n++
 		}
 	}
 	rs := make([]record.Record, 0, n)
-	for _, m := range msgs {
-		var err error
-		if rs, err = appendRecords(rs, m.Data); err != nil {
-			return nil, err
-		}
-	}
-	return rs, nil
-}
-
-// appendRecords appends the records of one RECORDS message to rs.
-func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
-	// The message's handles are copied here: the receive buffer is
-	// reused by the next receive.
 	a := arena{bytes: make([]byte, 0, len(b))}
-	it := attrIter{b: b}
+	it = attrIter{b: b}
 	for it.next() {
 		if it.typ != attrRecord {
 			continue
@@ -136,7 +123,10 @@ func appendRecords(rs []record.Record, b []byte) ([]record.Record, error) {
 		}
 		rs = append(rs, r)
 	}
-	return rs, it.err
+	if it.err != nil {
+		return nil, it.err
+	}
+	return rs, nil
 }
 
 // parseRecord decodes the WBARRIER_A_REC_* attributes of one record, nested
@@ -145,6 +135,7 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 	var (
 		r                record.Record
 		fh, parentFH     []byte
+		name             []byte
 		hasFH, hasParent bool
 		fhType, pfhType  uint32
 	)
@@ -168,7 +159,7 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 		case attrRecParentFH:
 			parentFH, hasParent = it.val, true
 		case attrRecName:
-			r.Name = it.string()
+			name = it.cstring()
 		case attrRecOffset:
 			r.Offset, r.HasRange = it.uint64(), true
 		case attrRecLength:
@@ -189,13 +180,14 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 	if hasParent {
 		r.Parent = a.handle(pfhType, parentFH)
 	}
+	r.Name = a.string(name)
 	return r, nil
 }
 
-// An arena holds the handles of the records of one message: a few
-// allocations per message rather than two per handle.
+// An arena holds the handles and names of the records of one message: a
+// few allocations per message rather than two per handle and one per name.
 type arena struct {
-	bytes   []byte              // the handles' bytes, sized for the message
+	bytes   []byte              // the handles' and names' bytes, sized for the message
 	handles []record.FileHandle // filled in chunks; never grown in place
 }
 
@@ -210,6 +202,17 @@ func (a *arena) handle(typ uint32, b []byte) *record.FileHandle {
 	}
 	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: a.bytes[n:len(a.bytes):len(a.bytes)]})
 	return &a.handles[len(a.handles)-1]
+}
+
+// string returns a copy of b as a string. The string shares the arena's
+// bytes, which are never written again once appended.
+func (a *arena) string(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return unsafe.String(&a.bytes[n], len(b))
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command

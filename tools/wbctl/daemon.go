@@ -100,7 +100,7 @@ Examples:
 		}
 		log.SetSegmentSize(ctx.Int64("segment-size"))
 		if ctx.Bool("syncfs") {
-			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(c, w) }}
+			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(w) }}
 		}
 		notify, err := sdnotify.FromEnv()
 		if err != nil {

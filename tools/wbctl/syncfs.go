@@ -11,7 +11,10 @@ import (
 // sync only, so that the daemon never keeps the filesystem busy. Once the
 // filesystem is unmounted there is nothing left to sync: the kernel synced
 // it while shutting it down, before the watch closed its last epoch.
-func syncWatched(c *genl.Client, w genl.Watch) error {
+//
+// The drain seals, and so calls this, while its Client's records dump is
+// open: asking whether the watch is unmounted takes a Client of its own.
+func syncWatched(w genl.Watch) error {
 	fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		defer unix.Close(fd)
@@ -23,7 +26,7 @@ func syncWatched(c *genl.Client, w genl.Watch) error {
 			return nil
 		}
 	}
-	if now, serr := c.Status(w.ID); serr == nil && now.Unmounted {
+	if watchUnmounted(w.ID) {
 		return nil
 	}
 	if err == nil {
@@ -31,4 +34,16 @@ func syncWatched(c *genl.Client, w genl.Watch) error {
 			unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev)))
 	}
 	return fmt.Errorf("syncfs %s: %w", w.Path, err)
+}
+
+// watchUnmounted says whether watch id is known to be unmounted, asking on a
+// Client of its own.
+func watchUnmounted(id uint32) bool {
+	c, err := genl.Dial()
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	w, err := c.Status(id)
+	return err == nil && w.Unmounted
 }

@@ -11,12 +11,16 @@ import (
 
 // Source is where records come from: the kernel (genl.Client) or a fake.
 type Source interface {
-	// Records returns the queued records of a watch from seq cursor on,
-	// and acknowledges (frees) those below it.
-	Records(watch uint32, cursor uint64) ([]record.Record, error)
+	// EachRecords hands the queued records of a watch from seq cursor on
+	// to fn, batch by batch in sequence order, as they arrive, and
+	// acknowledges (frees) those below cursor. If fn fails, it returns
+	// fn's error and hands over nothing more.
+	EachRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
 }
 
-// Log is where records go: a changelog.Writer or a fake.
+// Log is where records go: a changelog.Writer or a fake. Its Append and
+// Seal run while the Source's dump is open: they must not use the Source
+// (a genl.Client's requests wait for the dump to end).
 type Log interface {
 	Append(record.Record) error
 	// Seal makes everything appended so far durable, then the seal of
@@ -57,26 +61,37 @@ func (d *Drainer) Once() (Stats, error) {
 	// Asking from Cursor acknowledges the records below it: the kernel
 	// frees them. Those the log only buffers would die with this process
 	// (a SIGKILL between two passes): make them durable first.
+	acking := d.Cursor
 	if d.Cursor > d.acked {
 		if err := d.Log.Sync(); err != nil {
 			return st, fmt.Errorf("drain: syncing the log before acknowledging records below %d: %w", d.Cursor, err)
 		}
 	}
-	recs, err := d.Source.Records(d.Watch, d.Cursor)
+	// Each record is in the log (buffered) and past the cursor before the
+	// next one is looked at: an error mid-dump loses nothing, and the next
+	// pass resumes after the last record appended.
+	var applyErr error
+	err := d.Source.EachRecords(d.Watch, d.Cursor, func(recs []record.Record) error {
+		for _, r := range recs {
+			if d.Cursor != 0 && r.Seq != d.Cursor {
+				applyErr = fmt.Errorf("drain: watch %d: expected record %d, got %d: records were taken by another reader",
+					d.Watch, d.Cursor, r.Seq)
+				return applyErr
+			}
+			if applyErr = d.apply(r, &st); applyErr != nil {
+				return applyErr
+			}
+			d.Cursor = r.Seq + 1
+		}
+		return nil
+	})
+	if applyErr != nil {
+		return st, applyErr
+	}
 	if err != nil {
 		return st, fmt.Errorf("drain: reading records of watch %d: %w", d.Watch, err)
 	}
-	d.acked = d.Cursor
-	for _, r := range recs {
-		if d.Cursor != 0 && r.Seq != d.Cursor {
-			return st, fmt.Errorf("drain: watch %d: expected record %d, got %d: records were taken by another reader",
-				d.Watch, d.Cursor, r.Seq)
-		}
-		if err := d.apply(r, &st); err != nil {
-			return st, err
-		}
-		d.Cursor = r.Seq + 1
-	}
+	d.acked = acking
 	return st, nil
 }
 

@@ -13,24 +13,22 @@ import (
 	"github.com/wbarrier/wbarrier/record"
 )
 
-// fakeSource serves a queue and records the cursors asked for, and what the
-// log had made durable by then.
+// fakeSource serves a queue in batches of two records and records the
+// cursors asked for, and what the log had made durable by then.
 type fakeSource struct {
 	queue   []record.Record
 	cursors []uint64
-	err     error
+	err     error // returned after failAt batches were handed over
+	failAt  int
 	log     *fakeLog
 	durable []int // len(log.ops) synced when each cursor was asked for
 	frees   bool  // drop the records below the cursor, as the kernel does
 }
 
-func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
+func (s *fakeSource) EachRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
 	s.cursors = append(s.cursors, cursor)
 	if s.log != nil {
 		s.durable = append(s.durable, s.log.synced)
-	}
-	if s.err != nil {
-		return nil, s.err
 	}
 	var out []record.Record
 	for _, r := range s.queue {
@@ -41,7 +39,19 @@ func (s *fakeSource) Records(_ uint32, cursor uint64) ([]record.Record, error) {
 	if s.frees {
 		s.queue = slices.Clone(out)
 	}
-	return out, nil
+	for n := 0; ; n++ {
+		if s.err != nil && n == s.failAt {
+			return s.err
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		b := out[:min(2, len(out))]
+		out = out[len(b):]
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
 }
 
 // fakeLog writes what it is given as short strings; synced counts the ops
@@ -181,6 +191,43 @@ func TestOnceSourceError(t *testing.T) {
 	d := &Drainer{Source: &fakeSource{err: errBoom}, Log: &fakeLog{}, Watch: 2}
 	if _, err := d.Once(); !errors.Is(err, errBoom) {
 		t.Fatalf("Once() error = %v, want it to wrap %v", err, errBoom)
+	}
+}
+
+// An error in the middle of a dump keeps what came before it: those records
+// are in the log and behind the cursor, the next pass syncs them before its
+// request acknowledges them and resumes after them, and nothing is doubled.
+func TestOnceErrorMidDump(t *testing.T) {
+	errBoom := errors.New("boom")
+	log := &fakeLog{}
+	src := &fakeSource{frees: true, log: log, err: errBoom, failAt: 2, queue: []record.Record{
+		change(1, 1), change(2, 1), closed(3, 1, false), change(4, 2), change(5, 2), change(6, 2),
+	}}
+	d := &Drainer{Source: src, Log: log, Watch: 1}
+	st, err := d.Once()
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("Once() error = %v, want it to wrap %v", err, errBoom)
+	}
+	if diff := cmp.Diff(Stats{Records: 3, Sealed: []uint64{1}}, st); diff != "" {
+		t.Errorf("stats of the failed pass (-want +got):\n%s", diff)
+	}
+	if d.Cursor != 5 {
+		t.Fatalf("cursor after the failed pass = %d, want 5", d.Cursor)
+	}
+	src.err = nil
+	if _, err := d.Once(); err != nil {
+		t.Fatalf("Once() after the error: %v", err)
+	}
+	want := []string{"rec 1/1", "rec 2/1", "seal 3/1 lossy=false", "rec 4/2", "rec 5/2", "rec 6/2"}
+	if diff := cmp.Diff(want, log.ops); diff != "" {
+		t.Errorf("log operations (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]uint64{0, 5}, src.cursors); diff != "" {
+		t.Errorf("cursors (-want +got):\n%s", diff)
+	}
+	// Record 4 was durable before the request that acknowledged it.
+	if diff := cmp.Diff([]int{0, 4}, src.durable); diff != "" {
+		t.Errorf("ops durable when asking (-want +got):\n%s", diff)
 	}
 }
 

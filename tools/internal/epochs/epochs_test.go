@@ -109,14 +109,15 @@ func (k *fakeKernel) Barrier() (uint64, bool, error) {
 	return closed, false, nil
 }
 
-func (k *fakeKernel) Records(_ uint32, cursor uint64) ([]record.Record, error) {
-	var out []record.Record
+func (k *fakeKernel) EachRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
 	for _, r := range k.queue {
 		if r.Seq >= cursor {
-			out = append(out, r)
+			if err := fn([]record.Record{r}); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return nil
 }
 
 type fakeLog struct{ calls *[]string }
