@@ -69,6 +69,22 @@ func testClient(t *testing.T, fn genltest.Func) *Client {
 // generic netlink one, which newClient takes. An error of fn that is a
 // unix.Errno is the kernel's answer, as genltest.Error is there.
 func dialGenl(fn genltest.Func) *netlink.Conn {
+	return dialRequests(func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Message, error) {
+		gmsgs, err := fn(greq, nreq)
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			return nltest.Error(int(errno), []netlink.Message{nreq})
+		}
+		if err != nil {
+			return nil, err
+		}
+		return marshalAll(gmsgs)
+	})
+}
+
+// dialRequests serves one request at a time with fn, whose replies get the
+// request's sequence number and port ID.
+func dialRequests(fn rawFunc) *netlink.Conn {
 	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
 		if len(reqs) != 1 {
 			return nil, io.EOF // only requests are expected
@@ -78,27 +94,29 @@ func dialGenl(fn genltest.Func) *netlink.Conn {
 		if err := greq.UnmarshalBinary(nreq.Data); err != nil {
 			return nil, err
 		}
-		gmsgs, err := fn(greq, nreq)
-		var errno unix.Errno
-		if errors.As(err, &errno) {
-			return nltest.Error(int(errno), reqs)
-		}
+		msgs, err := fn(greq, nreq)
 		if err != nil {
 			return nil, err
 		}
-		msgs := make([]netlink.Message, 0, len(gmsgs))
-		for _, gm := range gmsgs {
-			b, err := gm.MarshalBinary()
-			if err != nil {
-				return nil, err
-			}
-			msgs = append(msgs, netlink.Message{
-				Header: netlink.Header{Sequence: nreq.Header.Sequence, PID: nreq.Header.PID},
-				Data:   b,
-			})
+		for i := range msgs {
+			msgs[i].Header.Sequence = nreq.Header.Sequence
+			msgs[i].Header.PID = nreq.Header.PID
 		}
 		return msgs, nil
 	})
+}
+
+// marshalAll returns gmsgs as netlink messages with empty headers.
+func marshalAll(gmsgs []genetlink.Message) ([]netlink.Message, error) {
+	msgs := make([]netlink.Message, 0, len(gmsgs))
+	for _, gm := range gmsgs {
+		b, err := gm.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, netlink.Message{Data: b})
+	}
+	return msgs, nil
 }
 
 // newTestClient returns a Client on conn whose Subscribe dials with dial
@@ -661,40 +679,15 @@ type rawFunc func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Messa
 // fn.
 func dialRaw(fn rawFunc) *netlink.Conn {
 	family := genltest.ServeFamily(testFamily, nil)
-	return nltest.Dial(func(reqs []netlink.Message) ([]netlink.Message, error) {
-		if len(reqs) != 1 {
-			return nil, io.EOF // only requests are expected
+	return dialRequests(func(greq genetlink.Message, nreq netlink.Message) ([]netlink.Message, error) {
+		if nreq.Header.Type != unix.GENL_ID_CTRL {
+			return fn(greq, nreq)
 		}
-		nreq := reqs[0]
-		var greq genetlink.Message
-		if err := greq.UnmarshalBinary(nreq.Data); err != nil {
+		gmsgs, err := family(greq, nreq)
+		if err != nil {
 			return nil, err
 		}
-
-		var msgs []netlink.Message
-		if nreq.Header.Type == unix.GENL_ID_CTRL {
-			gmsgs, err := family(greq, nreq)
-			if err != nil {
-				return nil, err
-			}
-			for _, gm := range gmsgs {
-				b, err := gm.MarshalBinary()
-				if err != nil {
-					return nil, err
-				}
-				msgs = append(msgs, netlink.Message{Data: b})
-			}
-		} else {
-			var err error
-			if msgs, err = fn(greq, nreq); err != nil {
-				return nil, err
-			}
-		}
-		for i := range msgs {
-			msgs[i].Header.Sequence = nreq.Header.Sequence
-			msgs[i].Header.PID = nreq.Header.PID
-		}
-		return msgs, nil
+		return marshalAll(gmsgs)
 	})
 }
 
