@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/genl"
@@ -23,6 +25,27 @@ func dial() (*genl.Client, error) {
 		return nil, fmt.Errorf("connecting to the wbarrier module: %w", err)
 	}
 	return c, nil
+}
+
+// subscribe returns a Client that receives the family's events, and a
+// channel closed once stop fires; stop also ends a receive in progress, with
+// an error the caller tells from a real one by that channel.
+func subscribe(stop <-chan os.Signal) (*genl.Client, <-chan struct{}, error) {
+	c, err := dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.Subscribe(); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	stopped := make(chan struct{})
+	go func() {
+		<-stop
+		close(stopped)
+		c.SetReadDeadline(time.Now()) // wakes the receive
+	}()
+	return c, stopped, nil
 }
 
 // watchArg reads the command's single WATCH argument.

@@ -247,20 +247,11 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		return unmounted()
 	}
 
-	events, err := dial()
+	events, stopped, err := subscribe(cfg.stop)
 	if err != nil {
 		return err
 	}
 	defer events.Close()
-	if err := events.Subscribe(); err != nil {
-		return err
-	}
-	stopped := make(chan struct{})
-	go func() {
-		<-cfg.stop
-		close(stopped)
-		events.SetReadDeadline(time.Now()) // wake the receive below
-	}()
 
 	fmt.Fprintf(ctx.App.ErrWriter, "wbctl: draining watch %d into %s\n", d.Watch, cfg.logPath)
 	tell(ctx, cfg.notify, "READY=1", sdStatus(d))

@@ -6,7 +6,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -65,23 +64,14 @@ Example:
 			}
 			only = uint32(id)
 		}
-		c, err := dial()
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+		defer signal.Stop(stop)
+		c, stopped, err := subscribe(stop)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		if err := c.Subscribe(); err != nil {
-			return err
-		}
-		stop := make(chan os.Signal, 1)
-		signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
-		defer signal.Stop(stop)
-		stopped := make(chan struct{})
-		go func() {
-			<-stop
-			close(stopped)
-			c.SetReadDeadline(time.Now()) // ends the receive below
-		}()
 		for n := 0; ctx.Int("count") == 0 || n < ctx.Int("count"); {
 			evs, err := c.ReceiveEvents()
 			if err != nil {
