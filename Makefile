@@ -52,7 +52,7 @@ endif
 dkms-install:
 	install -d $(DESTDIR)$(DKMS_SRC)/kmod/uapi
 	install -m 0644 Kbuild Makefile dkms.conf $(DESTDIR)$(DKMS_SRC)/
-	install -m 0644 kmod/*.c kmod/*.h $(DESTDIR)$(DKMS_SRC)/kmod/
+	install -m 0644 kmod/*.c kmod/*.S kmod/*.h $(DESTDIR)$(DKMS_SRC)/kmod/
 	install -m 0644 kmod/uapi/*.h $(DESTDIR)$(DKMS_SRC)/kmod/uapi/
 
 # kbuild's clean deletes every *.mod under M=, go.mod included: keep it.

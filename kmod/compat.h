@@ -10,6 +10,7 @@
 #define _WBARRIER_COMPAT_H
 
 #include <linux/exportfs.h>
+#include <linux/ftrace.h>
 #include <linux/fsnotify_backend.h>
 #include <linux/io_uring_types.h>
 #include <linux/kprobes.h>
@@ -50,6 +51,22 @@
  * struct io_rw, the request's command data, starts with it.
  */
 #define wb_io_uring_kiocb(req) io_kiocb_to_cmd(req, struct kiocb)
+
+/*
+ * 6.1 has the ftrace_ops-based direct calls as *_multi, and unregistering
+ * keeps the ops' filter; later kernels dropped the suffix, and unregistering
+ * frees the filter unless told not to.
+ */
+#ifdef WB_HAVE_FTRACE_DIRECT_MULTI
+#define wb_register_ftrace_direct(ops, addr) \
+	register_ftrace_direct_multi(ops, addr)
+#define wb_unregister_ftrace_direct(ops, addr) \
+	unregister_ftrace_direct_multi(ops, addr)
+#else
+#define wb_register_ftrace_direct(ops, addr) register_ftrace_direct(ops, addr)
+#define wb_unregister_ftrace_direct(ops, addr) \
+	unregister_ftrace_direct(ops, addr, false)
+#endif
 
 /*
  * The innermost kretprobe instance of the current task whose kretprobe

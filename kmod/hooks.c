@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The hook table: which VFS functions change what, and the kretprobes that
- * bracket them with the watch's SRCU read section.
+ * The hook table: which VFS functions change what, and the probes that
+ * bracket them with the watch's SRCU read section: direct calls (direct.c)
+ * where the function allows, kretprobes elsewhere.
  *
  * A record hook knows from its arguments what the call changes: its entry
  * handler enters the SRCU read section and queues the record, its return
@@ -30,14 +31,20 @@
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/uio.h>
+#include "direct.h"
 #include "wbarrier.h"
 
 static int wb_maxactive = 1024;
 module_param_named(maxactive, wb_maxactive, int, 0444);
 MODULE_PARM_DESC(maxactive,
-		 "Concurrent calls tracked per hooked function; more are missed and make epochs lossy");
+		 "Concurrent calls tracked per function hooked by a kretprobe; more are missed and make epochs lossy");
 
-/* A kretprobe instance's data: the SRCU read section it holds, if any. */
+static bool wb_direct_calls = true;
+module_param_named(direct_calls, wb_direct_calls, bool, 0444);
+MODULE_PARM_DESC(direct_calls,
+		 "Hook by ftrace direct calls where possible (N: kretprobes only)");
+
+/* A hooked call's data: the SRCU read section it holds, if any. */
 struct wb_frame {
 	struct wb_watch *w;
 	u64 epoch;
@@ -62,7 +69,10 @@ struct wb_hook {
 	enum wb_hook_kind kind;
 	bool optional;		/* absent from some kernels: skipped there */
 	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
+	bool stack_args;	/* has arguments on the stack */
 	bool registered;
+	bool direct;		/* called directly once armed */
+	bool armed_direct;
 	u32 ops;
 	/*
 	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
@@ -72,7 +82,8 @@ struct wb_hook {
 	/* ASYNC: the request's kiocb, and whether a completion is to come */
 	const struct kiocb *(*kiocb)(struct pt_regs *regs);
 	bool (*completes_later)(long ret);
-	struct kretprobe krp;
+	struct kretprobe krp;	/* where not called directly */
+	struct wb_direct dc;
 };
 
 struct wb_inner_hook {
@@ -360,6 +371,10 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
 #define WB_SCOPE(sym, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
+/* More than six arguments: the rest are on the stack. */
+#define WB_RECORD_STACK_ARGS(sym, op_bits, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .stack_args = true, \
+	  .ops = op_bits, .target = fn }
 /* Only in some kernels (ACLs left the xattr path in 6.2): optional. */
 #define WB_RECORD_IF_PRESENT(sym, op_bits, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
@@ -385,7 +400,8 @@ static struct wb_hook wb_hooks[] = {
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate),
 	WB_RECORD("notify_change", 0, wb_target_setattr),
-	WB_RECORD("__vfs_setxattr_locked", WBARRIER_OP_XATTR, wb_target_dentry),
+	WB_RECORD_STACK_ARGS("__vfs_setxattr_locked", WBARRIER_OP_XATTR,
+			     wb_target_dentry),
 	WB_RECORD("__vfs_removexattr_locked", WBARRIER_OP_XATTR, wb_target_dentry),
 	WB_RECORD_IF_PRESENT("vfs_set_acl", WBARRIER_OP_XATTR,
 			     wb_target_dentry),
@@ -500,10 +516,10 @@ static void wb_record_targets(struct wb_frame *f, const struct wb_target *t,
 		wb_record_change(f->w, f->epoch, &t[i]);
 }
 
-static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
+/* A hooked call begins; 0: its return is to be handled. */
+static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
+			   struct pt_regs *regs)
 {
-	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
-	struct wb_frame *f = (struct wb_frame *)ri->data;
 	struct wb_target t[WB_MAX_TARGETS] = {};
 	int n;
 
@@ -538,12 +554,9 @@ static int __wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 	return 0;
 }
 
-static int __wb_hook_return(struct kretprobe_instance *ri,
+static int __wb_hook_return(const struct wb_hook *h, struct wb_frame *f,
 			    struct pt_regs *regs)
 {
-	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
-	struct wb_frame *f = (struct wb_frame *)ri->data;
-
 	if (f->kiocb && !h->completes_later(regs_return_value(regs)))
 		wb_pending_release(f->kiocb);
 	wb_frame_leave(f);
@@ -661,12 +674,34 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 
 static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return wb_irqs_off(__wb_hook_entry(ri, regs));
+	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
+
+	return wb_irqs_off(__wb_hook_entry(h, (struct wb_frame *)ri->data,
+					   regs));
 }
 
 static int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	return wb_irqs_off(__wb_hook_return(ri, regs));
+	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
+
+	return wb_irqs_off(__wb_hook_return(h, (struct wb_frame *)ri->data,
+					    regs));
+}
+
+static int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
+				void *data)
+{
+	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
+
+	return !wb_irqs_off(__wb_hook_entry(h, data, regs));
+}
+
+static void wb_direct_hook_exit(struct wb_direct *dc, struct pt_regs *regs,
+				void *data)
+{
+	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
+
+	wb_irqs_off(__wb_hook_return(h, data, regs));
 }
 
 static int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
@@ -705,7 +740,8 @@ unsigned long wb_hooks_nmissed(void)
 /*
  * The probes that are armed only while a watch exists: all but the scope
  * hooks. The i-th of them in the order of wb_hooks_init(), or NULL for one
- * that stays armed or that this kernel lacks.
+ * that stays armed or that this kernel lacks; *@hook is its hook, if it is
+ * one, for a hook armed by direct call instead.
  *
  * A scope hook stays armed from load to unload: an open(O_CREAT) that began
  * before the probes were armed would have no scope frame, and its create
@@ -715,36 +751,78 @@ unsigned long wb_hooks_nmissed(void)
 #define WB_NR_PROBES (ARRAY_SIZE(wb_completions) + ARRAY_SIZE(wb_hooks) + \
 		      ARRAY_SIZE(wb_inner_hooks) + ARRAY_SIZE(wb_waits))
 
-static struct kprobe *wb_switched_probe(size_t i)
+static struct kprobe *wb_switched_probe(size_t i, struct wb_hook **hook)
 {
+	*hook = NULL;
 	if (i < ARRAY_SIZE(wb_completions))
 		return &wb_completions[i].kp;
 	i -= ARRAY_SIZE(wb_completions);
-	if (i < ARRAY_SIZE(wb_hooks))
-		return wb_hooks[i].registered &&
-		       wb_hooks[i].kind != WB_HOOK_SCOPE ?
-		       &wb_hooks[i].krp.kp : NULL;
+	if (i < ARRAY_SIZE(wb_hooks)) {
+		if (!wb_hooks[i].registered ||
+		    wb_hooks[i].kind == WB_HOOK_SCOPE)
+			return NULL;
+		*hook = &wb_hooks[i];
+		return &wb_hooks[i].krp.kp;
+	}
 	i -= ARRAY_SIZE(wb_hooks);
 	if (i < ARRAY_SIZE(wb_inner_hooks))
 		return &wb_inner_hooks[i].kp;
 	return &wb_waits[i - ARRAY_SIZE(wb_inner_hooks)].kp;
 }
 
+/*
+ * Arms the i-th switched probe: by direct call if its hook can be, else (or
+ * if another direct caller, a BPF fexit or a livepatch, has the function)
+ * by its kretprobe.
+ */
+static int wb_switch_arm(size_t i)
+{
+	struct wb_hook *h;
+	struct kprobe *kp = wb_switched_probe(i, &h);
+	int err;
+
+	if (!kp)
+		return 0;
+	if (h && h->direct) {
+		err = wb_direct_arm(&h->dc);
+		if (!err) {
+			h->armed_direct = true;
+			return 0;
+		}
+		pr_warn("cannot call %s directly: %d; by kretprobe instead\n",
+			h->symbol, err);
+	}
+	err = enable_kprobe(kp);
+	if (err)
+		pr_err("cannot arm the probe on %s: %d\n", kp->symbol_name,
+		       err);
+	return err;
+}
+
+static void wb_switch_disarm(size_t i)
+{
+	struct wb_hook *h;
+	struct kprobe *kp = wb_switched_probe(i, &h);
+	int err;
+
+	if (!kp)
+		return;
+	if (h && h->armed_direct) {
+		wb_direct_disarm(&h->dc);
+		h->armed_direct = false;
+		return;
+	}
+	err = disable_kprobe(kp);
+	if (err)	/* it stays armed: it costs, it breaks nothing */
+		pr_warn("cannot disarm the probe on %s: %d\n",
+			kp->symbol_name, err);
+}
+
 /* Disarms the first @n switched probes, the last one first. */
 static void wb_hooks_disarm_first(size_t n)
 {
-	struct kprobe *kp;
-	int err;
-
-	while (n--) {
-		kp = wb_switched_probe(n);
-		if (!kp)
-			continue;
-		err = disable_kprobe(kp);
-		if (err)	/* it stays armed: it costs, it breaks nothing */
-			pr_warn("cannot disarm the probe on %s: %d\n",
-				kp->symbol_name, err);
-	}
+	while (n--)
+		wb_switch_disarm(n);
 }
 
 /*
@@ -754,18 +832,12 @@ static void wb_hooks_disarm_first(size_t n)
  */
 int wb_hooks_arm(void)
 {
-	struct kprobe *kp;
 	size_t i;
 	int err;
 
 	for (i = 0; i < WB_NR_PROBES; i++) {
-		kp = wb_switched_probe(i);
-		if (!kp)
-			continue;
-		err = enable_kprobe(kp);
+		err = wb_switch_arm(i);
 		if (err) {
-			pr_err("cannot arm the probe on %s: %d\n",
-			       kp->symbol_name, err);
 			wb_hooks_disarm_first(i);
 			return err;
 		}
@@ -801,6 +873,31 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 	}
 	while (nr_completions--)
 		unregister_kprobe(&wb_completions[nr_completions].kp);
+	wb_direct_exit_all();
+}
+
+/*
+ * Prepares @h to be called directly once armed, if it can be: a hook whose
+ * frame no other probe looks for (scope and waiting hooks are found by their
+ * kretprobe instances) and whose arguments are all in registers. Its
+ * kretprobe, registered disarmed, stays: the fallback when arming.
+ */
+static void wb_hook_init_direct(struct wb_hook *h)
+{
+	int err;
+
+	BUILD_BUG_ON(sizeof(struct wb_frame) > WB_DIRECT_MAX_DATA);
+	if (h->kind == WB_HOOK_SCOPE || h->waits || h->stack_args)
+		return;
+	h->dc.enter = wb_direct_hook_enter;
+	h->dc.exit = wb_direct_hook_exit;
+	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr);
+	if (err) {
+		pr_info("%s: cannot be called directly (%d), kretprobe\n",
+			h->symbol, err);
+		return;
+	}
+	h->direct = true;
 }
 
 /*
@@ -809,8 +906,12 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
  */
 int wb_hooks_init(void)
 {
+	bool direct = wb_direct_calls && wb_direct_usable();
 	size_t c, i, j, k;
 	int err;
+
+	if (wb_direct_calls && !direct)
+		pr_info("indirect branch tracking is on: hooking by kretprobes only\n");
 
 	for (c = 0; c < ARRAY_SIZE(wb_completions); c++) {
 		wb_completions[c].kp.pre_handler = wb_completion_pre;
@@ -847,6 +948,8 @@ int wb_hooks_init(void)
 			return err;
 		}
 		wb_hooks[i].registered = true;
+		if (direct)
+			wb_hook_init_direct(&wb_hooks[i]);
 	}
 	for (j = 0; j < ARRAY_SIZE(wb_inner_hooks); j++) {
 		struct kprobe *kp = &wb_inner_hooks[j].kp;
@@ -884,7 +987,9 @@ int wb_hooks_init(void)
 /*
  * Only after every watch is gone: a kretprobe being unregistered drops the
  * return handlers of its calls in flight, which would leave SRCU read
- * sections held. With no watch, no entry handler enters one.
+ * sections held. With no watch, no entry handler enters one. The calls in
+ * flight through a direct-call stub return through it: unloading waits for
+ * them (wb_direct_exit_all()).
  */
 void wb_hooks_exit(void)
 {

@@ -170,6 +170,9 @@ func evaluate(o *Output) []Goal {
 		if r := o.find(fs, "pwrite", "loaded"); r != nil {
 			g = append(g, Goal{fs + ": 4 KiB pwrite, loaded and unwatched, ≤ +2 %", ratioText(r), r.Ratio <= 1.02})
 		}
+		if r := o.find(fs, "pwrite", "beside"); r != nil {
+			g = append(g, Goal{fs + ": 4 KiB pwrite, unwatched beside a watched filesystem, ≤ +2 %", ratioText(r), r.Ratio <= 1.02})
+		}
 		if r := o.find(fs, "pwrite", "daemon"); r != nil {
 			g = append(g, Goal{fs + ": 4 KiB pwrite, watched + draining, ≤ +3 %", ratioText(r), r.Ratio <= 1.03})
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,19 +21,26 @@ import (
 
 // A condition is one way of running the workloads.
 type condition struct {
-	Name     string
-	module   bool   // wbarrier.ko loaded
-	watch    bool   // the benchmark filesystems watched
-	consumer string // "", "daemon" or "fanotify"
+	Name       string
+	module     bool   // wbarrier.ko loaded
+	kretprobes bool   // ... with direct_calls=0: every hook a kretprobe
+	watch      bool   // the benchmark filesystems watched
+	beside     bool   // another filesystem watched, not the benchmark's
+	consumer   string // "", "daemon" or "fanotify"
 }
 
 var conditions = []condition{
 	{Name: "unloaded"},
 	{Name: "loaded", module: true},
+	{Name: "beside", module: true, beside: true},
 	{Name: "watched", module: true, watch: true},
+	{Name: "kretprobe", module: true, kretprobes: true, watch: true},
 	{Name: "daemon", module: true, watch: true, consumer: "daemon"},
 	{Name: "fanotify", consumer: "fanotify"},
 }
+
+// besideMnt is the filesystem watched in condition "beside".
+const besideMnt = "/mnt/bench-beside"
 
 // A benchmark filesystem.
 type benchFS struct {
@@ -62,6 +70,7 @@ type bench struct {
 	logDir     string
 	logFS      string
 	fss        []benchFS
+	kinds      []string // the workloads to run
 
 	c       *genl.Client
 	watches []genl.Watch
@@ -87,8 +96,15 @@ func runBench(args []string) error {
 	fl.IntVar(&b.barriers, "barriers", 200, "barriers timed per latency measurement")
 	fl.IntVar(&b.maxRecords, "max-records", 1100000, "the module's max_records for the workload runs")
 	fl.StringVar(&b.out.Clock, "clock", "wall", "the guest's clock: wall, or icount (ci/vm with WB_VM_ICOUNT)")
+	kinds := fl.String("workloads", strings.Join(loadKinds, ","), "the workloads to run, comma-separated")
 	if err := fl.Parse(args); err != nil {
 		return err
+	}
+	for _, k := range strings.Split(*kinds, ",") {
+		if !slices.Contains(loadKinds, k) {
+			return fmt.Errorf("-workloads: unknown workload %q (want some of %v)", k, loadKinds)
+		}
+		b.kinds = append(b.kinds, k)
 	}
 	b.module = os.Getenv("WB_MODULE")
 	if b.module == "" {
@@ -146,7 +162,7 @@ func (b *bench) setup() error {
 	b.out.Ops = map[string]int{}
 	b.out.ConsumerCPUSeconds = map[string]float64{}
 	b.out.RecordsByCondition = map[string]uint64{}
-	for _, k := range loadKinds {
+	for _, k := range b.kinds {
 		b.out.Ops[k] = max(1, int(float64(opsFor[k])*b.scale))
 	}
 	if b.out.Clock == "icount" {
@@ -158,6 +174,10 @@ func (b *bench) setup() error {
 	// Left over from an earlier run in this boot.
 	exec.Command("rmmod", "wbarrier").Run()
 
+	os.MkdirAll(besideMnt, 0o755)
+	if err := run("mount", "-t", "tmpfs", "-o", "size=1m", "benchbeside", besideMnt); err != nil {
+		return err
+	}
 	tm := "/mnt/bench-tmpfs"
 	os.MkdirAll(tm, 0o755)
 	if err := run("mount", "-t", "tmpfs", "-o", "size=512m", "benchtmpfs", tm); err != nil {
@@ -199,8 +219,9 @@ func (b *bench) cleanup() {
 	exec.Command("rmmod", "wbarrier").Run()
 }
 
-func (b *bench) insmod(maxRecords int) error {
-	if err := run("insmod", b.module, "max_records="+strconv.Itoa(maxRecords)); err != nil {
+func (b *bench) insmod(maxRecords int, params ...string) error {
+	args := append([]string{b.module, "max_records=" + strconv.Itoa(maxRecords)}, params...)
+	if err := run("insmod", args...); err != nil {
 		return err
 	}
 	c, err := genl.Dial()
@@ -261,19 +282,30 @@ func (b *bench) stopProcs() []string {
 // start puts the system in condition c.
 func (b *bench) start(c condition, rep int) error {
 	if c.module {
-		if err := b.insmod(b.maxRecords); err != nil {
+		var params []string
+		if c.kretprobes {
+			params = append(params, "direct_calls=0")
+		}
+		if err := b.insmod(b.maxRecords, params...); err != nil {
 			return err
 		}
 	}
 	b.watches = nil
+	var mnts []string
 	if c.watch {
 		for _, f := range b.fss {
-			w, err := b.c.Watch(f.Mnt)
-			if err != nil {
-				return fmt.Errorf("watch %s: %w", f.Mnt, err)
-			}
-			b.watches = append(b.watches, w)
+			mnts = append(mnts, f.Mnt)
 		}
+	}
+	if c.beside {
+		mnts = append(mnts, besideMnt)
+	}
+	for _, m := range mnts {
+		w, err := b.c.Watch(m)
+		if err != nil {
+			return fmt.Errorf("watch %s: %w", m, err)
+		}
+		b.watches = append(b.watches, w)
 	}
 	b.logs = nil
 	switch c.consumer {
@@ -412,7 +444,7 @@ func (b *bench) workloads() error {
 				return fmt.Errorf("%s: %w", c.Name, err)
 			}
 			for _, f := range b.fss {
-				for _, kind := range loadKinds {
+				for _, kind := range b.kinds {
 					dir := filepath.Join(f.Mnt, fmt.Sprintf("%s-%d", c.Name, rep))
 					if err := os.Mkdir(dir, 0o755); err != nil {
 						return err

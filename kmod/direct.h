@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The stack frame of a direct-call stub, shared by direct_tramp.S and
+ * direct.c (which checks the pt_regs offsets against the C layout).
+ */
+#ifndef _WBARRIER_DIRECT_H
+#define _WBARRIER_DIRECT_H
+
+/* Stubs in direct_tramp.S: at most this many functions are direct-called. */
+#define WB_DIRECT_SLOTS		32
+
+/* Offsets in struct pt_regs (x86-64) of what the stub saves. */
+#define WB_REGS_R9		64
+#define WB_REGS_R8		72
+#define WB_REGS_AX		80
+#define WB_REGS_CX		88
+#define WB_REGS_DX		96
+#define WB_REGS_SI		104
+#define WB_REGS_DI		112
+#define WB_REGS_SP		152
+#define WB_REGS_SIZE		168
+
+/* The handlers' per-call data, after the pt_regs. */
+#define WB_DIRECT_DATA		WB_REGS_SIZE
+#define WB_DIRECT_DATA_SIZE	64
+
+/* Below the saved %rbp; keeps %rsp 16-byte aligned for the C calls. */
+#define WB_DIRECT_FRAME		(WB_DIRECT_DATA + WB_DIRECT_DATA_SIZE)
+
+#ifndef __ASSEMBLY__
+#include <linux/ftrace.h>
+
+/* The most handler data a call may keep in its stub's frame. */
+#define WB_DIRECT_MAX_DATA	WB_DIRECT_DATA_SIZE
+
+/*
+ * A function called directly. @enter returns non-zero to bracket the call:
+ * then @exit runs when it returns, with its value in regs->ax (the other
+ * registers of @regs are no longer its arguments). @data is the call's own,
+ * WB_DIRECT_MAX_DATA bytes, from enter to exit.
+ */
+struct wb_direct {
+	int (*enter)(struct wb_direct *d, struct pt_regs *regs, void *data);
+	void (*exit)(struct wb_direct *d, struct pt_regs *regs, void *data);
+	struct ftrace_ops ops;
+	unsigned long addr;
+	unsigned long stub;
+	unsigned int slot;
+};
+
+bool wb_direct_usable(void);
+int wb_direct_init(struct wb_direct *d, unsigned long addr);
+int wb_direct_arm(struct wb_direct *d);
+void wb_direct_disarm(struct wb_direct *d);
+void wb_direct_exit_all(void);
+
+/* The stubs' calls into C. */
+int wb_direct_enter(unsigned int slot, struct pt_regs *regs, void *data);
+void wb_direct_exit(unsigned int slot, struct pt_regs *regs, void *data);
+#endif /* __ASSEMBLY__ */
+
+#endif /* _WBARRIER_DIRECT_H */

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Direct-call stubs, one per slot. ftrace calls a stub from the fentry site
+ * of its function: on entry, 0(%rsp) is the function's body (just past that
+ * site) and 8(%rsp) the function's caller.
+ *
+ * The stub saves the argument registers as a struct pt_regs and calls
+ * wb_direct_enter(slot, regs, data). If that returns 0, the stub returns
+ * into the body, which runs as if never stopped. Otherwise the stub calls
+ * the body itself, with the same arguments, saves its return value in the
+ * pt_regs, calls wb_direct_exit(slot, regs, data) and returns the value to
+ * the function's caller. Only functions whose arguments are all in
+ * registers may be direct-called: the body of a function called from here
+ * would find its stack arguments moved.
+ */
+#include <linux/linkage.h>
+#include <asm/nospec-branch.h>
+#include <asm/unwind_hints.h>
+#include "direct.h"
+
+.macro WB_SAVE_ARGS
+	movq	%rdi, WB_REGS_DI(%rsp)
+	movq	%rsi, WB_REGS_SI(%rsp)
+	movq	%rdx, WB_REGS_DX(%rsp)
+	movq	%rcx, WB_REGS_CX(%rsp)
+	movq	%r8, WB_REGS_R8(%rsp)
+	movq	%r9, WB_REGS_R9(%rsp)
+.endm
+
+.macro WB_RESTORE_ARGS
+	movq	WB_REGS_DI(%rsp), %rdi
+	movq	WB_REGS_SI(%rsp), %rsi
+	movq	WB_REGS_DX(%rsp), %rdx
+	movq	WB_REGS_CX(%rsp), %rcx
+	movq	WB_REGS_R8(%rsp), %r8
+	movq	WB_REGS_R9(%rsp), %r9
+.endm
+
+/* handler(slot, regs, data) */
+.macro WB_CALL_HANDLER handler, slot
+	movl	$\slot, %edi
+	movq	%rsp, %rsi
+	leaq	WB_DIRECT_DATA(%rsp), %rdx
+	call	\handler
+.endm
+
+.macro WB_STUB slot
+SYM_FUNC_START(wb_direct_stub_\slot)
+	pushq	%rbp
+	movq	%rsp, %rbp
+#ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
+	CALL_DEPTH_ACCOUNT
+#endif
+	subq	$WB_DIRECT_FRAME, %rsp
+	WB_SAVE_ARGS
+	/* regs->sp as at the function's entry: at its return address */
+	leaq	16(%rbp), %rax
+	movq	%rax, WB_REGS_SP(%rsp)
+	WB_CALL_HANDLER wb_direct_enter, \slot
+	testl	%eax, %eax
+	jz	1f
+
+	WB_RESTORE_ARGS
+	movq	8(%rbp), %rax
+	CALL_NOSPEC rax
+	movq	%rax, WB_REGS_AX(%rsp)
+	movq	%rdx, WB_REGS_DX(%rsp)
+	WB_CALL_HANDLER wb_direct_exit, \slot
+	movq	WB_REGS_AX(%rsp), %rax
+	movq	WB_REGS_DX(%rsp), %rdx
+	leave
+	/* Drop the body's address: return to the function's caller. */
+	addq	$8, %rsp
+	UNWIND_HINT_FUNC
+	RET
+
+1:	WB_RESTORE_ARGS
+	leave
+	RET
+SYM_FUNC_END(wb_direct_stub_\slot)
+.endm
+
+	.text
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	WB_STUB \slot
+.endr
+
+/* The stubs' addresses, by slot. */
+	.section .rodata
+	.balign 8
+SYM_DATA_START(wb_direct_stubs)
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+	.quad	wb_direct_stub_\slot
+.endr
+SYM_DATA_END(wb_direct_stubs)
