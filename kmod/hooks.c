@@ -58,6 +58,14 @@ struct wb_wait_frame {
 	struct wb_target t;
 };
 
+/* What a hook's sb_arg is, for the quick look at its superblock. */
+enum wb_sb_from {
+	WB_SB_FROM_TARGET,	/* only found with the targets */
+	WB_SB_FROM_FILE,
+	WB_SB_FROM_DENTRY,
+	WB_SB_FROM_INODE,
+};
+
 enum wb_hook_kind {
 	WB_HOOK_RECORD,
 	WB_HOOK_SCOPE,
@@ -70,6 +78,8 @@ struct wb_hook {
 	bool optional;		/* absent from some kernels: skipped there */
 	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
 	bool stack_args;	/* has arguments on the stack */
+	u8 sb_from;		/* enum wb_sb_from */
+	u8 sb_arg;
 	bool registered;
 	bool direct;		/* called directly once armed */
 	bool armed_direct;
@@ -360,8 +370,9 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 
 #define WB_DATA		WBARRIER_OP_DATA
 #define WB_SPACE	(WBARRIER_OP_DATA | WBARRIER_OP_SIZE)
-#define WB_RECORD(sym, op_bits, fn) \
-	{ .symbol = sym, .kind = WB_HOOK_RECORD, .ops = op_bits, .target = fn }
+#define WB_RECORD(sym, op_bits, fn, ...) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .ops = op_bits, .target = fn, \
+	  __VA_ARGS__ }
 /* One target only: that target is recorded again after each wait. */
 #define WB_RECORD_WAITS(sym, op_bits, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .waits = true, .ops = op_bits, \
@@ -372,49 +383,62 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_SCOPE(sym, fn) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
 /* More than six arguments: the rest are on the stack. */
-#define WB_RECORD_STACK_ARGS(sym, op_bits, fn) \
+#define WB_RECORD_STACK_ARGS(sym, op_bits, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .stack_args = true, \
-	  .ops = op_bits, .target = fn }
+	  .ops = op_bits, .target = fn, __VA_ARGS__ }
 /* Only in some kernels (ACLs left the xattr path in 6.2): optional. */
-#define WB_RECORD_IF_PRESENT(sym, op_bits, fn) \
+#define WB_RECORD_IF_PRESENT(sym, op_bits, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
-	  .ops = op_bits, .target = fn }
+	  .ops = op_bits, .target = fn, __VA_ARGS__ }
+/* Where the superblock is: the n-th argument, a file, dentry or inode. */
+#define WB_SB_FILE(n)	.sb_from = WB_SB_FROM_FILE, .sb_arg = (n)
+#define WB_SB_DENTRY(n)	.sb_from = WB_SB_FROM_DENTRY, .sb_arg = (n)
+#define WB_SB_INODE(n)	.sb_from = WB_SB_FROM_INODE, .sb_arg = (n)
 
 static struct wb_hook wb_hooks[] = {
 	/* data */
-	WB_RECORD("vfs_write", WB_DATA, wb_target_write),
-	WB_RECORD("vfs_writev", WB_DATA, wb_target_writev),
-	WB_RECORD("vfs_iter_write", WB_DATA, wb_target_iter_write),
+	WB_RECORD("vfs_write", WB_DATA, wb_target_write, WB_SB_FILE(0)),
+	WB_RECORD("vfs_writev", WB_DATA, wb_target_writev, WB_SB_FILE(0)),
+	WB_RECORD("vfs_iter_write", WB_DATA, wb_target_iter_write,
+		  WB_SB_FILE(0)),
 	WB_RECORD_WAITS("iter_file_splice_write", WB_DATA, wb_target_splice),
-	WB_RECORD_IF_PRESENT("__kernel_write", WB_DATA, wb_target_write),
+	WB_RECORD_IF_PRESENT("__kernel_write", WB_DATA, wb_target_write,
+			     WB_SB_FILE(0)),
 	WB_RECORD_IF_PRESENT("vfs_iocb_iter_write", WB_DATA,
-			     wb_target_iocb_iter_write),
-	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap),
-	WB_RECORD("vfs_clone_file_range", WB_SPACE, wb_target_remap),
-	WB_RECORD("vfs_dedupe_file_range_one", WB_DATA, wb_target_remap),
+			     wb_target_iocb_iter_write, WB_SB_FILE(0)),
+	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap,
+		  WB_SB_FILE(2)),
+	WB_RECORD("vfs_clone_file_range", WB_SPACE, wb_target_remap,
+		  WB_SB_FILE(2)),
+	WB_RECORD("vfs_dedupe_file_range_one", WB_DATA, wb_target_remap,
+		  WB_SB_FILE(2)),
 	WB_ASYNC("aio_write", WB_DATA, wb_target_aio_write, wb_aio_kiocb,
 		 wb_aio_completes_later),
 	WB_ASYNC("io_write", WB_DATA, wb_target_io_write,
 		 wb_io_uring_write_kiocb, wb_io_uring_completes_later),
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	/* size, space and attributes */
-	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate),
-	WB_RECORD("notify_change", 0, wb_target_setattr),
+	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
+		  WB_SB_FILE(0)),
+	WB_RECORD("notify_change", 0, wb_target_setattr, WB_SB_DENTRY(1)),
 	WB_RECORD_STACK_ARGS("__vfs_setxattr_locked", WBARRIER_OP_XATTR,
-			     wb_target_dentry),
-	WB_RECORD("__vfs_removexattr_locked", WBARRIER_OP_XATTR, wb_target_dentry),
+			     wb_target_dentry, WB_SB_DENTRY(1)),
+	WB_RECORD("__vfs_removexattr_locked", WBARRIER_OP_XATTR, wb_target_dentry,
+		  WB_SB_DENTRY(1)),
 	WB_RECORD_IF_PRESENT("vfs_set_acl", WBARRIER_OP_XATTR,
-			     wb_target_dentry),
+			     wb_target_dentry, WB_SB_DENTRY(1)),
 	WB_RECORD_IF_PRESENT("vfs_remove_acl", WBARRIER_OP_XATTR,
-			     wb_target_dentry),
-	WB_RECORD("vfs_fileattr_set", WBARRIER_OP_ATTR, wb_target_dentry),
+			     wb_target_dentry, WB_SB_DENTRY(1)),
+	WB_RECORD("vfs_fileattr_set", WBARRIER_OP_ATTR, wb_target_dentry,
+		  WB_SB_DENTRY(1)),
 	/* namespace */
-	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry),
-	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry),
-	WB_RECORD("vfs_symlink", WBARRIER_OP_CREATE, wb_target_entry),
-	WB_RECORD("vfs_link", WBARRIER_OP_LINK, wb_target_link),
-	WB_RECORD("vfs_unlink", WBARRIER_OP_REMOVE, wb_target_entry),
-	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry),
+	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
+	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
+	WB_RECORD("vfs_symlink", WBARRIER_OP_CREATE, wb_target_entry,
+		  WB_SB_INODE(1)),
+	WB_RECORD("vfs_link", WBARRIER_OP_LINK, wb_target_link, WB_SB_INODE(2)),
+	WB_RECORD("vfs_unlink", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
+	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rename", 0, wb_target_rename),
 	/* regular creates, from code inlined into their callers */
 	WB_SCOPE("path_openat", wb_scope_open),
@@ -672,10 +696,38 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 	__ret;								\
 })
 
+/*
+ * Whether a call of @h is on a superblock that no watch has, at a glance:
+ * most calls, once any filesystem is watched, are on another one, and are
+ * let go before any other work.
+ */
+static bool wb_hook_unwatched(const struct wb_hook *h, struct pt_regs *regs)
+{
+	unsigned long arg = wb_arg(regs, h->sb_arg);
+	const struct super_block *sb;
+
+	switch (h->sb_from) {
+	case WB_SB_FROM_FILE:
+		sb = file_inode((const struct file *)arg)->i_sb;
+		break;
+	case WB_SB_FROM_DENTRY:
+		sb = ((const struct dentry *)arg)->d_sb;
+		break;
+	case WB_SB_FROM_INODE:
+		sb = ((const struct inode *)arg)->i_sb;
+		break;
+	default:
+		return false;
+	}
+	return !wb_sb_maybe_watched(sb);
+}
+
 static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct wb_hook *h = container_of(get_kretprobe(ri), struct wb_hook, krp);
 
+	if (wb_hook_unwatched(h, regs))
+		return 1;
 	return wb_irqs_off(__wb_hook_entry(h, (struct wb_frame *)ri->data,
 					   regs));
 }
@@ -693,6 +745,8 @@ static int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
 
+	if (wb_hook_unwatched(h, regs))
+		return 0;
 	return !wb_irqs_off(__wb_hook_entry(h, data, regs));
 }
 

@@ -56,6 +56,43 @@ static void wb_watches_dec(void)
 		wb_hooks_disarm();
 }
 
+/*
+ * A slot is taken before its watch is listed and cleared after it is
+ * unlisted, under wb_watches_mutex, and never moves, so that a reader
+ * scanning meanwhile cannot miss a listed watch. A stale superblock only
+ * sends a call to the full lookup.
+ */
+struct super_block *wb_sb_slots[WB_SB_SLOTS];
+unsigned int wb_sb_slots_used;
+unsigned int wb_sb_slotless;
+
+static void wb_sb_slot_take(struct wb_watch *w)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&wb_watches_mutex);
+	for (i = 0; i < wb_sb_slots_used && wb_sb_slots[i]; i++)
+		;
+	if (i == WB_SB_SLOTS) {
+		w->sb_slot = -1;
+		WRITE_ONCE(wb_sb_slotless, wb_sb_slotless + 1);
+		return;
+	}
+	w->sb_slot = i;
+	WRITE_ONCE(wb_sb_slots[i], w->sb);
+	if (i == wb_sb_slots_used)	/* pairs with wb_sb_maybe_watched() */
+		smp_store_release(&wb_sb_slots_used, i + 1);
+}
+
+static void wb_sb_slot_clear(struct wb_watch *w)
+{
+	lockdep_assert_held(&wb_watches_mutex);
+	if (w->sb_slot < 0)
+		WRITE_ONCE(wb_sb_slotless, wb_sb_slotless - 1);
+	else
+		WRITE_ONCE(wb_sb_slots[w->sb_slot], NULL);
+}
+
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb)
 {
 	struct wb_watch *w;
@@ -212,6 +249,7 @@ struct wb_watch *wb_watch_create(const char *path_name,
 	}
 	w->id = wb_next_id++;
 	refcount_inc(&w->ref);		/* the caller's */
+	wb_sb_slot_take(w);
 	list_add_tail_rcu(&w->node, &wb_watches);
 	mutex_unlock(&wb_watches_mutex);
 out:
@@ -294,8 +332,10 @@ int wb_watch_remove(u32 id)
 
 	mutex_lock(&wb_watches_mutex);
 	w = wb_watch_lookup(id);
-	if (w)
+	if (w) {
 		list_del_rcu(&w->node);
+		wb_sb_slot_clear(w);
+	}
 	mutex_unlock(&wb_watches_mutex);
 	if (!w)
 		return -ENOENT;
@@ -311,8 +351,10 @@ void wb_watch_remove_all(void)
 	for (;;) {
 		mutex_lock(&wb_watches_mutex);
 		w = list_first_entry_or_null(&wb_watches, struct wb_watch, node);
-		if (w)
+		if (w) {
 			list_del_rcu(&w->node);
+			wb_sb_slot_clear(w);
+		}
 		mutex_unlock(&wb_watches_mutex);
 		if (!w)
 			return;

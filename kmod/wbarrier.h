@@ -93,6 +93,7 @@ struct wb_watch {
 	 * not pinned: the mark tells when it is shut down (umount.c).
 	 */
 	struct super_block *sb;
+	int sb_slot;			/* in wb_sb_slots[], or -1 */
 	char *path_name;
 	char *fstype;			/* copies: STATUS works after retirement */
 	u32 dev;			/* new_encode_dev(sb->s_dev) */
@@ -138,6 +139,29 @@ struct wb_watch {
 /* watch.c */
 extern unsigned int wb_max_records;
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
+
+/*
+ * The superblocks of the listed watches, for a look with no RCU and no
+ * dereference: the slots ever taken, and how many listed watches found none
+ * (then every call needs the full lookup).
+ */
+#define WB_SB_SLOTS 16
+extern struct super_block *wb_sb_slots[WB_SB_SLOTS];
+extern unsigned int wb_sb_slots_used;
+extern unsigned int wb_sb_slotless;
+
+/* False if no watch has @sb: most calls, once anything is watched. */
+static inline bool wb_sb_maybe_watched(const struct super_block *sb)
+{
+	unsigned int i, n = smp_load_acquire(&wb_sb_slots_used);
+
+	if (READ_ONCE(wb_sb_slotless))
+		return true;
+	for (i = 0; i < n; i++)
+		if (READ_ONCE(wb_sb_slots[i]) == sb)
+			return true;
+	return false;
+}
 struct wb_watch *wb_watch_create(const char *path_name,
 				 struct netlink_ext_ack *extack);
 struct wb_watch *wb_watch_get(u32 id);
