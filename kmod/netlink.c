@@ -404,7 +404,7 @@ static int wb_nl_records_dump(struct sk_buff *skb, struct netlink_callback *cb)
 		}
 		full = seq < end;
 		/* Sent records are final: nothing merges into them any more. */
-		w->read_seq = max(w->read_seq, seq - 1);
+		WRITE_ONCE(w->read_seq, max(w->read_seq, seq - 1));
 		end = w->next_seq;
 		spin_unlock_irqrestore(&w->lock, flags);
 	} while (!full && seq < end);

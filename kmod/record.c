@@ -81,12 +81,79 @@ static void wb_range_join(struct wb_record *rec, const struct wb_target *t)
 }
 
 /*
+ * The merge hint: a file written again and again within an epoch costs no
+ * file handle, hash or lock when the record this CPU last merged it into
+ * already covers the write. That is a merge that would change nothing, so
+ * skipping it is right when such a merge is, that is when:
+ *
+ * - the object is the same: its handle is made of i_ino and i_generation
+ *   alone (w->hints is only allocated on such filesystems), so equal values
+ *   mean an equal handle, whatever inode (freed, reused) carries them;
+ * - the record is of the frame's epoch and still mergeable: not sent to a
+ *   reader (seq > read_seq) nor trimmed (seq >= first_seq). Both counters
+ *   only grow, so both held when the first of them was read: the skip is
+ *   the merge done at that moment. The record itself is not touched (it may
+ *   be freed meanwhile), only what it covered when the hint was taken,
+ *   which merges only widen.
+ *
+ * The hooks record with interrupts off (hooks.c), wb_record_mapped() under
+ * a spinlock, and nothing records in interrupt context: nothing else uses
+ * this CPU's hint meanwhile.
+ */
+static bool wb_hint_covers(struct wb_watch *w, u64 epoch,
+			   const struct wb_target *t)
+{
+	const struct wb_merge_hint *h;
+
+	if (!w->hints)
+		return false;
+	lockdep_assert_preemption_disabled();
+	h = this_cpu_ptr(w->hints);
+	if (h->epoch != epoch || h->ino != t->inode->i_ino ||
+	    h->generation != READ_ONCE(t->inode->i_generation) ||
+	    t->ops & ~h->ops)
+		return false;
+	if (t->has_range && (!h->has_range || t->offset < h->offset ||
+			     t->offset + t->length > h->end))
+		return false;
+	return h->seq > READ_ONCE(w->read_seq) &&
+	       h->seq >= READ_ONCE(w->first_seq);
+}
+
+/* Takes what @rec covers into @h; @rec is still ours, or under the lock. */
+static void wb_hint_take(struct wb_merge_hint *h, const struct wb_record *rec)
+{
+	h->epoch = rec->epoch;
+	h->ops = rec->ops;
+	h->has_range = rec->has_range;
+	h->offset = rec->offset;
+	h->end = rec->offset + rec->length;
+}
+
+/*
+ * Stores @h as this CPU's hint for @inode, which had i_generation @gen
+ * before its handle was encoded; not if it has another now, since the
+ * handle may be of either.
+ */
+static void wb_hint_store(struct wb_watch *w, struct wb_merge_hint *h,
+			  const struct inode *inode, u32 gen)
+{
+	if (!w->hints || READ_ONCE(inode->i_generation) != gen)
+		return;
+	h->ino = inode->i_ino;
+	h->generation = gen;
+	*this_cpu_ptr(w->hints) = *h;
+}
+
+/*
  * Merges @t into a record of @epoch for the same object that no reader has
- * been sent; false if there is none. Entries that can never be merged into
- * again (older epochs, already read) are dropped from the table on the way.
+ * been sent, and fills @hint with what it covers; false if there is none.
+ * Entries that can never be merged into again (older epochs, already read)
+ * are dropped from the table on the way.
  */
 static bool wb_ring_merge(struct wb_watch *w, u64 epoch, u32 key,
-			  const struct wb_fh *fh, const struct wb_target *t)
+			  const struct wb_fh *fh, const struct wb_target *t,
+			  struct wb_merge_hint *hint)
 {
 	struct wb_record *rec;
 	struct hlist_node *tmp;
@@ -105,6 +172,8 @@ static bool wb_ring_merge(struct wb_watch *w, u64 epoch, u32 key,
 			continue;
 		rec->ops |= t->ops;
 		wb_range_join(rec, t);
+		wb_hint_take(hint, rec);
+		hint->seq = rec->seq;
 		merged = true;
 		break;
 	}
@@ -117,18 +186,23 @@ static u64 wb_ring_used(const struct wb_watch *w)
 	return w->next_seq - w->first_seq;
 }
 
-/* Queues @rec unless the ring is full past @limit; false if it was. */
-static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
+/*
+ * Queues @rec unless the ring is full past @limit; returns its sequence
+ * number, or 0 if the ring was full. Once queued, @rec is the ring's.
+ */
+static u64 wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 {
 	unsigned long flags;
 	bool due;
+	u64 seq;
 
 	spin_lock_irqsave(&w->lock, flags);
 	if (wb_ring_used(w) >= limit) {
 		spin_unlock_irqrestore(&w->lock, flags);
-		return false;
+		return 0;
 	}
-	rec->seq = w->next_seq++;
+	seq = w->next_seq++;
+	rec->seq = seq;
 	w->ring[rec->seq % w->ring_size] = rec;
 	if (rec->mergeable)
 		hash_add(w->merge, &rec->merge_node, rec->merge_key);
@@ -141,19 +215,23 @@ static bool wb_ring_queue(struct wb_watch *w, struct wb_record *rec, u64 limit)
 		set_bit(WB_NOTIFY_RECORDS, &w->notify_pending);
 		schedule_work(&w->notify_work);
 	}
-	return true;
+	return seq;
 }
 
-void wb_record_change(struct wb_watch *w, u64 epoch,
-		      const struct wb_target *t)
+/* Merges @t into a record, or queues a new one. */
+static noinline void wb_record_encoded(struct wb_watch *w, u64 epoch,
+				       const struct wb_target *t)
 {
+	struct wb_merge_hint hint;
 	struct wb_fh fh, parent;
 	struct wb_record *rec;
+	bool mergeable = wb_mergeable(t);
 	size_t name_len = 0;
-	bool mergeable;
-	u32 key = 0;
+	u32 key = 0, gen = 0;
 	u8 *p;
 
+	if (mergeable)
+		gen = READ_ONCE(t->inode->i_generation);
 	fh.len = 0;
 	parent.len = 0;
 	if (t->inode && !wb_encode_fh(t->inode, &fh))
@@ -162,11 +240,12 @@ void wb_record_change(struct wb_watch *w, u64 epoch,
 		goto lost;
 	if (t->name)
 		name_len = t->name->len + 1;
-	mergeable = wb_mergeable(t);
 	if (mergeable) {
 		key = wb_fh_key(&fh);
-		if (wb_ring_merge(w, epoch, key, &fh, t))
+		if (wb_ring_merge(w, epoch, key, &fh, t, &hint)) {
+			wb_hint_store(w, &hint, t->inode, gen);
 			return;
+		}
 	}
 
 	rec = wb_fault_record_alloc() ? NULL :
@@ -199,11 +278,30 @@ void wb_record_change(struct wb_watch *w, u64 epoch,
 		p[name_len - 1] = '\0';
 	}
 
-	if (wb_ring_queue(w, rec, w->ring_size - WB_MARKER_RESERVE))
+	/* Unqueued, @rec is still ours: its hint can be taken. */
+	if (mergeable)
+		wb_hint_take(&hint, rec);
+	hint.seq = wb_ring_queue(w, rec, w->ring_size - WB_MARKER_RESERVE);
+	if (hint.seq) {
+		if (mergeable)
+			wb_hint_store(w, &hint, t->inode, gen);
 		return;
+	}
 	kfree(rec);
 lost:
 	wb_watch_lose(w, epoch);
+}
+
+void wb_record_change(struct wb_watch *w, u64 epoch,
+		      const struct wb_target *t)
+{
+	/*
+	 * Apart: the handles on the stack, zeroed at each call, would cost
+	 * the hint's hits as much as the hint saves.
+	 */
+	if (wb_mergeable(t) && wb_hint_covers(w, epoch, t))
+		return;
+	wb_record_encoded(w, epoch, t);
 }
 
 /*
@@ -281,12 +379,13 @@ u64 wb_ring_trim(struct wb_watch *w, u64 cursor)
 
 	spin_lock_irqsave(&w->lock, flags);
 	cursor = min(cursor, w->next_seq);
-	for (; w->first_seq < cursor; w->first_seq++) {
+	while (w->first_seq < cursor) {
 		u64 slot = w->first_seq % w->ring_size;
 
 		hash_del(&w->ring[slot]->merge_node);
 		kfree(w->ring[slot]);
 		w->ring[slot] = NULL;
+		WRITE_ONCE(w->first_seq, w->first_seq + 1);
 	}
 	first = max(cursor, w->first_seq);
 	spin_unlock_irqrestore(&w->lock, flags);

@@ -114,7 +114,7 @@ static void wb_watch_notify_work(struct work_struct *work)
 }
 
 static struct wb_watch *wb_watch_alloc(const struct path *path,
-				       const char *path_name)
+				       const char *path_name, bool hints)
 {
 	struct wb_watch *w;
 	int err = -ENOMEM;
@@ -132,9 +132,14 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	w->ring = kvcalloc(w->ring_size, sizeof(*w->ring), GFP_KERNEL);
 	if (!w->ring)
 		goto err_free_name;
+	if (hints) {
+		w->hints = alloc_percpu(struct wb_merge_hint);
+		if (!w->hints)
+			goto err_free_ring;
+	}
 	err = init_srcu_struct(&w->srcu);
 	if (err)
-		goto err_free_ring;
+		goto err_free_hints;
 
 	refcount_set(&w->ref, 1);
 	w->sb = path->dentry->d_sb;
@@ -150,6 +155,8 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	wb_ring_arm_notify(w);
 	return w;
 
+err_free_hints:
+	free_percpu(w->hints);
 err_free_ring:
 	kvfree(w->ring);
 err_free_name:
@@ -165,6 +172,7 @@ static void wb_watch_free(struct wb_watch *w)
 	cancel_work_sync(&w->notify_work);
 	wb_ring_free(w);
 	kvfree(w->ring);
+	free_percpu(w->hints);
 	cleanup_srcu_struct(&w->srcu);
 	kfree(w->fstype);
 	kfree(w->path_name);
@@ -173,24 +181,32 @@ static void wb_watch_free(struct wb_watch *w)
 
 /*
  * Filesystems whose file handles are encoded without sleeping, as probes
- * need (overlayfs, for one, may copy up or allocate with GFP_KERNEL).
+ * need (overlayfs, for one, may copy up or allocate with GFP_KERNEL), and
+ * whether a handle is made of i_ino and i_generation alone (the merge hint,
+ * record.c): btrfs adds the subvolume, whose snapshots share both.
  */
-static const char *const wb_fs_types[] = { "tmpfs", "ext4", "ext2", "ext3",
-					   "xfs", "btrfs" };
+static const struct wb_fs_type {
+	const char *name;
+	bool fh_ino_gen;
+} wb_fs_types[] = {
+	{ "tmpfs", true }, { "ext4", true }, { "ext2", true },
+	{ "ext3", true }, { "xfs", true }, { "btrfs", false },
+};
 
-static bool wb_fs_supported(const struct super_block *sb)
+static const struct wb_fs_type *wb_fs_type(const struct super_block *sb)
 {
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(wb_fs_types); i++)
-		if (!strcmp(sb->s_type->name, wb_fs_types[i]))
-			return true;
-	return false;
+		if (!strcmp(sb->s_type->name, wb_fs_types[i].name))
+			return &wb_fs_types[i];
+	return NULL;
 }
 
 struct wb_watch *wb_watch_create(const char *path_name,
 				 struct netlink_ext_ack *extack)
 {
+	const struct wb_fs_type *type;
 	struct wb_watch *w, *other;
 	struct path path;
 	int err;
@@ -208,13 +224,14 @@ struct wb_watch *wb_watch_create(const char *path_name,
 		w = ERR_PTR(-EOPNOTSUPP);
 		goto out;
 	}
-	if (!wb_fs_supported(path.dentry->d_sb)) {
+	type = wb_fs_type(path.dentry->d_sb);
+	if (!type) {
 		NL_SET_ERR_MSG(extack,
 			       "this filesystem type is not supported: tmpfs, ext2/3/4, xfs and btrfs are");
 		w = ERR_PTR(-EOPNOTSUPP);
 		goto out;
 	}
-	w = wb_watch_alloc(&path, path_name);
+	w = wb_watch_alloc(&path, path_name, type->fh_ino_gen);
 	if (IS_ERR(w))
 		goto out;
 

@@ -64,6 +64,22 @@ static inline const char *wb_record_name(const struct wb_record *rec)
 	return (const char *)rec->data + rec->fh_len + rec->parent_fh_len;
 }
 
+/*
+ * What a CPU last merged into or queued as a mergeable record (record.c):
+ * the record's sequence number, its epoch, what it covered then, and the
+ * object's i_ino and i_generation, which its file handle is made of.
+ */
+struct wb_merge_hint {
+	u64 epoch;			/* 0: none */
+	u64 seq;
+	u64 offset;
+	u64 end;			/* offset + length */
+	unsigned long ino;
+	u32 generation;
+	u32 ops;
+	bool has_range;
+};
+
 /* Ring slots kept for epoch-closed markers, so that a barrier always fits. */
 #define WB_MARKER_RESERVE 64
 
@@ -119,7 +135,11 @@ struct wb_watch {
 	unsigned long nmissed_mark;	/* probe misses seen before the last barrier */
 	struct mutex barrier_mutex;
 
-	spinlock_t lock;		/* protects the ring and its counters */
+	/*
+	 * Protects the ring and its counters; first_seq and read_seq are
+	 * also read without it (record.c, the merge hint): WRITE_ONCE.
+	 */
+	spinlock_t lock;
 	struct wb_record **ring;	/* ring[seq % ring_size], seqs first_seq..next_seq-1 */
 	u32 ring_size;
 	u64 first_seq;
@@ -129,6 +149,11 @@ struct wb_watch {
 	u64 read_seq;			/* highest seq a reader was sent */
 	/* Records of the open epoch that later changes may merge into. */
 	DECLARE_HASHTABLE(merge, 10);
+	/*
+	 * Per CPU, the last merge; NULL where the file handle is not made of
+	 * i_ino and i_generation alone (btrfs: its subvolume too).
+	 */
+	struct wb_merge_hint __percpu *hints;
 
 	struct work_struct notify_work;
 	unsigned long notify_pending;
