@@ -21,6 +21,8 @@
 extern const unsigned long wb_direct_stubs[WB_DIRECT_SLOTS];
 
 static struct wb_direct *wb_direct_slots[WB_DIRECT_SLOTS];
+/* Read by the stubs, by slot; written before the stub is attached. */
+struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
 static unsigned int wb_direct_nr_slots;
 static atomic_long_t wb_direct_inflight = ATOMIC_LONG_INIT(0);
 
@@ -37,6 +39,11 @@ static void __maybe_unused wb_direct_check_layout(void)
 	BUILD_BUG_ON(offsetof(struct pt_regs, sp) != WB_REGS_SP);
 	BUILD_BUG_ON(sizeof(struct pt_regs) != WB_REGS_SIZE);
 	BUILD_BUG_ON(WB_DIRECT_FRAME % 16 != 8);
+	BUILD_BUG_ON(offsetof(struct wb_sb_look, arg) != WB_LOOK_ARG);
+	BUILD_BUG_ON(offsetof(struct wb_sb_look, derefs) != WB_LOOK_DEREFS);
+	BUILD_BUG_ON(offsetof(struct wb_sb_look, off1) != WB_LOOK_OFF1);
+	BUILD_BUG_ON(offsetof(struct wb_sb_look, off2) != WB_LOOK_OFF2);
+	BUILD_BUG_ON(sizeof(struct wb_sb_look) != WB_LOOK_SIZE);
 }
 
 /*
@@ -70,10 +77,12 @@ void wb_direct_exit(unsigned int slot, struct pt_regs *regs, void *data)
 }
 
 /*
- * Takes a slot for @d and points its ftrace ops at function @addr. Process
- * context; before any arming.
+ * Takes a slot for @d and points its ftrace ops at function @addr; its stub
+ * looks at the superblock as @look says. Process context; before any
+ * arming.
  */
-int wb_direct_init(struct wb_direct *d, unsigned long addr)
+int wb_direct_init(struct wb_direct *d, unsigned long addr,
+		   const struct wb_sb_look *look)
 {
 	int err;
 
@@ -86,6 +95,7 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr)
 	d->addr = addr;
 	d->slot = wb_direct_nr_slots++;
 	d->stub = wb_direct_stubs[d->slot];
+	wb_sb_looks[d->slot] = *look;
 	WRITE_ONCE(wb_direct_slots[d->slot], d);
 	return 0;
 }

@@ -27,11 +27,33 @@
 /* Below the saved %rbp; keeps %rsp 16-byte aligned for the C calls. */
 #define WB_DIRECT_FRAME		(WB_DIRECT_DATA + WB_DIRECT_DATA_SIZE)
 
+/* struct wb_sb_look, for the stubs. */
+#define WB_LOOK_ARG		0
+#define WB_LOOK_DEREFS		1
+#define WB_LOOK_OFF1		4
+#define WB_LOOK_OFF2		8
+#define WB_LOOK_SIZE		16
+
 #ifndef __ASSEMBLY__
 #include <linux/ftrace.h>
 
 /* The most handler data a call may keep in its stub's frame. */
 #define WB_DIRECT_MAX_DATA	WB_DIRECT_DATA_SIZE
+
+/*
+ * Where a hooked call's superblock is, for a quick look before anything
+ * else: argument @arg (0-5) plus @off1, loaded; if @derefs is 2, plus @off2,
+ * loaded again. No look if @derefs is 0. A superblock that is not in
+ * wb_sb_slots[] lets the call go: a stub returns into the function at once.
+ */
+struct wb_sb_look {
+	u8 arg;
+	u8 derefs;
+	u32 off1;
+	u32 off2;
+} __aligned(WB_LOOK_SIZE);
+
+extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
 
 /*
  * A function called directly. @enter returns non-zero to bracket the call:
@@ -49,7 +71,8 @@ struct wb_direct {
 };
 
 bool wb_direct_usable(void);
-int wb_direct_init(struct wb_direct *d, unsigned long addr);
+int wb_direct_init(struct wb_direct *d, unsigned long addr,
+		   const struct wb_sb_look *look);
 int wb_direct_arm(struct wb_direct *d);
 void wb_direct_disarm(struct wb_direct *d);
 void wb_direct_exit_all(void);

@@ -4,7 +4,9 @@
  * of its function: on entry, 0(%rsp) is the function's body (just past that
  * site) and 8(%rsp) the function's caller.
  *
- * The stub saves the argument registers as a struct pt_regs and calls
+ * The stub first looks at the call's superblock (wb_sb_looks[slot]): if
+ * no watch has it, the stub returns into the body at once. Otherwise it
+ * saves the argument registers as a struct pt_regs and calls
  * wb_direct_enter(slot, regs, data). If that returns 0, the stub returns
  * into the body, which runs as if never stopped. Otherwise the stub calls
  * the body itself, with the same arguments, saves its return value in the
@@ -36,6 +38,55 @@
 	movq	WB_REGS_R9(%rsp), %r9
 .endm
 
+/*
+ * The quick look: goes on to 9f if the call's superblock may be watched,
+ * else returns into the body. Only %rax, %r10 and %r11, which no function
+ * reads at its entry, are changed (ftrace's own trampolines change them).
+ */
+.macro WB_QUICK_LOOK slot
+	leaq	wb_sb_looks+\slot*WB_LOOK_SIZE(%rip), %r11
+	cmpb	$0, WB_LOOK_DEREFS(%r11)
+	je	9f
+	movzbl	WB_LOOK_ARG(%r11), %eax
+	movq	%rdi, %r10
+	cmpb	$0, %al
+	je	2f
+	movq	%rsi, %r10
+	cmpb	$1, %al
+	je	2f
+	movq	%rdx, %r10
+	cmpb	$2, %al
+	je	2f
+	movq	%rcx, %r10
+	cmpb	$3, %al
+	je	2f
+	movq	%r8, %r10
+	cmpb	$4, %al
+	je	2f
+	movq	%r9, %r10
+	cmpb	$5, %al
+	jne	9f
+2:	movl	WB_LOOK_OFF1(%r11), %eax
+	movq	(%r10,%rax), %r10
+	cmpb	$2, WB_LOOK_DEREFS(%r11)
+	jne	3f
+	movl	WB_LOOK_OFF2(%r11), %eax
+	movq	(%r10,%rax), %r10
+	/* %r10: the superblock; see wb_sb_maybe_watched() */
+3:	cmpl	$0, wb_sb_slotless(%rip)
+	jne	9f
+	movl	wb_sb_slots_used(%rip), %eax
+	leaq	wb_sb_slots(%rip), %r11
+4:	testl	%eax, %eax
+	jz	8f
+	decl	%eax
+	cmpq	%r10, (%r11,%rax,8)
+	jne	4b
+	jmp	9f
+8:	RET
+9:
+.endm
+
 /* handler(slot, regs, data) */
 .macro WB_CALL_HANDLER handler, slot
 	movl	$\slot, %edi
@@ -46,11 +97,12 @@
 
 .macro WB_STUB slot
 SYM_FUNC_START(wb_direct_stub_\slot)
-	pushq	%rbp
-	movq	%rsp, %rbp
 #ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
 	CALL_DEPTH_ACCOUNT
 #endif
+	WB_QUICK_LOOK \slot
+	pushq	%rbp
+	movq	%rsp, %rbp
 	subq	$WB_DIRECT_FRAME, %rsp
 	WB_SAVE_ARGS
 	/* regs->sp as at the function's entry: at its return address */

@@ -58,14 +58,6 @@ struct wb_wait_frame {
 	struct wb_target t;
 };
 
-/* What a hook's sb_arg is, for the quick look at its superblock. */
-enum wb_sb_from {
-	WB_SB_FROM_TARGET,	/* only found with the targets */
-	WB_SB_FROM_FILE,
-	WB_SB_FROM_DENTRY,
-	WB_SB_FROM_INODE,
-};
-
 enum wb_hook_kind {
 	WB_HOOK_RECORD,
 	WB_HOOK_SCOPE,
@@ -78,8 +70,7 @@ struct wb_hook {
 	bool optional;		/* absent from some kernels: skipped there */
 	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
 	bool stack_args;	/* has arguments on the stack */
-	u8 sb_from;		/* enum wb_sb_from */
-	u8 sb_arg;
+	struct wb_sb_look look;	/* none: found with the targets only */
 	bool registered;
 	bool direct;		/* called directly once armed */
 	bool armed_direct;
@@ -391,9 +382,16 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
 	  .ops = op_bits, .target = fn, __VA_ARGS__ }
 /* Where the superblock is: the n-th argument, a file, dentry or inode. */
-#define WB_SB_FILE(n)	.sb_from = WB_SB_FROM_FILE, .sb_arg = (n)
-#define WB_SB_DENTRY(n)	.sb_from = WB_SB_FROM_DENTRY, .sb_arg = (n)
-#define WB_SB_INODE(n)	.sb_from = WB_SB_FROM_INODE, .sb_arg = (n)
+#define WB_SB_FILE(n) \
+	.look = { .arg = (n), .derefs = 2, \
+		  .off1 = offsetof(struct file, f_inode), \
+		  .off2 = offsetof(struct inode, i_sb) }
+#define WB_SB_DENTRY(n) \
+	.look = { .arg = (n), .derefs = 1, \
+		  .off1 = offsetof(struct dentry, d_sb) }
+#define WB_SB_INODE(n) \
+	.look = { .arg = (n), .derefs = 1, \
+		  .off1 = offsetof(struct inode, i_sb) }
 
 static struct wb_hook wb_hooks[] = {
 	/* data */
@@ -699,27 +697,21 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 /*
  * Whether a call of @h is on a superblock that no watch has, at a glance:
  * most calls, once any filesystem is watched, are on another one, and are
- * let go before any other work.
+ * let go before any other work. For kretprobes; a direct-call stub looks
+ * the same way, in assembly, before it saves anything.
  */
 static bool wb_hook_unwatched(const struct wb_hook *h, struct pt_regs *regs)
 {
-	unsigned long arg = wb_arg(regs, h->sb_arg);
-	const struct super_block *sb;
+	const struct wb_sb_look *l = &h->look;
+	const void *p;
 
-	switch (h->sb_from) {
-	case WB_SB_FROM_FILE:
-		sb = file_inode((const struct file *)arg)->i_sb;
-		break;
-	case WB_SB_FROM_DENTRY:
-		sb = ((const struct dentry *)arg)->d_sb;
-		break;
-	case WB_SB_FROM_INODE:
-		sb = ((const struct inode *)arg)->i_sb;
-		break;
-	default:
+	if (!l->derefs)
 		return false;
-	}
-	return !wb_sb_maybe_watched(sb);
+	p = (const void *)wb_arg(regs, l->arg);
+	p = *(const void *const *)(p + l->off1);
+	if (l->derefs == 2)
+		p = *(const void *const *)(p + l->off2);
+	return !wb_sb_maybe_watched(p);
 }
 
 static int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
@@ -745,8 +737,7 @@ static int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
 
-	if (wb_hook_unwatched(h, regs))
-		return 0;
+	/* The stub had the quick look. */
 	return !wb_irqs_off(__wb_hook_entry(h, data, regs));
 }
 
@@ -945,7 +936,8 @@ static void wb_hook_init_direct(struct wb_hook *h)
 		return;
 	h->dc.enter = wb_direct_hook_enter;
 	h->dc.exit = wb_direct_hook_exit;
-	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr);
+	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr,
+			     &h->look);
 	if (err) {
 		pr_info("%s: cannot be called directly (%d), kretprobe\n",
 			h->symbol, err);
