@@ -13,6 +13,7 @@
  * (RCU tasks).
  */
 #include <linux/delay.h>
+#include <linux/module.h>
 #include <linux/stddef.h>
 #include <asm/cpufeature.h>
 #include "direct.h"
@@ -106,13 +107,21 @@ int wb_direct_arm(struct wb_direct *d)
 	return wb_register_ftrace_direct(&d->ops, d->stub);
 }
 
-/* Detaches it; bracketed calls in flight still return through the stub. */
-void wb_direct_disarm(struct wb_direct *d)
+/*
+ * Detaches it; bracketed calls in flight still return through the stub. If
+ * ftrace cannot (it gave up after a bug of its own), the stub stays
+ * attached, and so must the module: it is pinned for good.
+ */
+int wb_direct_disarm(struct wb_direct *d)
 {
 	int err = wb_unregister_ftrace_direct(&d->ops, d->stub);
 
-	if (err)
-		pr_warn("cannot detach from %ps: %d\n", (void *)d->addr, err);
+	if (err) {
+		pr_err("cannot detach from %ps: %d; the module stays loaded\n",
+		       (void *)d->addr, err);
+		__module_get(THIS_MODULE);
+	}
+	return err;
 }
 
 /*

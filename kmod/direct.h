@@ -74,7 +74,7 @@ bool wb_direct_usable(void);
 int wb_direct_init(struct wb_direct *d, unsigned long addr,
 		   const struct wb_sb_look *look);
 int wb_direct_arm(struct wb_direct *d);
-void wb_direct_disarm(struct wb_direct *d);
+int wb_direct_disarm(struct wb_direct *d);
 void wb_direct_exit_all(void);
 
 /* The stubs' calls into C. */

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fault injection for the tests. The kernels they run on have no failslab,
- * so the allocation that can lose a change record (GFP_ATOMIC, in probe
- * context) fails on demand instead: writing N to the debugfs file
- * wbarrier/fail_record_alloc makes the next N record allocations fail.
+ * Fault injection for the tests, and what they look at. The kernels they
+ * run on have no failslab, so the allocation that can lose a change record
+ * (GFP_ATOMIC, in probe context) fails on demand instead: writing N to the
+ * debugfs file wbarrier/fail_record_alloc makes the next N record
+ * allocations fail. wbarrier/pending counts the SRCU sections that async
+ * writes hold until their completion (pending.c).
  */
 #include <linux/debugfs.h>
 #include "wbarrier.h"
@@ -24,6 +26,7 @@ void wb_faults_init(void)
 	wb_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_atomic_t("fail_record_alloc", 0600, wb_debugfs,
 				&wb_fail_record_alloc);
+	debugfs_create_atomic_t("pending", 0400, wb_debugfs, &wb_pending_count);
 }
 
 void wb_faults_exit(void)

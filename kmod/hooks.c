@@ -80,9 +80,12 @@ struct wb_hook {
 	 * changes and returns how many; SCOPE: non-zero if it may create.
 	 */
 	int (*target)(struct pt_regs *regs, struct wb_target *t);
-	/* ASYNC: the request's kiocb, and whether a completion is to come */
+	/*
+	 * ASYNC: the request's kiocb, and whether a completion is to come,
+	 * from the call's int return value
+	 */
 	const struct kiocb *(*kiocb)(struct pt_regs *regs);
-	bool (*completes_later)(long ret);
+	bool (*completes_later)(int ret);
 	struct kretprobe krp;	/* where not called directly */
 	struct wb_direct dc;
 };
@@ -313,7 +316,7 @@ static const struct kiocb *wb_aio_kiocb(struct pt_regs *regs)
 }
 
 /* aio_write() returns 0 once the kiocb is submitted: it completes later. */
-static bool wb_aio_completes_later(long ret)
+static bool wb_aio_completes_later(int ret)
 {
 	return !ret;
 }
@@ -331,7 +334,7 @@ static const struct kiocb *wb_io_uring_write_kiocb(struct pt_regs *regs)
 }
 
 /* io_write() returns -EIOCBQUEUED when the kiocb completes (or did) by ki_complete. */
-static bool wb_io_uring_completes_later(long ret)
+static bool wb_io_uring_completes_later(int ret)
 {
 	return ret == -EIOCBQUEUED;
 }
@@ -579,7 +582,11 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 static int __wb_hook_return(const struct wb_hook *h, struct wb_frame *f,
 			    struct pt_regs *regs)
 {
-	if (f->kiocb && !h->completes_later(regs_return_value(regs)))
+	/*
+	 * aio_write() and io_write() return an int: the upper half of %rax is
+	 * not theirs (-EIOCBQUEUED comes back as 0x00000000fffffdef).
+	 */
+	if (f->kiocb && !h->completes_later((int)regs_return_value(regs)))
 		wb_pending_release(f->kiocb);
 	wb_frame_leave(f);
 	return 0;
@@ -828,6 +835,8 @@ static int wb_switch_arm(size_t i)
 
 	if (!kp)
 		return 0;
+	if (h && h->armed_direct)	/* could not be detached last time */
+		return 0;
 	if (h && h->direct) {
 		err = wb_direct_arm(&h->dc);
 		if (!err) {
@@ -853,8 +862,8 @@ static void wb_switch_disarm(size_t i)
 	if (!kp)
 		return;
 	if (h && h->armed_direct) {
-		wb_direct_disarm(&h->dc);
-		h->armed_direct = false;
+		if (!wb_direct_disarm(&h->dc))
+			h->armed_direct = false;
 		return;
 	}
 	err = disable_kprobe(kp);

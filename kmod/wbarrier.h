@@ -233,6 +233,7 @@ void wb_hooks_disarm(void);
 unsigned long wb_hooks_nmissed(void);
 
 /* pending.c */
+extern atomic_t wb_pending_count;
 bool wb_pending_add(const struct kiocb *kiocb, struct wb_watch *w, int idx);
 void wb_pending_release(const struct kiocb *kiocb);
 

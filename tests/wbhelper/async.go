@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"unsafe"
@@ -32,8 +33,29 @@ func openForAsync(path, direct string, n int) (int, []byte, error) {
 	return fd, buf, nil
 }
 
+// pendingFile counts the SRCU sections that async writes hold until they
+// complete (the module's debugfs).
+const pendingFile = "/sys/kernel/debug/wbarrier/pending"
+
+// reportPending prints how many sections are held, between the submission
+// of a write and the wait for its completion.
+func reportPending() error {
+	b, err := os.ReadFile(pendingFile)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("held after submission: %s", b)
+	return nil
+}
+
 // aioWrite FILE OFF LEN buffered|direct: one IOCB_CMD_PWRITE with io_submit.
 func aioWrite(a []string) error {
+	return aioWriteThen(a, nil)
+}
+
+// aioWriteThen is aioWrite, calling afterSubmit (if any) once io_submit
+// returned and before waiting for the completion.
+func aioWriteThen(a []string, afterSubmit func() error) error {
 	fd, buf, err := openForAsync(a[0], a[3], int(num(a[2])))
 	if err != nil {
 		return err
@@ -58,6 +80,11 @@ func aioWrite(a []string) error {
 	if _, _, e := unix.Syscall(unix.SYS_IO_SUBMIT, uintptr(ctx), 1, uintptr(unsafe.Pointer(&iocbs[0]))); e != 0 {
 		return fmt.Errorf("io_submit: %w", e)
 	}
+	if afterSubmit != nil {
+		if err := afterSubmit(); err != nil {
+			return err
+		}
+	}
 	event := make([]byte, 32) // struct io_event: data, obj, res, res2
 	if _, _, e := unix.Syscall6(unix.SYS_IO_GETEVENTS, uintptr(ctx), 1, 1, uintptr(unsafe.Pointer(&event[0])), 0, 0); e != 0 {
 		return fmt.Errorf("io_getevents: %w", e)
@@ -76,15 +103,21 @@ func aioWrite(a []string) error {
 // preemption signals can be. Such a write is submitted again; its records
 // merge with the first attempt's.
 func uringWrite(a []string) error {
+	return uringWriteThen(a, nil)
+}
+
+// uringWriteThen is uringWrite, calling afterSubmit (if any) once the write
+// is submitted and before waiting for its completion.
+func uringWriteThen(a []string, afterSubmit func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := uringWriteOnce(a)
+		err := uringWriteOnce(a, afterSubmit)
 		if !errors.Is(err, unix.ECANCELED) || attempt == 5 {
 			return err
 		}
 	}
 }
 
-func uringWriteOnce(a []string) error {
+func uringWriteOnce(a []string, afterSubmit func() error) error {
 	fd, buf, err := openForAsync(a[0], a[3], int(num(a[2])))
 	if err != nil {
 		return err
@@ -130,8 +163,16 @@ func uringWriteOnce(a []string) error {
 	le.PutUint32(sqRing[le.Uint32(sqOff[24:])+4*(t&mask):], 0)
 	atomic.StoreUint32(tail, t+1)
 
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, rfd, 1, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("io_uring_enter: %w", e)
+	}
+	if afterSubmit != nil {
+		if err := afterSubmit(); err != nil {
+			return err
+		}
+	}
 	const enterGetEvents = 1
-	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, rfd, 1, 1, enterGetEvents, 0, 0); e != 0 {
+	if _, _, e := unix.Syscall6(unix.SYS_IO_URING_ENTER, rfd, 0, 1, enterGetEvents, 0, 0); e != 0 {
 		return fmt.Errorf("io_uring_enter: %w", e)
 	}
 	head := le.Uint32(cqRing[le.Uint32(cqOff[0:]):])

@@ -39,6 +39,9 @@ var ops = map[string]struct {
 	"mmap_stores":  {3, mmapStores},
 	"aio_write":    {4, aioWrite},
 	"uring_write":  {4, uringWrite},
+	// The same, printing how many async sections are held once submitted.
+	"aio_write_held":   {4, func(a []string) error { return aioWriteThen(a, reportPending) }},
+	"uring_write_held": {4, func(a []string) error { return uringWriteThen(a, reportPending) }},
 }
 
 // runOp runs "op NAME ARGS...".
