@@ -68,6 +68,15 @@
 	unregister_ftrace_direct(ops, addr, false)
 #endif
 
+/* 6.6 renamed how an ftrace callback sets where the traced call resumes. */
+#ifdef WB_HAVE_FTRACE_REGS_SET_IP
+#define wb_ftrace_regs_set_ip(fregs, ip) \
+	ftrace_regs_set_instruction_pointer(fregs, ip)
+#else
+#define wb_ftrace_regs_set_ip(fregs, ip) \
+	ftrace_instruction_pointer_set(fregs, ip)
+#endif
+
 /*
  * The innermost kretprobe instance of the current task whose kretprobe
  * @match accepts, or NULL. A task's active instances form a list, innermost

@@ -20,6 +20,8 @@
 #include "wbarrier.h"
 
 extern const unsigned long wb_direct_stubs[WB_DIRECT_SLOTS];
+extern const unsigned long wb_wrapper_stubs[WB_DIRECT_SLOTS];
+unsigned long wb_direct_bodies[WB_DIRECT_SLOTS];
 
 static struct wb_direct *wb_direct_slots[WB_DIRECT_SLOTS];
 /* Read by the stubs, by slot; written before the stub is attached. */
@@ -77,8 +79,18 @@ void wb_direct_exit(unsigned int slot, struct pt_regs *regs, void *data)
 	atomic_long_dec(&wb_direct_inflight);
 }
 
+/* The wrapper's ftrace callback: resume in the slot's wrapper stub. */
+static void wb_wrapper_redirect(unsigned long ip, unsigned long parent_ip,
+				struct ftrace_ops *op, struct ftrace_regs *fregs)
+{
+	struct wb_direct *d = container_of(op, struct wb_direct, ops);
+
+	wb_ftrace_regs_set_ip(fregs, wb_wrapper_stubs[d->slot]);
+}
+
 /*
- * Takes a slot for @d and points its ftrace ops at function @addr; its stub
+ * Takes a slot for @d and points its ftrace ops at function @addr, its
+ * fentry call; its stub
  * looks at the superblock as @look says. Process context; before any
  * arming.
  */
@@ -90,6 +102,11 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 	BUILD_BUG_ON(WB_DIRECT_DATA_SIZE < WB_DIRECT_MAX_DATA);
 	if (wb_direct_nr_slots == WB_DIRECT_SLOTS)
 		return -ENOSPC;
+	if (d->wrapper) {
+		d->ops.func = wb_wrapper_redirect;
+		/* No FTRACE_OPS_FL_RECURSION: the callback calls nothing. */
+		d->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY;
+	}
 	err = ftrace_set_filter_ip(&d->ops, addr, 0, 0);
 	if (err)
 		return err;
@@ -97,6 +114,7 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 	d->slot = wb_direct_nr_slots++;
 	d->stub = wb_direct_stubs[d->slot];
 	wb_sb_looks[d->slot] = *look;
+	wb_direct_bodies[d->slot] = addr + MCOUNT_INSN_SIZE;
 	WRITE_ONCE(wb_direct_slots[d->slot], d);
 	return 0;
 }
@@ -104,6 +122,8 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 /* Attaches the stub: from now on every call of the function goes to it. */
 int wb_direct_arm(struct wb_direct *d)
 {
+	if (d->wrapper)
+		return register_ftrace_function(&d->ops);
 	return wb_register_ftrace_direct(&d->ops, d->stub);
 }
 
@@ -114,7 +134,8 @@ int wb_direct_arm(struct wb_direct *d)
  */
 int wb_direct_disarm(struct wb_direct *d)
 {
-	int err = wb_unregister_ftrace_direct(&d->ops, d->stub);
+	int err = d->wrapper ? unregister_ftrace_function(&d->ops) :
+			       wb_unregister_ftrace_direct(&d->ops, d->stub);
 
 	if (err) {
 		pr_err("cannot detach from %ps: %d; the module stays loaded\n",

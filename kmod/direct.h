@@ -54,6 +54,8 @@ struct wb_sb_look {
 } __aligned(WB_LOOK_SIZE);
 
 extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
+/* Each function's body, just past its fentry call: for the wrapper stubs. */
+extern unsigned long wb_direct_bodies[WB_DIRECT_SLOTS];
 
 /*
  * A function called directly. @enter returns non-zero to bracket the call:
@@ -62,6 +64,12 @@ extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
  * WB_DIRECT_MAX_DATA bytes, from enter to exit.
  */
 struct wb_direct {
+	/*
+	 * Reached through ftrace's register-saving trampoline, redirected to
+	 * the stub (an IPMODIFY ops, as livepatch does), instead of by a direct
+	 * call: the slower mechanism, kept to compare them.
+	 */
+	bool wrapper;
 	int (*enter)(struct wb_direct *d, struct pt_regs *regs, void *data);
 	void (*exit)(struct wb_direct *d, struct pt_regs *regs, void *data);
 	struct ftrace_ops ops;

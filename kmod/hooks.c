@@ -44,6 +44,11 @@ module_param_named(direct_calls, wb_direct_calls, bool, 0444);
 MODULE_PARM_DESC(direct_calls,
 		 "Hook by ftrace direct calls where possible (N: kretprobes only)");
 
+static bool wb_wrapper;
+module_param_named(wrapper, wb_wrapper, bool, 0444);
+MODULE_PARM_DESC(wrapper,
+		 "With direct_calls: reach the same stubs by an ftrace IPMODIFY wrapper instead (to compare the mechanisms)");
+
 /* A hooked call's data: the SRCU read section it holds, if any. */
 struct wb_frame {
 	struct wb_watch *w;
@@ -943,6 +948,7 @@ static void wb_hook_init_direct(struct wb_hook *h)
 	BUILD_BUG_ON(sizeof(struct wb_frame) > WB_DIRECT_MAX_DATA);
 	if (h->kind == WB_HOOK_SCOPE || h->waits || h->stack_args)
 		return;
+	h->dc.wrapper = wb_wrapper;
 	h->dc.enter = wb_direct_hook_enter;
 	h->dc.exit = wb_direct_hook_exit;
 	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr,

@@ -21,12 +21,12 @@ import (
 
 // A condition is one way of running the workloads.
 type condition struct {
-	Name       string
-	module     bool   // wbarrier.ko loaded
-	kretprobes bool   // ... with direct_calls=0: every hook a kretprobe
-	watch      bool   // the benchmark filesystems watched
-	beside     bool   // another filesystem watched, not the benchmark's
-	consumer   string // "", "daemon" or "fanotify"
+	Name     string
+	module   bool     // wbarrier.ko loaded
+	params   []string // ... with these parameters (the hook mechanism)
+	watch    bool     // the benchmark filesystems watched
+	beside   bool     // another filesystem watched, not the benchmark's
+	consumer string   // "", "daemon" or "fanotify"
 }
 
 var conditions = []condition{
@@ -34,7 +34,8 @@ var conditions = []condition{
 	{Name: "loaded", module: true},
 	{Name: "beside", module: true, beside: true},
 	{Name: "watched", module: true, watch: true},
-	{Name: "kretprobe", module: true, kretprobes: true, watch: true},
+	{Name: "wrapper", module: true, params: []string{"wrapper=1"}, watch: true},
+	{Name: "kretprobe", module: true, params: []string{"direct_calls=0"}, watch: true},
 	{Name: "daemon", module: true, watch: true, consumer: "daemon"},
 	{Name: "fanotify", consumer: "fanotify"},
 }
@@ -282,11 +283,7 @@ func (b *bench) stopProcs() []string {
 // start puts the system in condition c.
 func (b *bench) start(c condition, rep int) error {
 	if c.module {
-		var params []string
-		if c.kretprobes {
-			params = append(params, "direct_calls=0")
-		}
-		if err := b.insmod(b.maxRecords, params...); err != nil {
+		if err := b.insmod(b.maxRecords, c.params...); err != nil {
 			return err
 		}
 	}
