@@ -30,24 +30,21 @@ static unsigned int wb_direct_nr_slots;
 static atomic_long_t wb_direct_inflight = ATOMIC_LONG_INIT(0);
 
 /* The stubs' frame layout is written by hand in direct.h. */
-static void __maybe_unused wb_direct_check_layout(void)
-{
-	BUILD_BUG_ON(offsetof(struct pt_regs, r9) != WB_REGS_R9);
-	BUILD_BUG_ON(offsetof(struct pt_regs, r8) != WB_REGS_R8);
-	BUILD_BUG_ON(offsetof(struct pt_regs, ax) != WB_REGS_AX);
-	BUILD_BUG_ON(offsetof(struct pt_regs, cx) != WB_REGS_CX);
-	BUILD_BUG_ON(offsetof(struct pt_regs, dx) != WB_REGS_DX);
-	BUILD_BUG_ON(offsetof(struct pt_regs, si) != WB_REGS_SI);
-	BUILD_BUG_ON(offsetof(struct pt_regs, di) != WB_REGS_DI);
-	BUILD_BUG_ON(offsetof(struct pt_regs, sp) != WB_REGS_SP);
-	BUILD_BUG_ON(sizeof(struct pt_regs) != WB_REGS_SIZE);
-	BUILD_BUG_ON(WB_DIRECT_FRAME % 16 != 8);
-	BUILD_BUG_ON(offsetof(struct wb_sb_look, arg) != WB_LOOK_ARG);
-	BUILD_BUG_ON(offsetof(struct wb_sb_look, derefs) != WB_LOOK_DEREFS);
-	BUILD_BUG_ON(offsetof(struct wb_sb_look, off1) != WB_LOOK_OFF1);
-	BUILD_BUG_ON(offsetof(struct wb_sb_look, off2) != WB_LOOK_OFF2);
-	BUILD_BUG_ON(sizeof(struct wb_sb_look) != WB_LOOK_SIZE);
-}
+static_assert(offsetof(struct pt_regs, r9) == WB_REGS_R9);
+static_assert(offsetof(struct pt_regs, r8) == WB_REGS_R8);
+static_assert(offsetof(struct pt_regs, ax) == WB_REGS_AX);
+static_assert(offsetof(struct pt_regs, cx) == WB_REGS_CX);
+static_assert(offsetof(struct pt_regs, dx) == WB_REGS_DX);
+static_assert(offsetof(struct pt_regs, si) == WB_REGS_SI);
+static_assert(offsetof(struct pt_regs, di) == WB_REGS_DI);
+static_assert(offsetof(struct pt_regs, sp) == WB_REGS_SP);
+static_assert(sizeof(struct pt_regs) == WB_REGS_SIZE);
+static_assert(WB_DIRECT_FRAME % 16 == 8);
+static_assert(offsetof(struct wb_sb_look, arg) == WB_LOOK_ARG);
+static_assert(offsetof(struct wb_sb_look, derefs) == WB_LOOK_DEREFS);
+static_assert(offsetof(struct wb_sb_look, off1) == WB_LOOK_OFF1);
+static_assert(offsetof(struct wb_sb_look, off2) == WB_LOOK_OFF2);
+static_assert(sizeof(struct wb_sb_look) == WB_LOOK_SIZE);
 
 /*
  * Whether stubs can call function bodies here: a stub reaches the body by an
@@ -99,7 +96,6 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 {
 	int err;
 
-	BUILD_BUG_ON(WB_DIRECT_DATA_SIZE < WB_DIRECT_MAX_DATA);
 	if (wb_direct_nr_slots == WB_DIRECT_SLOTS)
 		return -ENOSPC;
 	if (d->wrapper) {
