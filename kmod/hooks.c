@@ -30,6 +30,7 @@
 #include <linux/falloc.h>
 #include <linux/mm.h>
 #include <linux/namei.h>
+#include <linux/pagemap.h>
 #include <linux/uio.h>
 #include "direct.h"
 #include "wbarrier.h"
@@ -124,22 +125,28 @@ static void wb_range_to_eof(struct wb_target *t, u64 offset)
 }
 
 /*
- * The object behind an open file, written from *pos (NULL: the file's).
+ * The object behind an open file, written from *pos (NULL: the file's), or
+ * at its end if @append (O_APPEND, RWF_APPEND, IOCB_APPEND).
  * Only regular files: a write to a FIFO or a device node on the filesystem
  * changes no file, and may block for ever while holding the section.
  */
 static int wb_file_target(struct wb_target *t, struct file *file,
-			  const loff_t *pos, u64 length)
+			  const loff_t *pos, u64 length, bool append)
 {
 	t->inode = file_inode(file);
 	if (!S_ISREG(t->inode->i_mode))
 		return 0;
-	if (file->f_flags & O_APPEND)
+	if (append || file->f_flags & O_APPEND)
 		/* The offset is chosen later, under the inode lock: to EOF. */
 		wb_range_to_eof(t, i_size_read(t->inode));
 	else
 		wb_range(t, pos ? *pos : file->f_pos, length);
 	return 1;
+}
+
+static bool wb_rwf_append(unsigned long flags)
+{
+	return (__force rwf_t)(int)flags & RWF_APPEND;
 }
 
 /* A namespace change of @dentry's object in @dir. */
@@ -156,37 +163,53 @@ static void wb_entry_target(struct wb_target *t, struct inode *dir,
 static int wb_target_write(struct pt_regs *regs, struct wb_target *t)
 {
 	return wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 3),
-			      wb_arg(regs, 2));
+			      wb_arg(regs, 2), false);
 }
 
-/* vfs_writev(file, vec, vlen, pos, flags): the length is in user memory. */
+/*
+ * vfs_writev(file, vec, vlen, pos, flags): the length is in user memory.
+ * pwritev2(RWF_APPEND) comes here with a position it ignores.
+ */
 static int wb_target_writev(struct pt_regs *regs, struct wb_target *t)
 {
 	return wb_file_target(t, WB_ARG(struct file *, 0),
-			      WB_ARG(loff_t *, 3), 0);
+			      WB_ARG(loff_t *, 3), 0,
+			      wb_rwf_append(wb_arg(regs, 4)));
 }
 
 /* vfs_iter_write(file, iter, ppos, flags): splice, sendfile, loop, nfsd */
 static int wb_target_iter_write(struct pt_regs *regs, struct wb_target *t)
 {
 	return wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 2),
-			      iov_iter_count(WB_ARG(struct iov_iter *, 1)));
+			      iov_iter_count(WB_ARG(struct iov_iter *, 1)),
+			      wb_rwf_append(wb_arg(regs, 3)));
+}
+
+/* __kernel_write_iter(file, iter, pos): core dumps, __kernel_write */
+static int wb_target_kernel_write_iter(struct pt_regs *regs,
+				       struct wb_target *t)
+{
+	return wb_file_target(t, WB_ARG(struct file *, 0), WB_ARG(loff_t *, 2),
+			      iov_iter_count(WB_ARG(struct iov_iter *, 1)),
+			      false);
 }
 
 /* vfs_iocb_iter_write(file, iocb, iter): overlayfs, cachefiles */
 static int wb_target_iocb_iter_write(struct pt_regs *regs,
 				     struct wb_target *t)
 {
-	return wb_file_target(t, WB_ARG(struct file *, 0),
-			      &WB_ARG(struct kiocb *, 1)->ki_pos,
-			      iov_iter_count(WB_ARG(struct iov_iter *, 2)));
+	const struct kiocb *iocb = WB_ARG(struct kiocb *, 1);
+
+	return wb_file_target(t, WB_ARG(struct file *, 0), &iocb->ki_pos,
+			      iov_iter_count(WB_ARG(struct iov_iter *, 2)),
+			      iocb->ki_flags & IOCB_APPEND);
 }
 
 /* iter_file_splice_write(pipe, out, ppos, len, flags): splice, sendfile */
 static int wb_target_splice(struct pt_regs *regs, struct wb_target *t)
 {
 	return wb_file_target(t, WB_ARG(struct file *, 1), WB_ARG(loff_t *, 2),
-			      wb_arg(regs, 3));
+			      wb_arg(regs, 3), false);
 }
 
 /* (file_in, pos_in, file_out, pos_out, len, flags): copy, clone, dedupe */
@@ -285,16 +308,47 @@ static int wb_target_rename(struct pt_regs *regs, struct wb_target *t)
 
 /*
  * fault_dirty_shared_page(vmf): every write fault on a shared file mapping,
- * after page_mkwrite; the store itself follows when the fault returns.
+ * after page_mkwrite; the store itself follows when the fault returns. The
+ * fault makes the whole folio writable: a huge page takes stores anywhere
+ * in it.
  */
 static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
 {
 	const struct vm_fault *vmf = WB_ARG(struct vm_fault *, 0);
+	struct folio *folio;
 
 	t->inode = file_inode(vmf->vma->vm_file);
 	if (!S_ISREG(t->inode->i_mode))
 		return 0;
-	wb_range(t, (u64)vmf->pgoff << PAGE_SHIFT, PAGE_SIZE);
+	if (vmf->page) {
+		folio = page_folio(vmf->page);
+		wb_range(t, folio_pos(folio), folio_size(folio));
+	} else {
+		wb_range(t, (u64)vmf->pgoff << PAGE_SHIFT, PAGE_SIZE);
+	}
+	return 1;
+}
+
+/*
+ * mmap_region(file, addr, len, vm_flags, pgoff, uf): a shared mapping that
+ * may be written, of a file on a filesystem without writeback (tmpfs).
+ * Nothing write-protects its pages there: a page mapped by a read fault is
+ * mapped writable, and the stores that follow never fault. So the object
+ * is recorded when the mapping is made, and at each barrier for as long as
+ * it is mapped (wb_record_mapped()). Elsewhere the first store to a page
+ * faults (fault_dirty_shared_page()), and again after each writeback.
+ */
+static int wb_target_mmap_region(struct pt_regs *regs, struct wb_target *t)
+{
+	const unsigned long may_write = VM_SHARED | VM_MAYWRITE;
+	struct file *file = WB_ARG(struct file *, 0);
+
+	if (!file || (wb_arg(regs, 3) & may_write) != may_write)
+		return 0;
+	t->inode = file_inode(file);
+	if (!S_ISREG(t->inode->i_mode) || wb_sb_writes_back(t->inode->i_sb))
+		return 0;
+	wb_range(t, (u64)wb_arg(regs, 4) << PAGE_SHIFT, wb_arg(regs, 2));
 	return 1;
 }
 
@@ -307,7 +361,11 @@ static int wb_target_aio_write(struct pt_regs *regs, struct wb_target *t)
 	t->inode = file_inode(kiocb->ki_filp);
 	if (!S_ISREG(t->inode->i_mode))
 		return 0;
-	if (wb_arg(regs, 2))		/* vectored: the length is in user memory */
+	if (kiocb->ki_filp->f_flags & O_APPEND ||
+	    iocb->aio_rw_flags & RWF_APPEND)
+		/* The offset is chosen later, under the inode lock: to EOF. */
+		wb_range_to_eof(t, i_size_read(t->inode));
+	else if (wb_arg(regs, 2))	/* vectored: the length is in user memory */
 		wb_range_to_eof(t, iocb->aio_offset);
 	else
 		wb_range(t, iocb->aio_offset, iocb->aio_nbytes);
@@ -410,6 +468,8 @@ static struct wb_hook wb_hooks[] = {
 	WB_RECORD_WAITS("iter_file_splice_write", WB_DATA, wb_target_splice),
 	WB_RECORD_IF_PRESENT("__kernel_write", WB_DATA, wb_target_write,
 			     WB_SB_FILE(0)),
+	WB_RECORD_IF_PRESENT("__kernel_write_iter", WB_DATA,
+			     wb_target_kernel_write_iter, WB_SB_FILE(0)),
 	WB_RECORD_IF_PRESENT("vfs_iocb_iter_write", WB_DATA,
 			     wb_target_iocb_iter_write, WB_SB_FILE(0)),
 	WB_RECORD("vfs_copy_file_range", WB_SPACE, wb_target_remap,
@@ -423,6 +483,8 @@ static struct wb_hook wb_hooks[] = {
 	WB_ASYNC("io_write", WB_DATA, wb_target_io_write,
 		 wb_io_uring_write_kiocb, wb_io_uring_completes_later),
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
+	WB_RECORD("mmap_region", WB_DATA | WBARRIER_OP_MMAP,
+		  wb_target_mmap_region),
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
@@ -962,6 +1024,55 @@ static void wb_hook_init_direct(struct wb_hook *h)
 }
 
 /*
+ * Whether calls to @symbol go through it. A compiler may clone a function
+ * (name.isra.0, name.constprop.0, name.part.0) and send some or all calls
+ * to the clone: a probe on the name would succeed and miss them without a
+ * trace. Such a kernel is refused, naming the function. (kallsyms has no
+ * exported iterator: a disarmed kprobe on each name is the lookup.)
+ */
+static int wb_check_not_cloned(const char *symbol)
+{
+	static const char *const clones[] = { "isra", "constprop", "part" };
+	struct kprobe kp;
+	char name[128];
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(clones); i++) {
+		snprintf(name, sizeof(name), "%s.%s.0", symbol, clones[i]);
+		memset(&kp, 0, sizeof(kp));
+		kp.symbol_name = name;
+		kp.flags = KPROBE_FLAG_DISABLED;
+		err = register_kprobe(&kp);
+		if (err == -ENOENT)
+			continue;
+		if (!err)
+			unregister_kprobe(&kp);
+		pr_err("%s has a copy, %s, that calls may go through instead: this kernel cannot be hooked\n",
+		       symbol, name);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* Every hooked function, before any is hooked. */
+static int wb_hooks_check_not_cloned(void)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(wb_completions) && !err; i++)
+		err = wb_check_not_cloned(wb_completions[i].kp.symbol_name);
+	for (i = 0; i < ARRAY_SIZE(wb_hooks) && !err; i++)
+		err = wb_check_not_cloned(wb_hooks[i].symbol);
+	for (i = 0; i < ARRAY_SIZE(wb_inner_hooks) && !err; i++)
+		err = wb_check_not_cloned(wb_inner_hooks[i].symbol);
+	for (i = 0; i < ARRAY_SIZE(wb_waits) && !err; i++)
+		err = wb_check_not_cloned(wb_waits[i].kp.symbol_name);
+	return err;
+}
+
+/*
  * Completions first: no section may be handed to pending.c before. All but
  * the scope hooks are registered disarmed: wb_hooks_arm() arms them.
  */
@@ -973,6 +1084,9 @@ int wb_hooks_init(void)
 
 	if (wb_direct_calls && !direct)
 		pr_info("indirect branch tracking is on: hooking by kretprobes only\n");
+	err = wb_hooks_check_not_cloned();
+	if (err)
+		return err;
 
 	for (c = 0; c < ARRAY_SIZE(wb_completions); c++) {
 		wb_completions[c].kp.pre_handler = wb_completion_pre;

@@ -304,6 +304,12 @@ void wb_record_change(struct wb_watch *w, u64 epoch,
 	wb_record_encoded(w, epoch, t);
 }
 
+/* Whether writeback write-protects @sb's mapped pages (not on tmpfs). */
+bool wb_sb_writes_back(const struct super_block *sb)
+{
+	return sb->s_bdi->capabilities & BDI_CAP_WRITEBACK;
+}
+
 /*
  * Stores through a shared writable mapping fault (and record) only when the
  * page was write-protected, which writeback does. On a filesystem without
@@ -319,7 +325,7 @@ void wb_record_mapped(struct wb_watch *w, u64 epoch)
 	struct inode *inode;
 
 	lockdep_assert_held(&w->barrier_mutex);
-	if (!sb || sb->s_bdi->capabilities & BDI_CAP_WRITEBACK)
+	if (!sb || wb_sb_writes_back(sb))
 		return;
 	spin_lock(&sb->s_inode_list_lock);
 	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {

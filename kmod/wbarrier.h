@@ -207,6 +207,7 @@ int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 void wb_record_change(struct wb_watch *w, u64 epoch,
 		      const struct wb_target *t);
 void wb_record_mapped(struct wb_watch *w, u64 epoch);
+bool wb_sb_writes_back(const struct super_block *sb);
 struct wb_record *wb_record_alloc_marker(void);
 void wb_ring_queue_marker(struct wb_watch *w, struct wb_record *marker);
 bool wb_ring_has_room_for_marker(struct wb_watch *w);

@@ -12,13 +12,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openForAsync opens FILE for writing, with O_DIRECT if direct is "direct"
-// (then the kernel completes the write asynchronously), and returns a
-// page-aligned buffer of n bytes.
-func openForAsync(path, direct string, n int) (int, []byte, error) {
+// openForAsync opens FILE for writing, with O_DIRECT if mode is "direct"
+// (then the kernel completes the write asynchronously) or O_APPEND if it is
+// "append", and returns a page-aligned buffer of n bytes.
+func openForAsync(path, mode string, n int) (int, []byte, error) {
 	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_CLOEXEC
-	if direct == "direct" {
+	switch mode {
+	case "direct":
 		flags |= unix.O_DIRECT
+	case "append":
+		flags |= unix.O_APPEND
 	}
 	fd, err := unix.Open(path, flags, 0o644)
 	if err != nil {
@@ -48,7 +51,7 @@ func reportPending() error {
 	return nil
 }
 
-// aioWrite FILE OFF LEN buffered|direct: one IOCB_CMD_PWRITE with io_submit.
+// aioWrite FILE OFF LEN buffered|direct|append: one IOCB_CMD_PWRITE with io_submit.
 func aioWrite(a []string) error {
 	return aioWriteThen(a, nil)
 }

@@ -17,28 +17,30 @@ var ops = map[string]struct {
 	args int
 	run  func(a []string) error
 }{
-	"pwrite":       {3, func(a []string) error { return pwrite(a[0], num(a[1]), int(num(a[2]))) }},
-	"pwritev":      {2, pwritev},
-	"splice":       {2, splice},
-	"sendfile":     {2, sendfile},
-	"copy_range":   {2, copyRange},
-	"clone":        {2, func(a []string) error { return remap(a, unix.FICLONE) }},
-	"clone_range":  {2, func(a []string) error { return remap(a, unix.FICLONERANGE) }},
-	"dedupe":       {2, dedupe},
-	"fallocate":    {4, fallocate},
-	"ftruncate":    {2, ftruncate},
-	"utimens":      {1, func(a []string) error { return unix.UtimesNanoAt(unix.AT_FDCWD, a[0], make([]unix.Timespec, 2), 0) }},
-	"setxattr":     {3, func(a []string) error { return unix.Setxattr(a[0], a[1], []byte(a[2]), 0) }},
-	"removexattr":  {2, func(a []string) error { return unix.Removexattr(a[0], a[1]) }},
-	"setacl":       {1, setACL},
-	"setflags":     {1, setNoatimeFlag},
-	"exchange":     {2, func(a []string) error { return rename2(a, unix.RENAME_EXCHANGE) }},
-	"whiteout":     {2, func(a []string) error { return rename2(a, unix.RENAME_WHITEOUT) }},
-	"tmpfile_link": {2, tmpfileLink},
-	"mmap_write":   {2, mmapWrite},
-	"mmap_stores":  {3, mmapStores},
-	"aio_write":    {4, aioWrite},
-	"uring_write":  {4, uringWrite},
+	"pwrite":          {3, func(a []string) error { return pwrite(a[0], num(a[1]), int(num(a[2]))) }},
+	"pwritev":         {2, pwritev},
+	"splice":          {2, splice},
+	"sendfile":        {2, sendfile},
+	"copy_range":      {2, copyRange},
+	"clone":           {2, func(a []string) error { return remap(a, unix.FICLONE) }},
+	"clone_range":     {2, func(a []string) error { return remap(a, unix.FICLONERANGE) }},
+	"dedupe":          {2, dedupe},
+	"fallocate":       {4, fallocate},
+	"ftruncate":       {2, ftruncate},
+	"utimens":         {1, func(a []string) error { return unix.UtimesNanoAt(unix.AT_FDCWD, a[0], make([]unix.Timespec, 2), 0) }},
+	"setxattr":        {3, func(a []string) error { return unix.Setxattr(a[0], a[1], []byte(a[2]), 0) }},
+	"removexattr":     {2, func(a []string) error { return unix.Removexattr(a[0], a[1]) }},
+	"setacl":          {1, setACL},
+	"setflags":        {1, setNoatimeFlag},
+	"exchange":        {2, func(a []string) error { return rename2(a, unix.RENAME_EXCHANGE) }},
+	"whiteout":        {2, func(a []string) error { return rename2(a, unix.RENAME_WHITEOUT) }},
+	"tmpfile_link":    {2, tmpfileLink},
+	"mmap_write":      {2, mmapWrite},
+	"mmap_stores":     {3, mmapStores},
+	"mmap_readfirst":  {2, mmapReadFirst},
+	"pwritev2_append": {2, pwritev2Append},
+	"aio_write":       {4, aioWrite},
+	"uring_write":     {4, uringWrite},
 	// The same, printing how many async sections are held once submitted.
 	"aio_write_held":   {4, func(a []string) error { return aioWriteThen(a, reportPending) }},
 	"uring_write_held": {4, func(a []string) error { return uringWriteThen(a, reportPending) }},
@@ -97,6 +99,18 @@ func pwritev(a []string) error {
 	}
 	defer unix.Close(fd)
 	_, err = unix.Pwritev(fd, [][]byte{fill(3), fill(3)}, num(a[1]))
+	return err
+}
+
+// pwritev2Append FILE LEN: pwritev2(RWF_APPEND) of LEN bytes at offset 0,
+// which the flag overrides: the bytes go to the end of FILE.
+func pwritev2Append(a []string) error {
+	fd, err := openRW(a[0])
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	_, err = unix.Pwritev2(fd, [][]byte{fill(int(num(a[1])))}, 0, unix.RWF_APPEND)
 	return err
 }
 
@@ -298,6 +312,25 @@ func mmapWrite(a []string) error {
 		return err
 	}
 	m[0] = 'm'
+	return unix.Munmap(m)
+}
+
+// mmapReadFirst FILE OFF: maps FILE's page at OFF shared and writable,
+// reads from it first, then stores into it, and unmaps it.
+func mmapReadFirst(a []string) error {
+	f, err := os.OpenFile(a[0], os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := unix.Mmap(int(f.Fd()), num(a[1]), 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return err
+	}
+	if m[0] == 'r' {
+		m[1] = 'r'
+	}
+	m[0] = 'r'
 	return unix.Munmap(m)
 }
 
