@@ -233,6 +233,31 @@ static int wb_target_fallocate(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
+/*
+ * ext4_move_extents(orig, donor, orig_blk, donor_blk, len, moved_len):
+ * EXT4_IOC_MOVE_EXT (e4defrag) swaps blocks between two files without the
+ * VFS's write paths. Both change, from the first block to the last moved.
+ */
+static int wb_target_move_extents(struct pt_regs *regs, struct wb_target *t)
+{
+	u64 len = wb_arg(regs, 4);
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct inode *inode = file_inode(WB_ARG(struct file *, i));
+		u64 blk = wb_arg(regs, 2 + i), max = U64_MAX >> inode->i_blkbits;
+
+		t[i].inode = inode;
+		/* Unchecked yet, and clamped to EOF later: never wrap. */
+		if (blk > max || len > max)
+			wb_range_to_eof(&t[i], 0);
+		else
+			wb_range(&t[i], blk << inode->i_blkbits,
+				 len << inode->i_blkbits);
+	}
+	return 2;
+}
+
 /* notify_change(idmap, dentry, attr, delegated): chmod, chown, utimes, truncate */
 static int wb_target_setattr(struct pt_regs *regs, struct wb_target *t)
 {
@@ -488,6 +513,9 @@ static struct wb_hook wb_hooks[] = {
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
+	/* filesystem ioctls that bypass the VFS helpers */
+	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
+			     wb_target_move_extents, WB_SB_FILE(0)),
 	WB_RECORD("notify_change", 0, wb_target_setattr, WB_SB_DENTRY(1)),
 	WB_RECORD_STACK_ARGS("__vfs_setxattr_locked", WBARRIER_OP_XATTR,
 			     wb_target_dentry, WB_SB_DENTRY(1)),

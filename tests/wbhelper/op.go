@@ -39,6 +39,7 @@ var ops = map[string]struct {
 	"mmap_stores":     {3, mmapStores},
 	"mmap_readfirst":  {2, mmapReadFirst},
 	"pwritev2_append": {2, pwritev2Append},
+	"move_ext":        {2, moveExt},
 	"aio_write":       {4, aioWrite},
 	"uring_write":     {4, uringWrite},
 	// The same, printing how many async sections are held once submitted.
@@ -112,6 +113,36 @@ func pwritev2Append(a []string) error {
 	defer unix.Close(fd)
 	_, err = unix.Pwritev2(fd, [][]byte{fill(int(num(a[1])))}, 0, unix.RWF_APPEND)
 	return err
+}
+
+// moveExt ORIG DONOR: EXT4_IOC_MOVE_EXT swaps the first block of the two
+// files (written back first, as e4defrag does).
+func moveExt(a []string) error {
+	var fds [2]int
+	for i, p := range a {
+		fd, err := unix.Open(p, unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Fsync(fd); err != nil {
+			return err
+		}
+		fds[i] = fd
+	}
+	// struct move_extent: reserved, donor_fd, orig_start, donor_start,
+	// len, moved_len.
+	me := make([]byte, 40)
+	binary.LittleEndian.PutUint32(me[4:], uint32(fds[1]))
+	binary.LittleEndian.PutUint64(me[24:], 1)
+	const ext4IocMoveExt = 0xc028660f // _IOWR('f', 15, struct move_extent)
+	if err := ioctl(fds[0], ext4IocMoveExt, unsafe.Pointer(&me[0])); err != nil {
+		return fmt.Errorf("EXT4_IOC_MOVE_EXT: %w", err)
+	}
+	if moved := binary.LittleEndian.Uint64(me[32:]); moved != 1 {
+		return fmt.Errorf("EXT4_IOC_MOVE_EXT moved %d blocks", moved)
+	}
+	return nil
 }
 
 // openPair opens SRC for reading and DST (created) for writing.
