@@ -27,6 +27,7 @@
  * then. A barrier meanwhile does not wait for the pipe's writer.
  */
 #include <linux/module.h>
+#include <linux/btrfs.h>
 #include <linux/falloc.h>
 #include <linux/mm.h>
 #include <linux/namei.h>
@@ -76,6 +77,11 @@ struct wb_hook {
 	bool optional;		/* absent from some kernels: skipped there */
 	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
 	bool stack_args;	/* has arguments on the stack */
+	/*
+	 * A function of this filesystem's module: hooked (by kretprobe) only
+	 * while a filesystem of the type is watched (wb_hooks_get_fs()).
+	 */
+	const char *fs;
 	struct wb_sb_look look;	/* none: found with the targets only */
 	bool registered;
 	bool direct;		/* called directly once armed */
@@ -256,6 +262,71 @@ static int wb_target_move_extents(struct pt_regs *regs, struct wb_target *t)
 				 len << inode->i_blkbits);
 	}
 	return 2;
+}
+
+/*
+ * A filesystem's own ioctls that change files without the VFS's helpers,
+ * at its ioctl entry (file, cmd, arg): the whole call is bracketed. What
+ * they change is named in user memory, out of reach here: the file the
+ * ioctl is on is recorded, and where more changed (another file, a
+ * subvolume's whole tree) the epoch is lossy: the consumer rescans.
+ */
+static int wb_fs_ioctl_target(struct pt_regs *regs, struct wb_target *t,
+			      u32 ops, bool lossy)
+{
+	t->inode = file_inode(WB_ARG(struct file *, 0));
+	t->ops = ops;
+	t->lossy = lossy;
+	return 1;
+}
+
+/*
+ * xfs_file_ioctl and its compat twin: XFS_IOC_SWAPEXT (xfs_fsr) and
+ * XFS_IOC_EXCHANGE_RANGE swap data with a file named by another fd, as
+ * does XFS_IOC_COMMIT_RANGE. Matched by number: the sizes in the command
+ * differ between their native and compat forms and between kernels.
+ */
+static int wb_target_xfs_ioctl(struct pt_regs *regs, struct wb_target *t)
+{
+	unsigned int cmd = wb_arg(regs, 1);
+
+	if (_IOC_TYPE(cmd) != 'X')
+		return 0;
+	switch (_IOC_NR(cmd)) {
+	case 109:	/* XFS_IOC_SWAPEXT */
+	case 129:	/* XFS_IOC_EXCHANGE_RANGE */
+	case 131:	/* XFS_IOC_COMMIT_RANGE */
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_DATA |
+					  WBARRIER_OP_SIZE, true);
+	}
+	return 0;
+}
+
+/*
+ * btrfs_ioctl and its compat twin: an encoded write (btrfs receive)
+ * changes the file it is on; a subvolume or snapshot made or destroyed
+ * brings in or takes away a whole tree below the directory it is on; the
+ * subvolume flags and received state are attributes of its root.
+ */
+static int wb_target_btrfs_ioctl(struct pt_regs *regs, struct wb_target *t)
+{
+	switch ((unsigned int)wb_arg(regs, 1)) {
+	case BTRFS_IOC_ENCODED_WRITE:
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_DATA |
+					  WBARRIER_OP_SIZE, false);
+	case BTRFS_IOC_SNAP_CREATE:
+	case BTRFS_IOC_SNAP_CREATE_V2:
+	case BTRFS_IOC_SUBVOL_CREATE:
+	case BTRFS_IOC_SUBVOL_CREATE_V2:
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_CREATE, true);
+	case BTRFS_IOC_SNAP_DESTROY:
+	case BTRFS_IOC_SNAP_DESTROY_V2:
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_REMOVE, true);
+	case BTRFS_IOC_SUBVOL_SETFLAGS:
+	case BTRFS_IOC_SET_RECEIVED_SUBVOL:
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_ATTR, false);
+	}
+	return 0;
 }
 
 /* notify_change(idmap, dentry, attr, delegated): chmod, chown, utimes, truncate */
@@ -472,6 +543,10 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_RECORD_IF_PRESENT(sym, op_bits, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
 	  .ops = op_bits, .target = fn, __VA_ARGS__ }
+/* A function of filesystem @fs's module, called with (file, ...). */
+#define WB_RECORD_FS(fs_name, sym, fn) \
+	{ .symbol = sym, .kind = WB_HOOK_RECORD, .fs = fs_name, \
+	  .optional = true, .target = fn, WB_SB_FILE(0) }
 /* Where the superblock is: the n-th argument, a file, dentry or inode. */
 #define WB_SB_FILE(n) \
 	.look = { .arg = (n), .derefs = 2, \
@@ -516,6 +591,10 @@ static struct wb_hook wb_hooks[] = {
 	/* filesystem ioctls that bypass the VFS helpers */
 	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
 			     wb_target_move_extents, WB_SB_FILE(0)),
+	WB_RECORD_FS("xfs", "xfs_file_ioctl", wb_target_xfs_ioctl),
+	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl),
+	WB_RECORD_FS("btrfs", "btrfs_ioctl", wb_target_btrfs_ioctl),
+	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl),
 	WB_RECORD("notify_change", 0, wb_target_setattr, WB_SB_DENTRY(1)),
 	WB_RECORD_STACK_ARGS("__vfs_setxattr_locked", WBARRIER_OP_XATTR,
 			     wb_target_dentry, WB_SB_DENTRY(1)),
@@ -540,6 +619,9 @@ static struct wb_hook wb_hooks[] = {
 	WB_SCOPE("path_openat", wb_scope_open),
 	WB_SCOPE("vfs_create", wb_scope_always),
 };
+
+/* The modules of xfs and btrfs, once their hooks are registered. */
+static struct module *wb_fs_owners[2];
 
 static struct wb_inner_hook wb_inner_hooks[] = {
 	{ "security_inode_create", WBARRIER_OP_CREATE, wb_target_create },
@@ -632,8 +714,11 @@ static void wb_record_targets(struct wb_frame *f, const struct wb_target *t,
 {
 	int i;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		wb_record_change(f->w, f->epoch, &t[i]);
+		if (t[i].lossy)
+			wb_watch_lose(f->w, f->epoch);
+	}
 }
 
 /* A hooked call begins; 0: its return is to be handled. */
@@ -1010,6 +1095,8 @@ void wb_hooks_disarm(void)
 static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 				size_t nr_inner, size_t nr_waits)
 {
+	size_t i;
+
 	while (nr_waits--)
 		unregister_kretprobe(&wb_waits[nr_waits]);
 	while (nr_inner--)
@@ -1023,6 +1110,11 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 	while (nr_completions--)
 		unregister_kprobe(&wb_completions[nr_completions].kp);
 	wb_direct_exit_all();
+	for (i = 0; i < ARRAY_SIZE(wb_fs_owners); i++) {
+		if (wb_fs_owners[i])
+			module_put(wb_fs_owners[i]);
+		wb_fs_owners[i] = NULL;
+	}
 }
 
 /*
@@ -1092,12 +1184,88 @@ static int wb_hooks_check_not_cloned(void)
 	for (i = 0; i < ARRAY_SIZE(wb_completions) && !err; i++)
 		err = wb_check_not_cloned(wb_completions[i].kp.symbol_name);
 	for (i = 0; i < ARRAY_SIZE(wb_hooks) && !err; i++)
-		err = wb_check_not_cloned(wb_hooks[i].symbol);
+		if (!wb_hooks[i].fs)
+			err = wb_check_not_cloned(wb_hooks[i].symbol);
 	for (i = 0; i < ARRAY_SIZE(wb_inner_hooks) && !err; i++)
 		err = wb_check_not_cloned(wb_inner_hooks[i].symbol);
 	for (i = 0; i < ARRAY_SIZE(wb_waits) && !err; i++)
 		err = wb_check_not_cloned(wb_waits[i].kp.symbol_name);
 	return err;
+}
+
+/*
+ * Registers @h's kretprobe: disarmed (wb_hooks_arm() arms it) but for a
+ * scope hook or a filesystem's hook, which is registered while watched.
+ * A function that an optional hook's kernel lacks is skipped.
+ */
+static int wb_hook_register(struct wb_hook *h)
+{
+	struct kretprobe *krp = &h->krp;
+	int err;
+
+	memset(krp, 0, sizeof(*krp));
+	krp->kp.symbol_name = h->symbol;
+	krp->entry_handler = wb_hook_entry;
+	krp->handler = wb_hook_return;
+	krp->data_size = h->waits ? sizeof(struct wb_wait_frame) :
+				    sizeof(struct wb_frame);
+	krp->maxactive = wb_maxactive;
+	if (h->kind != WB_HOOK_SCOPE && !h->fs)
+		krp->kp.flags = KPROBE_FLAG_DISABLED;
+	err = register_kretprobe(krp);
+	if (err == -ENOENT && h->optional) {
+		pr_info("%s: not in this kernel, not hooked\n", h->symbol);
+		return 0;
+	}
+	if (err) {
+		pr_err("cannot probe %s: %d\n", h->symbol, err);
+		return err;
+	}
+	h->registered = true;
+	return 0;
+}
+
+/*
+ * Hooks on a filesystem module's functions are registered when the first
+ * filesystem of the type is watched: then its module is loaded, held by the
+ * mounted superblock. They stay registered, armed and disarmed with the
+ * others, until this module unloads, and hold their module meanwhile so
+ * that its text stays. Under wb_watches_mutex.
+ */
+int wb_hooks_get_fs(struct file_system_type *type)
+{
+	struct wb_hook *h;
+	size_t slot;
+	int err = 0;
+
+	if (!strcmp(type->name, "xfs"))
+		slot = 0;
+	else if (!strcmp(type->name, "btrfs"))
+		slot = 1;
+	else
+		return 0;
+	if (wb_fs_owners[slot])
+		return 0;
+	for (h = wb_hooks; h < wb_hooks + ARRAY_SIZE(wb_hooks) && !err; h++) {
+		if (!h->fs || strcmp(h->fs, type->name))
+			continue;
+		err = wb_check_not_cloned(h->symbol);
+		if (!err)
+			err = wb_hook_register(h);
+	}
+	if (err) {
+		for (h = wb_hooks; h < wb_hooks + ARRAY_SIZE(wb_hooks); h++) {
+			if (h->fs && !strcmp(h->fs, type->name) &&
+			    h->registered) {
+				unregister_kretprobe(&h->krp);
+				h->registered = false;
+			}
+		}
+		return err;
+	}
+	__module_get(type->owner);
+	wb_fs_owners[slot] = type->owner;
+	return 0;
 }
 
 /*
@@ -1128,30 +1296,14 @@ int wb_hooks_init(void)
 		}
 	}
 	for (i = 0; i < ARRAY_SIZE(wb_hooks); i++) {
-		struct kretprobe *krp = &wb_hooks[i].krp;
-
-		krp->kp.symbol_name = wb_hooks[i].symbol;
-		krp->entry_handler = wb_hook_entry;
-		krp->handler = wb_hook_return;
-		krp->data_size = wb_hooks[i].waits ?
-				 sizeof(struct wb_wait_frame) :
-				 sizeof(struct wb_frame);
-		krp->maxactive = wb_maxactive;
-		if (wb_hooks[i].kind != WB_HOOK_SCOPE)
-			krp->kp.flags = KPROBE_FLAG_DISABLED;
-		err = register_kretprobe(krp);
-		if (err == -ENOENT && wb_hooks[i].optional) {
-			pr_info("%s: not in this kernel, not hooked\n",
-				wb_hooks[i].symbol);
-			continue;
-		}
+		if (wb_hooks[i].fs)
+			continue;	/* wb_hooks_get_fs() */
+		err = wb_hook_register(&wb_hooks[i]);
 		if (err) {
-			pr_err("cannot probe %s: %d\n", wb_hooks[i].symbol, err);
 			wb_hooks_unregister(c, i, 0, 0);
 			return err;
 		}
-		wb_hooks[i].registered = true;
-		if (direct)
+		if (direct && wb_hooks[i].registered)
 			wb_hook_init_direct(&wb_hooks[i]);
 	}
 	for (j = 0; j < ARRAY_SIZE(wb_inner_hooks); j++) {

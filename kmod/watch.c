@@ -254,6 +254,15 @@ struct wb_watch *wb_watch_create(const char *path_name,
 		w = ERR_PTR(err);
 		goto out;
 	}
+	err = wb_hooks_get_fs(path.dentry->d_sb->s_type);
+	if (err) {
+		wb_watches_dec();
+		mutex_unlock(&wb_watches_mutex);
+		wb_watch_free(w);
+		NL_SET_ERR_MSG(extack, "cannot hook this filesystem's own ioctls");
+		w = ERR_PTR(err);
+		goto out;
+	}
 	/* Still under the mutex: an unmark cannot come before the listing. */
 	err = wb_sb_mark(w);
 	if (err) {

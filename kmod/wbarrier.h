@@ -26,6 +26,7 @@ struct wb_target {
 	u64 offset;			/* data range, if has_range */
 	u64 length;
 	bool has_range;
+	bool lossy;			/* more changed than it names: rescan */
 };
 
 /* A queued record; the handles and the name follow in data[]. */
@@ -231,6 +232,7 @@ int wb_hooks_init(void);
 void wb_hooks_exit(void);
 int wb_hooks_arm(void);
 void wb_hooks_disarm(void);
+int wb_hooks_get_fs(struct file_system_type *type);
 unsigned long wb_hooks_nmissed(void);
 
 /* pending.c */

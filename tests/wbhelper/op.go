@@ -40,6 +40,10 @@ var ops = map[string]struct {
 	"mmap_readfirst":  {2, mmapReadFirst},
 	"pwritev2_append": {2, pwritev2Append},
 	"move_ext":        {2, moveExt},
+	"btrfs_subvol":    {2, func(a []string) error { return btrfsVolIoctl(a[0], a[1], -1, btrfsIocSubvolCreate) }},
+	"btrfs_snapshot":  {3, btrfsSnapshot},
+	"btrfs_destroy":   {2, func(a []string) error { return btrfsVolIoctl(a[0], a[1], -1, btrfsIocSnapDestroy) }},
+	"xfs_swapext_bad": {1, xfsSwapextBad},
 	"aio_write":       {4, aioWrite},
 	"uring_write":     {4, uringWrite},
 	// The same, printing how many async sections are held once submitted.
@@ -143,6 +147,52 @@ func moveExt(a []string) error {
 		return fmt.Errorf("EXT4_IOC_MOVE_EXT moved %d blocks", moved)
 	}
 	return nil
+}
+
+// The btrfs ioctls on struct btrfs_ioctl_vol_args (an fd and a 4088-byte
+// name): _IOW(0x94, nr, 4096 bytes).
+const (
+	btrfsIocSnapCreate   = 0x50009401
+	btrfsIocSubvolCreate = 0x5000940e
+	btrfsIocSnapDestroy  = 0x5000940f
+)
+
+// btrfsVolIoctl runs a btrfs volume ioctl on DIR for NAME, with fd (the
+// snapshot's source) when it is not -1.
+func btrfsVolIoctl(dir, name string, fd int, req uintptr) error {
+	d, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(d)
+	args := make([]byte, 4096)
+	binary.LittleEndian.PutUint64(args, uint64(int64(fd)))
+	copy(args[8:4095], name)
+	return ioctl(d, req, unsafe.Pointer(&args[0]))
+}
+
+// btrfsSnapshot SUBVOL DIR NAME: a snapshot of SUBVOL as DIR/NAME.
+func btrfsSnapshot(a []string) error {
+	src, err := unix.Open(a[0], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(src)
+	return btrfsVolIoctl(a[1], a[2], src, btrfsIocSnapCreate)
+}
+
+// xfsSwapextBad FILE: XFS_IOC_SWAPEXT on FILE with a zeroed struct
+// xfs_swapext (192 bytes), which xfs refuses: the ioctl is seen all the
+// same.
+func xfsSwapextBad(a []string) error {
+	fd, err := openRW(a[0])
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	sx := make([]byte, 192)
+	const xfsIocSwapext = 0xc0c0586d // _IOWR('X', 109, struct xfs_swapext)
+	return ioctl(fd, xfsIocSwapext, unsafe.Pointer(&sx[0]))
 }
 
 // openPair opens SRC for reading and DST (created) for writing.
