@@ -351,6 +351,13 @@ static int wb_target_dentry(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
+/* set_posix_acl(idmap, inode, type, acl) */
+static int wb_target_inode(struct pt_regs *regs, struct wb_target *t)
+{
+	t->inode = WB_ARG(struct inode *, 1);
+	return 1;
+}
+
 /* (idmap, dir, dentry, ...): mknod, mkdir, symlink, rmdir, unlink */
 static int wb_target_entry(struct pt_regs *regs, struct wb_target *t)
 {
@@ -606,6 +613,9 @@ static struct wb_hook wb_hooks[] = {
 			     wb_target_dentry, WB_SB_DENTRY(1)),
 	WB_RECORD("vfs_fileattr_set", WBARRIER_OP_ATTR, wb_target_dentry,
 		  WB_SB_DENTRY(1)),
+	/* 6.1: nfsd and ksmbd set ACLs with it, not through the xattr path */
+	WB_RECORD_IF_PRESENT("set_posix_acl", WBARRIER_OP_XATTR,
+			     wb_target_inode, WB_SB_INODE(1)),
 	/* namespace */
 	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
