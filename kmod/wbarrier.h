@@ -227,7 +227,7 @@ bool wb_fault_record_alloc(void);
 void wb_faults_init(void);
 void wb_faults_exit(void);
 
-/* hooks.c */
+/* hookarm.c */
 int wb_hooks_init(void);
 void wb_hooks_exit(void);
 int wb_hooks_arm(void);

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * How the hook table is hooked: every function is registered at load, by
+ * kretprobe, and armed only while a watch exists, by direct call where it
+ * can be (direct.c). A filesystem module's functions are registered when a
+ * filesystem of that type is first watched. Nothing is hooked in a kernel
+ * where a hooked function has a compiler's clone that calls may take.
+ */
+#include <linux/module.h>
+#include "hooks.h"
+
+static int wb_maxactive = 1024;
+module_param_named(maxactive, wb_maxactive, int, 0444);
+MODULE_PARM_DESC(maxactive,
+		 "Concurrent calls tracked per function hooked by a kretprobe; more are missed and make epochs lossy");
+
+static bool wb_direct_calls = true;
+module_param_named(direct_calls, wb_direct_calls, bool, 0444);
+MODULE_PARM_DESC(direct_calls,
+		 "Hook by ftrace direct calls where possible (N: kretprobes only)");
+
+static bool wb_wrapper;
+module_param_named(wrapper, wb_wrapper, bool, 0444);
+MODULE_PARM_DESC(wrapper,
+		 "With direct_calls: reach the same stubs by an ftrace IPMODIFY wrapper instead (to compare the mechanisms)");
+/* The modules of xfs and btrfs, once their hooks are registered. */
+static struct module *wb_fs_owners[2];
+
+/*
+ * Probe misses skip both handlers: the changes they hid are unrecorded. A
+ * missed wait probe hides none: its call keeps its section through that
+ * wait, as it would without wait probes.
+ */
+unsigned long wb_hooks_nmissed(void)
+{
+	unsigned long missed = 0;
+	size_t i;
+
+	for (i = 0; i < wb_nr_hooks; i++)
+		missed += READ_ONCE(wb_hooks[i].krp.nmissed) +
+			  READ_ONCE(wb_hooks[i].krp.kp.nmissed);
+	for (i = 0; i < wb_nr_inner_hooks; i++)
+		missed += READ_ONCE(wb_inner_hooks[i].kp.nmissed);
+	return missed;
+}
+
+/*
+ * The probes that are armed only while a watch exists: all but the scope
+ * hooks. The i-th of them in the order of wb_hooks_init(), or NULL for one
+ * that stays armed or that this kernel lacks; *@hook is its hook, if it is
+ * one, for a hook armed by direct call instead.
+ *
+ * A scope hook stays armed from load to unload: an open(O_CREAT) that began
+ * before the probes were armed would have no scope frame, and its create
+ * would degrade the new watch (see __wb_inner_pre()). Its entry handler
+ * keeps an instance only for calls that may create.
+ */
+#define WB_NR_PROBES (wb_nr_completions + wb_nr_hooks + \
+		      wb_nr_inner_hooks + wb_nr_waits)
+
+static struct kprobe *wb_switched_probe(size_t i, struct wb_hook **hook)
+{
+	*hook = NULL;
+	if (i < wb_nr_completions)
+		return &wb_completions[i].kp;
+	i -= wb_nr_completions;
+	if (i < wb_nr_hooks) {
+		if (!wb_hooks[i].registered ||
+		    wb_hooks[i].kind == WB_HOOK_SCOPE)
+			return NULL;
+		*hook = &wb_hooks[i];
+		return &wb_hooks[i].krp.kp;
+	}
+	i -= wb_nr_hooks;
+	if (i < wb_nr_inner_hooks)
+		return &wb_inner_hooks[i].kp;
+	return &wb_waits[i - wb_nr_inner_hooks].kp;
+}
+
+/*
+ * Arms the i-th switched probe: by direct call if its hook can be, else (or
+ * if another direct caller, a BPF fexit or a livepatch, has the function)
+ * by its kretprobe.
+ */
+static int wb_switch_arm(size_t i)
+{
+	struct wb_hook *h;
+	struct kprobe *kp = wb_switched_probe(i, &h);
+	int err;
+
+	if (!kp)
+		return 0;
+	if (h && h->armed_direct)	/* could not be detached last time */
+		return 0;
+	if (h && h->direct) {
+		err = wb_direct_arm(&h->dc);
+		if (!err) {
+			h->armed_direct = true;
+			return 0;
+		}
+		pr_warn("cannot call %s directly: %d; by kretprobe instead\n",
+			h->symbol, err);
+	}
+	err = enable_kprobe(kp);
+	if (err)
+		pr_err("cannot arm the probe on %s: %d\n", kp->symbol_name,
+		       err);
+	return err;
+}
+
+static void wb_switch_disarm(size_t i)
+{
+	struct wb_hook *h;
+	struct kprobe *kp = wb_switched_probe(i, &h);
+	int err;
+
+	if (!kp)
+		return;
+	if (h && h->armed_direct) {
+		if (!wb_direct_disarm(&h->dc))
+			h->armed_direct = false;
+		return;
+	}
+	err = disable_kprobe(kp);
+	if (err)	/* it stays armed: it costs, it breaks nothing */
+		pr_warn("cannot disarm the probe on %s: %d\n",
+			kp->symbol_name, err);
+}
+
+/* Disarms the first @n switched probes, the last one first. */
+static void wb_hooks_disarm_first(size_t n)
+{
+	while (n--)
+		wb_switch_disarm(n);
+}
+
+/*
+ * Arms the switched probes (completions first). When it returns, every
+ * call that starts on any CPU hits them: text patching syncs every CPU.
+ * Process context only: enable_kprobe() takes kprobe_mutex.
+ */
+int wb_hooks_arm(void)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < WB_NR_PROBES; i++) {
+		err = wb_switch_arm(i);
+		if (err) {
+			wb_hooks_disarm_first(i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Disarms them, in the reverse order. Only once no watch is listed and
+ * every section has drained: disarming neither waits for handlers running
+ * nor stops the calls in flight, whose return handlers still run (a
+ * disabled kretprobe keeps its rethook: only unregistering drops them),
+ * but with no watch none of them holds or enters a section.
+ */
+void wb_hooks_disarm(void)
+{
+	wb_hooks_disarm_first(WB_NR_PROBES);
+}
+
+/* Unregisters in the reverse order of wb_hooks_init(). */
+static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
+				size_t nr_inner, size_t nr_waits)
+{
+	size_t i;
+
+	while (nr_waits--)
+		unregister_kretprobe(&wb_waits[nr_waits]);
+	while (nr_inner--)
+		unregister_kprobe(&wb_inner_hooks[nr_inner].kp);
+	while (nr_hooks--) {
+		if (!wb_hooks[nr_hooks].registered)
+			continue;
+		unregister_kretprobe(&wb_hooks[nr_hooks].krp);
+		wb_hooks[nr_hooks].registered = false;
+	}
+	while (nr_completions--)
+		unregister_kprobe(&wb_completions[nr_completions].kp);
+	wb_direct_exit_all();
+	for (i = 0; i < ARRAY_SIZE(wb_fs_owners); i++) {
+		if (wb_fs_owners[i])
+			module_put(wb_fs_owners[i]);
+		wb_fs_owners[i] = NULL;
+	}
+}
+
+/*
+ * Prepares @h to be called directly once armed, if it can be: a hook whose
+ * frame no other probe looks for (scope and waiting hooks are found by their
+ * kretprobe instances) and whose arguments are all in registers. Its
+ * kretprobe, registered disarmed, stays: the fallback when arming.
+ */
+static void wb_hook_init_direct(struct wb_hook *h)
+{
+	int err;
+
+	BUILD_BUG_ON(sizeof(struct wb_frame) > WB_DIRECT_MAX_DATA);
+	if (h->kind == WB_HOOK_SCOPE || h->waits || h->stack_args)
+		return;
+	h->dc.wrapper = wb_wrapper;
+	h->dc.enter = wb_direct_hook_enter;
+	h->dc.exit = wb_direct_hook_exit;
+	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr,
+			     &h->look);
+	if (err) {
+		pr_info("%s: cannot be called directly (%d), kretprobe\n",
+			h->symbol, err);
+		return;
+	}
+	h->direct = true;
+}
+
+/*
+ * Whether calls to @symbol go through it. A compiler may clone a function
+ * (name.isra.0, name.constprop.0, name.part.0) and send some or all calls
+ * to the clone: a probe on the name would succeed and miss them without a
+ * trace. Such a kernel is refused, naming the function. (kallsyms has no
+ * exported iterator: a disarmed kprobe on each name is the lookup.)
+ */
+static int wb_check_not_cloned(const char *symbol)
+{
+	static const char *const clones[] = { "isra", "constprop", "part" };
+	struct kprobe kp;
+	char name[128];
+	size_t i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(clones); i++) {
+		snprintf(name, sizeof(name), "%s.%s.0", symbol, clones[i]);
+		memset(&kp, 0, sizeof(kp));
+		kp.symbol_name = name;
+		kp.flags = KPROBE_FLAG_DISABLED;
+		err = register_kprobe(&kp);
+		if (err == -ENOENT)
+			continue;
+		if (!err)
+			unregister_kprobe(&kp);
+		pr_err("%s has a copy, %s, that calls may go through instead: this kernel cannot be hooked\n",
+		       symbol, name);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/* Every hooked function, before any is hooked. */
+static int wb_hooks_check_not_cloned(void)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < wb_nr_completions && !err; i++)
+		err = wb_check_not_cloned(wb_completions[i].kp.symbol_name);
+	for (i = 0; i < wb_nr_hooks && !err; i++)
+		if (!wb_hooks[i].fs)
+			err = wb_check_not_cloned(wb_hooks[i].symbol);
+	for (i = 0; i < wb_nr_inner_hooks && !err; i++)
+		err = wb_check_not_cloned(wb_inner_hooks[i].symbol);
+	for (i = 0; i < wb_nr_waits && !err; i++)
+		err = wb_check_not_cloned(wb_waits[i].kp.symbol_name);
+	return err;
+}
+
+/*
+ * Registers @h's kretprobe: disarmed (wb_hooks_arm() arms it) but for a
+ * scope hook or a filesystem's hook, which is registered while watched.
+ * A function that an optional hook's kernel lacks is skipped.
+ */
+static int wb_hook_register(struct wb_hook *h)
+{
+	struct kretprobe *krp = &h->krp;
+	int err;
+
+	memset(krp, 0, sizeof(*krp));
+	krp->kp.symbol_name = h->symbol;
+	krp->entry_handler = wb_hook_entry;
+	krp->handler = wb_hook_return;
+	krp->data_size = h->waits ? sizeof(struct wb_wait_frame) :
+				    sizeof(struct wb_frame);
+	krp->maxactive = wb_maxactive;
+	if (h->kind != WB_HOOK_SCOPE && !h->fs)
+		krp->kp.flags = KPROBE_FLAG_DISABLED;
+	err = register_kretprobe(krp);
+	if (err == -ENOENT && h->optional) {
+		pr_info("%s: not in this kernel, not hooked\n", h->symbol);
+		return 0;
+	}
+	if (err) {
+		pr_err("cannot probe %s: %d\n", h->symbol, err);
+		return err;
+	}
+	h->registered = true;
+	return 0;
+}
+
+/*
+ * Hooks on a filesystem module's functions are registered when the first
+ * filesystem of the type is watched: then its module is loaded, held by the
+ * mounted superblock. They stay registered, armed and disarmed with the
+ * others, until this module unloads, and hold their module meanwhile so
+ * that its text stays. Under wb_watches_mutex.
+ */
+int wb_hooks_get_fs(struct file_system_type *type)
+{
+	struct wb_hook *h;
+	size_t slot;
+	int err = 0;
+
+	if (!strcmp(type->name, "xfs"))
+		slot = 0;
+	else if (!strcmp(type->name, "btrfs"))
+		slot = 1;
+	else
+		return 0;
+	if (wb_fs_owners[slot])
+		return 0;
+	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks && !err; h++) {
+		if (!h->fs || strcmp(h->fs, type->name))
+			continue;
+		err = wb_check_not_cloned(h->symbol);
+		if (!err)
+			err = wb_hook_register(h);
+	}
+	if (err) {
+		for (h = wb_hooks; h < wb_hooks + wb_nr_hooks; h++) {
+			if (h->fs && !strcmp(h->fs, type->name) &&
+			    h->registered) {
+				unregister_kretprobe(&h->krp);
+				h->registered = false;
+			}
+		}
+		return err;
+	}
+	__module_get(type->owner);
+	wb_fs_owners[slot] = type->owner;
+	return 0;
+}
+
+/*
+ * Completions first: no section may be handed to pending.c before. All but
+ * the scope hooks are registered disarmed: wb_hooks_arm() arms them.
+ */
+int wb_hooks_init(void)
+{
+	bool direct = wb_direct_calls && wb_direct_usable();
+	size_t c, i, j, k;
+	int err;
+
+	if (wb_direct_calls && !direct)
+		pr_info("indirect branch tracking is on: hooking by kretprobes only\n");
+	err = wb_hooks_check_not_cloned();
+	if (err)
+		return err;
+
+	for (c = 0; c < wb_nr_completions; c++) {
+		wb_completions[c].kp.pre_handler = wb_completion_pre;
+		wb_completions[c].kp.flags = KPROBE_FLAG_DISABLED;
+		err = register_kprobe(&wb_completions[c].kp);
+		if (err) {
+			pr_err("cannot probe %s: %d\n",
+			       wb_completions[c].kp.symbol_name, err);
+			wb_hooks_unregister(c, 0, 0, 0);
+			return err;
+		}
+	}
+	for (i = 0; i < wb_nr_hooks; i++) {
+		if (wb_hooks[i].fs)
+			continue;	/* wb_hooks_get_fs() */
+		err = wb_hook_register(&wb_hooks[i]);
+		if (err) {
+			wb_hooks_unregister(c, i, 0, 0);
+			return err;
+		}
+		if (direct && wb_hooks[i].registered)
+			wb_hook_init_direct(&wb_hooks[i]);
+	}
+	for (j = 0; j < wb_nr_inner_hooks; j++) {
+		struct kprobe *kp = &wb_inner_hooks[j].kp;
+
+		kp->symbol_name = wb_inner_hooks[j].symbol;
+		kp->pre_handler = wb_inner_pre;
+		kp->flags = KPROBE_FLAG_DISABLED;
+		err = register_kprobe(kp);
+		if (err) {
+			pr_err("cannot probe %s: %d\n", wb_inner_hooks[j].symbol,
+			       err);
+			wb_hooks_unregister(c, i, j, 0);
+			return err;
+		}
+	}
+	for (k = 0; k < wb_nr_waits; k++) {
+		struct kretprobe *krp = &wb_waits[k];
+
+		krp->entry_handler = wb_wait_entry;
+		krp->handler = wb_wait_return;
+		krp->data_size = sizeof(struct wb_wait_frame *);
+		krp->maxactive = wb_maxactive;
+		krp->kp.flags = KPROBE_FLAG_DISABLED;
+		err = register_kretprobe(krp);
+		if (err) {
+			pr_err("cannot probe %s: %d\n", krp->kp.symbol_name,
+			       err);
+			wb_hooks_unregister(c, i, j, k);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Only after every watch is gone: a kretprobe being unregistered drops the
+ * return handlers of its calls in flight, which would leave SRCU read
+ * sections held. With no watch, no entry handler enters one. The calls in
+ * flight through a direct-call stub return through it: unloading waits for
+ * them (wb_direct_exit_all()).
+ */
+void wb_hooks_exit(void)
+{
+	wb_hooks_unregister(wb_nr_completions, wb_nr_hooks,
+			    wb_nr_inner_hooks, wb_nr_waits);
+}

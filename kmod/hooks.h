@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The hook table shared by its three parts: hooktable.c says which kernel
+ * functions change what (the targets and the table), hooks.c what a hooked
+ * call does (enter the watch's SRCU read section, record, leave it), and
+ * hookarm.c how the functions are hooked (registration, arming, direct
+ * calls, the checks at load). Internal to those three.
+ */
+#ifndef WB_HOOKS_H
+#define WB_HOOKS_H
+
+#include <linux/kprobes.h>
+#include "direct.h"
+#include "wbarrier.h"
+
+/* A hooked call's data: the SRCU read section it holds, if any. */
+struct wb_frame {
+	struct wb_watch *w;
+	u64 epoch;
+	int idx;
+	const struct kiocb *kiocb;	/* async: its section is pending */
+};
+
+/* The frame of a hook that may wait: what to record again after a wait. */
+struct wb_wait_frame {
+	struct wb_frame f;
+	struct wb_target t;
+};
+
+enum wb_hook_kind {
+	WB_HOOK_RECORD,
+	WB_HOOK_SCOPE,
+	WB_HOOK_ASYNC,
+};
+
+struct wb_hook {
+	const char *symbol;
+	enum wb_hook_kind kind;
+	bool optional;		/* absent from some kernels: skipped there */
+	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
+	bool stack_args;	/* has arguments on the stack */
+	/*
+	 * A function of this filesystem's module: hooked (by kretprobe) only
+	 * while a filesystem of the type is watched (wb_hooks_get_fs()).
+	 */
+	const char *fs;
+	struct wb_sb_look look;	/* none: found with the targets only */
+	bool registered;
+	bool direct;		/* called directly once armed */
+	bool armed_direct;
+	u32 ops;
+	/*
+	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
+	 * changes and returns how many; SCOPE: non-zero if it may create.
+	 */
+	int (*target)(struct pt_regs *regs, struct wb_target *t);
+	/*
+	 * ASYNC: the request's kiocb, and whether a completion is to come,
+	 * from the call's int return value
+	 */
+	const struct kiocb *(*kiocb)(struct pt_regs *regs);
+	bool (*completes_later)(int ret);
+	struct kretprobe krp;	/* where not called directly */
+	struct wb_direct dc;
+};
+
+struct wb_inner_hook {
+	const char *symbol;
+	u32 ops;
+	int (*target)(struct pt_regs *regs, struct wb_target *t);
+	struct kprobe kp;
+};
+
+/*
+ * Completions of async writes. io_req_rw_complete() too: 6.12 may inline
+ * io_complete_rw() into the submitter's error path, but every completion
+ * it queues runs io_req_rw_complete() later. Releasing twice is harmless.
+ */
+struct wb_completion_probe {
+	const struct kiocb *(*kiocb)(struct pt_regs *regs);
+	struct kprobe kp;
+};
+
+extern struct wb_hook wb_hooks[];
+extern struct wb_inner_hook wb_inner_hooks[];
+extern struct wb_completion_probe wb_completions[];
+extern struct kretprobe wb_waits[];
+extern const size_t wb_nr_hooks, wb_nr_inner_hooks, wb_nr_completions,
+	wb_nr_waits;
+
+/* The n-th argument of a hooked call. */
+static inline unsigned long wb_arg(struct pt_regs *regs, unsigned int n)
+{
+	return regs_get_kernel_argument(regs, n);
+}
+
+/* hooks.c: the handlers */
+int wb_completion_pre(struct kprobe *kp, struct pt_regs *regs);
+int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int wb_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs);
+int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
+			 void *data);
+void wb_direct_hook_exit(struct wb_direct *dc, struct pt_regs *regs,
+			 void *data);
+int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs);
+int wb_wait_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
+int wb_wait_return(struct kretprobe_instance *ri, struct pt_regs *regs);
+
+#endif /* WB_HOOKS_H */
