@@ -495,13 +495,6 @@ struct wb_hook wb_hooks[] = {
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
-	/* filesystem ioctls that bypass the VFS helpers */
-	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
-			     wb_target_move_extents, WB_SB_FILE(0)),
-	WB_RECORD_FS("xfs", "xfs_file_ioctl", wb_target_xfs_ioctl),
-	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl),
-	WB_RECORD_FS("btrfs", "btrfs_ioctl", wb_target_btrfs_ioctl),
-	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl),
 	WB_RECORD("notify_change", 0, wb_target_setattr, WB_SB_DENTRY(1)),
 	WB_RECORD_STACK_ARGS("__vfs_setxattr_locked", WBARRIER_OP_XATTR,
 			     wb_target_dentry, WB_SB_DENTRY(1)),
@@ -516,6 +509,13 @@ struct wb_hook wb_hooks[] = {
 	/* 6.1: nfsd and ksmbd set ACLs with it, not through the xattr path */
 	WB_RECORD_IF_PRESENT("set_posix_acl", WBARRIER_OP_XATTR,
 			     wb_target_inode, WB_SB_INODE(1)),
+	/* filesystem ioctls that bypass the VFS helpers */
+	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
+			     wb_target_move_extents, WB_SB_FILE(0)),
+	WB_RECORD_FS("xfs", "xfs_file_ioctl", wb_target_xfs_ioctl),
+	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl),
+	WB_RECORD_FS("btrfs", "btrfs_ioctl", wb_target_btrfs_ioctl),
+	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl),
 	/* namespace */
 	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
