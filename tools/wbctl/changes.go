@@ -43,9 +43,13 @@ Text output: one line per object, key=value fields. --json: one JSON object
 per line. With --paths MOUNT, handles are resolved to paths relative to MOUNT
 (a path is empty if the object is gone); --print0 then prints only paths,
 each ending in a NUL byte, suitable for
-   rsync -a --from0 --files-from=- --delete-missing-args MOUNT/ DEST/
-(the current path of every changed object, and the old names of renamed and
-removed objects, which --delete-missing-args removes at DEST).
+   rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args MOUNT/ DEST/
+The list holds the current path of every changed object (every name of one
+with hard links) and the old names of renamed and removed objects, which
+--delete-missing-args removes at DEST (--force: also a directory that is
+not empty there). A listed directory is copied whole (-r, --delete): one
+that moved has contents no record names. -I copies a listed file even if
+its size and time look unchanged.
 
 If any epoch in the range is not sealed (not closed yet, lost in a crash,
 before the log began) or is lossy (records were lost), the log cannot say
@@ -57,7 +61,7 @@ log or watch, and it must rescan.
 Examples:
    wbctl changes --log data.log --since 41
    wbctl changes --log data.log --since 41 --paths /srv/data --print0 |
-      rsync -a --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
+      rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
 		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed"},
@@ -181,9 +185,10 @@ func queryChanges(l *changelog.Log, since uint64, until *uint64) (changelog.Chan
 }
 
 // pathResolver turns a handle into an absolute path, "" if the object is
-// gone; *resolver is the real one.
+// gone, and tells how many names it has; *resolver is the real one.
 type pathResolver interface {
 	path(h *record.FileHandle) (string, error)
+	links(h *record.FileHandle) (uint64, error)
 }
 
 // pathFinder resolves handles to paths relative to a mount.
@@ -197,10 +202,10 @@ type pathResolver interface {
 type pathFinder struct {
 	res   pathResolver
 	mount string
-	// walk returns the path (relative to mount) of every handle under
-	// mount, keyed by handleKey.
-	walk     func(mount string) (map[string]string, error)
-	byHandle map[string]string // the walk's result, once needed
+	// walk returns the paths (relative to mount) of every handle under
+	// mount, keyed by handleKey: more than one for hard links.
+	walk     func(mount string) (map[string][]string, error)
+	byHandle map[string][]string // the walk's result, once needed
 	// isAt reports whether the absolute path names the object of h: a
 	// disconnected "/NAME" may name another file when the mount is "/".
 	// nil: trust the path.
@@ -221,34 +226,42 @@ func (f *pathFinder) rel(h *record.FileHandle) (string, error) {
 	if err != nil || p == "" {
 		return "", err
 	}
-	if strings.HasSuffix(p, " (deleted)") {
-		return "", nil
-	}
 	rel, err := filepath.Rel(f.mount, p)
 	if err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && (f.isAt == nil || f.isAt(p, h)) {
 		return rel, nil
 	}
 	// It exists, but its path is not under the mount, or not its own:
 	// disconnected.
+	names, err := f.names(h)
+	if err != nil {
+		return "", err
+	}
+	return names[0], nil
+}
+
+// names returns every path of h relative to the mount (hard links), from
+// one walk of the mount, made when first needed.
+func (f *pathFinder) names(h *record.FileHandle) ([]string, error) {
 	if f.byHandle == nil {
+		var err error
 		if f.byHandle, err = f.walk(f.mount); err != nil {
-			return "", fmt.Errorf("looking for the paths of uncached handles: %w", err)
+			return nil, fmt.Errorf("looking for the paths of handles: %w", err)
 		}
 	}
-	if rel, ok := f.byHandle[handleKey(h.Type, h.Bytes)]; ok {
-		return rel, nil
+	if names := f.byHandle[handleKey(h.Type, h.Bytes)]; len(names) > 0 {
+		return names, nil
 	}
-	return "", fmt.Errorf("handle %v exists but has no path under %s (outside it, or another mount)", h, f.mount)
+	return nil, fmt.Errorf("handle %v exists but has no path under %s (outside it, or another mount)", h, f.mount)
 }
 
 // walkHandles maps the handle of every file under mount, on the mount's
-// filesystem, to its path relative to mount.
-func walkHandles(mount string) (map[string]string, error) {
+// filesystem, to its paths relative to mount.
+func walkHandles(mount string) (map[string][]string, error) {
 	var root unix.Stat_t
 	if err := unix.Stat(mount, &root); err != nil {
 		return nil, err
 	}
-	m := make(map[string]string)
+	m := make(map[string][]string)
 	err := filepath.WalkDir(mount, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -269,9 +282,7 @@ func walkHandles(mount string) (map[string]string, error) {
 			return err
 		}
 		key := handleKey(uint32(h.Type()), h.Bytes())
-		if _, ok := m[key]; !ok { // the first of hard links
-			m[key] = rel
-		}
+		m[key] = append(m[key], rel)
 		return nil
 	})
 	return m, err
@@ -364,7 +375,9 @@ func (o objectOut) writeText(w io.Writer) error {
 
 // changedPaths lists, sorted and without repeats, the current path of every
 // changed object and every name an object had (the old names of removed
-// and renamed objects included), relative to mount.
+// and renamed objects included), relative to mount. An object with hard
+// links is listed under each of its names: a copy that does not keep hard
+// links (rsync without -H) has a file for each.
 func changedPaths(c changelog.Changes, pf *pathFinder) ([]string, error) {
 	seen := make(map[string]bool)
 	for _, o := range c.Objects {
@@ -374,6 +387,19 @@ func changedPaths(c changelog.Changes, pf *pathFinder) ([]string, error) {
 		}
 		if out.Path != "" && out.Path != "." {
 			seen[out.Path] = true
+			n, err := pf.res.links(o.Handle)
+			if err != nil {
+				return nil, err
+			}
+			if n > 1 {
+				names, err := pf.names(o.Handle)
+				if err != nil {
+					return nil, err
+				}
+				for _, p := range names {
+					seen[p] = true
+				}
+			}
 		}
 		for _, e := range out.Entries {
 			if e.Path != "" {

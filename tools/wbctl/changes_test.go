@@ -129,6 +129,17 @@ type fakeResolver map[string]string
 
 func (f fakeResolver) path(h *record.FileHandle) (string, error) { return f[string(h.Bytes)], nil }
 
+// links: handles whose bytes begin with "H" have two names, others one.
+func (f fakeResolver) links(h *record.FileHandle) (uint64, error) {
+	switch {
+	case f[string(h.Bytes)] == "":
+		return 0, nil
+	case strings.HasPrefix(string(h.Bytes), "H"):
+		return 2, nil
+	}
+	return 1, nil
+}
+
 func TestChangedPaths(t *testing.T) {
 	c := changelog.Changes{Objects: []changelog.Object{
 		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "a", Ops: record.OpCreate}}},
@@ -138,16 +149,17 @@ func TestChangedPaths(t *testing.T) {
 			{Parent: fh(1, "D"), Name: "new", Ops: record.OpRenameTo},
 		}},
 		{Handle: fh(1, "X"), Ops: record.OpRemove, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "gone", Ops: record.OpRemove}}},
-		{Handle: fh(1, "Y"), Ops: record.OpData},                                               // deleted but open
+		{Handle: fh(1, "Y"), Ops: record.OpData},                                               // deleted but open: no path
+		{Handle: fh(1, "L"), Ops: record.OpData},                                               // alive, whatever its name
 		{Handle: fh(1, "R"), Ops: record.OpAttr},                                               // the mount itself
 		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "Q"), Name: "lost"}}}, // parent gone
 	}}
 	res := fakeResolver{
 		"D": "/m/dir", "A": "/m/dir/a", "C": "/m/dir/new", "R": "/m",
-		"Y": "/m/y (deleted)",
+		"L": "/m/report (deleted)",
 	}
 	walked := 0
-	pf := &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+	pf := &pathFinder{res: res, mount: "/m", walk: func(string) (map[string][]string, error) {
 		walked++
 		return nil, errors.New("no walk wanted")
 	}}
@@ -155,24 +167,30 @@ func TestChangedPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"dir/a", "dir/gone", "dir/new", "old"}
+	want := []string{"dir/a", "dir/gone", "dir/new", "old", "report (deleted)"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changedPaths (-want +got):\n%s", diff)
 	}
 
-	// Disconnected handles ("/NAME") are found by one walk of the mount.
+	// Disconnected handles ("/NAME") are found by one walk of the mount,
+	// and so are the other names of a file with hard links.
 	c.Objects = append(c.Objects,
 		changelog.Object{Handle: fh(1, "U"), Ops: record.OpData},
-		changelog.Object{Handle: fh(1, "V"), Ops: record.OpData})
-	res["U"], res["V"] = "/u", "/v"
-	pf = &pathFinder{res: res, mount: "/m", walk: func(string) (map[string]string, error) {
+		changelog.Object{Handle: fh(1, "V"), Ops: record.OpData},
+		changelog.Object{Handle: fh(1, "H"), Ops: record.OpData})
+	res["U"], res["V"], res["H"] = "/u", "/v", "/m/h1"
+	pf = &pathFinder{res: res, mount: "/m", walk: func(string) (map[string][]string, error) {
 		walked++
-		return map[string]string{handleKey(1, []byte("U")): "dir/u", handleKey(1, []byte("V")): "v"}, nil
+		return map[string][]string{
+			handleKey(1, []byte("U")): {"dir/u"},
+			handleKey(1, []byte("V")): {"v"},
+			handleKey(1, []byte("H")): {"dir/h2", "h1"},
+		}, nil
 	}}
 	if got, err = changedPaths(c, pf); err != nil {
 		t.Fatal(err)
 	}
-	want = []string{"dir/a", "dir/gone", "dir/new", "dir/u", "old", "v"}
+	want = []string{"dir/a", "dir/gone", "dir/h2", "dir/new", "dir/u", "h1", "old", "report (deleted)", "v"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("changedPaths with disconnected handles (-want +got):\n%s", diff)
 	}
@@ -183,8 +201,8 @@ func TestChangedPaths(t *testing.T) {
 	// With the mount at "/", a disconnected "/v" looks like a path under
 	// it: isAt tells.
 	res2 := fakeResolver{"V": "/v"}
-	pf2 := &pathFinder{res: res2, mount: "/", walk: func(string) (map[string]string, error) {
-		return map[string]string{handleKey(1, []byte("V")): "srv/v"}, nil
+	pf2 := &pathFinder{res: res2, mount: "/", walk: func(string) (map[string][]string, error) {
+		return map[string][]string{handleKey(1, []byte("V")): {"srv/v"}}, nil
 	}, isAt: func(p string, h *record.FileHandle) bool { return p == "/srv/v" }}
 	c2 := changelog.Changes{Objects: []changelog.Object{{Handle: fh(1, "V"), Ops: record.OpData}}}
 	if got, err = changedPaths(c2, pf2); err != nil {
@@ -215,12 +233,15 @@ func TestWalkHandles(t *testing.T) {
 	if err != nil {
 		t.Skipf("name_to_handle_at: %v", err)
 	}
+	if err := os.Link(filepath.Join(dir, "a", "b", "f"), filepath.Join(dir, "a", "g")); err != nil {
+		t.Fatal(err)
+	}
 	m, err := walkHandles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := m[handleKey(uint32(h.Type()), h.Bytes())]; got != "a/b/f" {
-		t.Errorf("walkHandles: path %q, want a/b/f", got)
+	if diff := cmp.Diff([]string{"a/b/f", "a/g"}, m[handleKey(uint32(h.Type()), h.Bytes())]); diff != "" {
+		t.Errorf("walkHandles: the paths of a file with two links (-want +got):\n%s", diff)
 	}
 	if !handleIsAt(filepath.Join(dir, "a", "b", "f"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
 		t.Error("handleIsAt: false for the file's own handle")
@@ -228,7 +249,7 @@ func TestWalkHandles(t *testing.T) {
 	if handleIsAt(filepath.Join(dir, "a"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
 		t.Error("handleIsAt: true for another file")
 	}
-	if len(m) != 4 { // ., a, a/b, a/b/f
+	if len(m) != 4 { // ., a, a/b, a/b/f and a/g
 		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
 	}
 }

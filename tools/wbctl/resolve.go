@@ -36,11 +36,37 @@ func (r *resolver) path(h *record.FileHandle) (string, error) {
 		return "", fmt.Errorf("resolving handle %v: %w", h, err)
 	}
 	defer unix.Close(fd)
+	// Removed but still open somewhere: gone, whatever its name says (a
+	// live file may be named "x (deleted)").
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", fmt.Errorf("resolving handle %v: %w", h, err)
+	}
+	if st.Nlink == 0 {
+		return "", nil
+	}
 	p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 	if err != nil {
 		return "", fmt.Errorf("resolving handle %v: %w", h, err)
 	}
 	return p, nil
+}
+
+// links returns how many names the object has (0 if it is gone).
+func (r *resolver) links(h *record.FileHandle) (uint64, error) {
+	fd, err := unix.OpenByHandleAt(r.mountFD, unix.NewFileHandle(int32(h.Type), h.Bytes), unix.O_PATH|unix.O_CLOEXEC)
+	if errors.Is(err, unix.ESTALE) || errors.Is(err, unix.ENOENT) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("resolving handle %v: %w", h, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, fmt.Errorf("resolving handle %v: %w", h, err)
+	}
+	return uint64(st.Nlink), nil
 }
 
 // resolve fills in the paths of the record's object and parent.
