@@ -141,8 +141,11 @@ func xattrState(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("listxattr %s: %w", path, err)
 	}
+	// Sorted: filesystems list them in orders of their own.
+	names := strings.Split(string(buf[:n]), "\x00")
+	slices.Sort(names)
 	var state string
-	for _, name := range strings.Split(string(buf[:n]), "\x00") {
+	for _, name := range names {
 		if name == "" {
 			continue
 		}
