@@ -6,7 +6,7 @@
 // kernel's epoch-closed marker for epoch N arrives (after the barrier, and
 // after syncfs if the daemon does one), the daemon seals N. Sealing first
 // makes every earlier frame durable (write, fsync), then writes the seal
-// frame and fsyncs it: this is the durable checkpoint of DESIGN.md. After a
+// frame and fsyncs it: this is the durable checkpoint. After a
 // crash, every sealed epoch is complete in the log; an epoch that is not
 // sealed is "unknown", never "unchanged", and Changes tells the consumer to
 // rescan.

@@ -17,7 +17,7 @@ import (
 )
 
 // lazytimeNote goes with every "rescan required": a rescan by ctime alone
-// can miss changes on a lazytime mount after a crash (DESIGN.md).
+// can miss changes on a lazytime mount after a crash (docs/changes.md).
 const lazytimeNote = "on a lazytime mount, timestamps may be stale on disk after a crash: the rescan must not trust ctime alone (compare size and content, or rescan everything)"
 
 // rescanError is "the log cannot vouch for the range": exit code exitRescan.
@@ -63,14 +63,15 @@ Examples:
    wbctl changes --log data.log --since 41 --paths /srv/data --print0 |
       rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
-		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed"},
+		logFlag,
+		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed", DefaultText: "none: give --since or --consumer"},
 		&cli.StringFlag{Name: "consumer", Usage: "take --since from the cursor of consumer `NAME` (see wbctl consumer)"},
-		&cli.Uint64Flag{Name: "until", Usage: "the last epoch to list (`M`; default: the last sealed epoch)"},
+		&cli.Uint64Flag{Name: "until", Usage: "the last epoch to list (`M`)", DefaultText: "the last sealed epoch"},
 		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT` (needs CAP_DAC_READ_SEARCH)"},
 		&cli.BoolFlag{Name: "print0", Usage: "print only the paths, each ending in NUL (needs --paths)"},
 		jsonFlag,
 	},
+	Before: requireLog,
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() != 0 {
 			return usageError{"changes: unexpected arguments (the log is --log FILE)"}

@@ -170,3 +170,36 @@ func TestUnknownCommand(t *testing.T) {
 		}
 	}
 }
+
+// A missing --log is a usage error (exit 2) on stderr: nothing on stdout,
+// which a script may pipe on (to rsync, say).
+func TestMissingLog(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"changes", "--since", "1"}, "changes: --log FILE is required"},
+		{[]string{"daemon", "/mnt"}, "daemon: --log FILE is required"},
+		{[]string{"consumer", "add", "backup"}, "consumer add: --log FILE is required"},
+		{[]string{"consumer", "ack", "backup", "3"}, "consumer ack: --log FILE is required"},
+		{[]string{"consumer", "list"}, "consumer list: --log FILE is required"},
+		{[]string{"consumer", "rm", "backup"}, "consumer rm: --log FILE is required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			app := newApp()
+			var out, errOut bytes.Buffer
+			app.Writer, app.ErrWriter = &out, &errOut
+			err := app.Run(append([]string{"wbctl"}, tt.args...))
+			if code := exitCode(err); code != exitUsage {
+				t.Errorf("exit code %d (%v), want %d", code, err, exitUsage)
+			}
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+			if out.Len() != 0 || errOut.Len() != 0 {
+				t.Errorf("printed %q and %q, want nothing (main prints the error)", out.String(), errOut.String())
+			}
+		})
+	}
+}

@@ -11,7 +11,21 @@ import (
 	"github.com/wbarrier/wbarrier/tools/internal/consumers"
 )
 
-var logFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true}
+var logFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE` (required)"}
+
+// requireLog is the Before of every command with --log: without it, a usage
+// error (exit 2, on stderr), not the help on stdout that a script would
+// pipe on.
+func requireLog(ctx *cli.Context) error {
+	if ctx.String("log") != "" {
+		return nil
+	}
+	name := ctx.Command.Name
+	if l := ctx.Lineage(); len(l) > 1 && l[1].Command != nil && l[1].Command.Name != "" && l[1].Command.Name != ctx.App.Name {
+		name = l[1].Command.Name + " " + name // a subcommand
+	}
+	return usageError{name + ": --log FILE is required"}
+}
 
 // consumerLog opens the log of a consumer command: its last sealed epoch
 // and the ID its cursors file is bound to.
@@ -72,7 +86,8 @@ which is right for a consumer that has just scanned everything).
 
 Example:
    wbctl consumer add --log /var/lib/wbarrier/data.log backup`,
-			Flags: []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)"}},
+			Flags:  []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)", DefaultText: "the last sealed epoch"}},
+			Before: requireLog,
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
 					return usageError{"consumer add: expected one NAME"}
@@ -107,7 +122,8 @@ named on stderr).
 
 Example:
    wbctl consumer ack --log /var/lib/wbarrier/data.log backup 42`,
-			Flags: []cli.Flag{logFlag},
+			Flags:  []cli.Flag{logFlag},
+			Before: requireLog,
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
 					return usageError{"consumer ack: expected NAME EPOCH"}
@@ -132,7 +148,8 @@ Example:
 
 Example:
    wbctl consumer list --json --log /var/lib/wbarrier/data.log`,
-			Flags: []cli.Flag{logFlag, jsonFlag},
+			Flags:  []cli.Flag{logFlag, jsonFlag},
+			Before: requireLog,
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 0 {
 					return usageError{"consumer list: no arguments expected"}
@@ -175,7 +192,8 @@ Example:
 
 Example:
    wbctl consumer rm --log /var/lib/wbarrier/data.log backup`,
-			Flags: []cli.Flag{logFlag},
+			Flags:  []cli.Flag{logFlag},
+			Before: requireLog,
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
 					return usageError{"consumer rm: expected one NAME"}

@@ -67,7 +67,7 @@ Examples:
    wbctl daemon --barrier-interval 1m --log /var/lib/wbarrier/data.log /srv/data
    wbctl daemon --once --log data.log /srv/data`,
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
+		logFlag,
 		&cli.BoolFlag{Name: "once", Usage: "drain what is queued now, then exit"},
 		&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "drain at least this often"},
 		&cli.DurationFlag{Name: "min-interval", Value: 100 * time.Millisecond, Usage: "drain at most this often (at most every --interval if that is shorter)"},
@@ -76,6 +76,7 @@ Examples:
 		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
 		&cli.Int64Flag{Name: "segment-size", Value: defaultSegmentSize, Usage: "start a new log segment at a seal once the current one holds `BYTES` (0: never)"},
 	},
+	Before: requireLog,
 	Action: func(ctx *cli.Context) error {
 		if ctx.Int("barrier-records") < 0 || ctx.Duration("barrier-interval") < 0 || ctx.Duration("min-interval") < 0 || ctx.Int64("segment-size") < 0 {
 			return usageError{"daemon: --barrier-records, --barrier-interval, --min-interval and --segment-size must not be negative"}
