@@ -2,6 +2,7 @@ package changelog
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -131,5 +132,27 @@ func checkContents(t testing.TB, l *Log, recs []record.Record) {
 	}
 	if diff := cmp.Diff(wantSeals, l.Seals(), equate); diff != "" {
 		t.Errorf("Seals() mismatch (-want +got):\n%s", diff)
+	}
+	// EachFrame: records and seals in the order they were appended.
+	var want, got []string
+	for _, r := range recs {
+		if r.Type == record.TypeEpochClosed {
+			want = append(want, fmt.Sprintf("seal %d", r.Epoch))
+		} else {
+			want = append(want, fmt.Sprintf("record %d", r.Seq))
+		}
+	}
+	err := l.EachFrame(func(r record.Record) error {
+		got = append(got, fmt.Sprintf("record %d", r.Seq))
+		return nil
+	}, func(s Seal) error {
+		got = append(got, fmt.Sprintf("seal %d", s.Epoch))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, equate); diff != "" {
+		t.Errorf("EachFrame order mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -15,6 +15,7 @@ type Log struct {
 	header   Header
 	records  []record.Record
 	seals    []Seal
+	sealPos  []int // how many records precede each seal in the files
 	recovery *Recovery
 	segments []string // the files read, oldest first
 	nextSeq  uint64
@@ -51,6 +52,29 @@ func (l *Log) Records() []record.Record { return slices.Clone(l.records) }
 
 // Seals returns the seals in file order, which is increasing epoch order.
 func (l *Log) Seals() []Seal { return slices.Clone(l.seals) }
+
+// EachFrame calls record for every change record and seal for every seal,
+// in file order (records of later epochs may come before the seal of an
+// earlier one), and stops at the first error either returns.
+func (l *Log) EachFrame(record func(record.Record) error, seal func(Seal) error) error {
+	next := 0
+	for i, s := range l.seals {
+		for ; next < l.sealPos[i]; next++ {
+			if err := record(l.records[next]); err != nil {
+				return err
+			}
+		}
+		if err := seal(s); err != nil {
+			return err
+		}
+	}
+	for ; next < len(l.records); next++ {
+		if err := record(l.records[next]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Segments returns the files of the log, oldest first.
 func (l *Log) Segments() []string { return slices.Clone(l.segments) }
@@ -169,6 +193,7 @@ func (st *parser) segment(data []byte, path string) error {
 				return corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
 			}
 			l.seals = append(l.seals, s)
+			l.sealPos = append(l.sealPos, len(l.records))
 			if s.Seq != 0 {
 				l.nextSeq = max(l.nextSeq, s.Seq+1)
 			}

@@ -455,3 +455,22 @@ func TestRecordOfNextEpochBeforeSeal(t *testing.T) {
 		t.Errorf("Seals() = %v, want 2 records each", s)
 	}
 }
+
+// Records of the next epoch may be drained before the seal of the one
+// before: EachFrame gives them in file order, not grouped by epoch.
+func TestEachFrameInterleaved(t *testing.T) {
+	recs := []record.Record{
+		write(1, 1, "A", 0, 4),
+		write(3, 2, "B", 0, 4),
+		closed(1, false),
+		write(4, 2, "A", 4, 4),
+		closed(2, false),
+		write(6, 3, "C", 0, 1),
+	}
+	recs[2].Seq, recs[4].Seq = 2, 5
+	l, err := Open(writeLog(t, t.TempDir(), recs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkContents(t, l, recs)
+}

@@ -301,6 +301,7 @@ type entryOut struct {
 type rangeOut struct {
 	Offset uint64 `json:"offset"`
 	Length uint64 `json:"length"`
+	EOF    bool   `json:"eof,omitempty"` // it runs to the end of the file
 }
 
 // objectOut is one changed object as printed by "changes".
@@ -319,7 +320,7 @@ func newObjectOut(o changelog.Object, pf *pathFinder) (objectOut, error) {
 	out := objectOut{Ops: o.Ops.String(), FirstEpoch: o.FirstEpoch, LastEpoch: o.LastEpoch,
 		Records: o.Records, Handle: handleJSON(o.Handle)}
 	for _, r := range o.Ranges {
-		out.Ranges = append(out.Ranges, rangeOut{r.Offset, r.Length})
+		out.Ranges = append(out.Ranges, rangeOut{r.Offset, r.Length, toEOF(r.Offset, r.Length)})
 	}
 	for _, e := range o.Entries {
 		eo := entryOut{Ops: e.Ops.String(), Parent: handleJSON(e.Parent), Name: e.Name}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 var logCommand = &cli.Command{
@@ -59,39 +60,32 @@ func dumpLog(ctx *cli.Context, l *changelog.Log) error {
 	if err != nil {
 		return err
 	}
-	for _, r := range l.Records() {
+	record := func(r record.Record) error {
 		out := newRecordOut(r)
 		if asJSON {
-			err = printJSON(ctx, out)
-		} else {
-			err = out.writeText(ctx.App.Writer)
+			return printJSON(ctx, out)
 		}
-		if err != nil {
-			return err
-		}
+		return out.writeText(ctx.App.Writer)
 	}
-	for _, s := range l.Seals() {
+	seal := func(s changelog.Seal) error {
 		if asJSON {
-			err = printJSON(ctx, struct {
+			return printJSON(ctx, struct {
 				Epoch   uint64 `json:"epoch"`
 				Sealed  bool   `json:"sealed"`
 				Records uint64 `json:"records"`
 				Seq     uint64 `json:"seq,omitempty"`
 				Lossy   bool   `json:"lossy,omitempty"`
 			}{s.Epoch, true, s.Records, s.Seq, s.Lossy})
-		} else {
-			more := ""
-			if s.Seq != 0 {
-				more = fmt.Sprintf(" seq=%d", s.Seq)
-			}
-			if s.Lossy {
-				more += " lossy"
-			}
-			_, err = fmt.Fprintf(ctx.App.Writer, "epoch=%d sealed records=%d%s\n", s.Epoch, s.Records, more)
 		}
-		if err != nil {
-			return err
+		more := ""
+		if s.Seq != 0 {
+			more = fmt.Sprintf(" seq=%d", s.Seq)
 		}
+		if s.Lossy {
+			more += " lossy"
+		}
+		_, err := fmt.Fprintf(ctx.App.Writer, "epoch=%d sealed records=%d%s\n", s.Epoch, s.Records, more)
+		return err
 	}
-	return nil
+	return l.EachFrame(record, seal)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -15,7 +16,8 @@ func TestLogDumpSeals(t *testing.T) {
 		m.Seq = seq
 		return m
 	}
-	log := writeLog(t, write(1, 1, "A", 0, 4), marker(2, 1, false), marker(3, 2, true), closed(3, false))
+	log := writeLog(t, write(1, 1, "A", 0, 4), marker(2, 1, false), marker(3, 2, true), closed(3, false),
+		write(4, 4, "B", 10, math.MaxUint64-10)) // an append: to EOF
 	tests := []struct {
 		name string
 		args []string
@@ -25,12 +27,14 @@ func TestLogDumpSeals(t *testing.T) {
 			"seq=1 epoch=1 change ops=data fh=1:41 range=0+4\n" +
 			"epoch=1 sealed records=1 seq=2\n" +
 			"epoch=2 sealed records=0 seq=3 lossy\n" +
-			"epoch=3 sealed records=0\n"},
+			"epoch=3 sealed records=0\n" +
+			"seq=4 epoch=4 change ops=data fh=1:42 range=10+eof\n"},
 		{"json", []string{"log", "dump", "--json", log}, `{"fstype":"tmpfs","mount":"/mnt/t"}` + "\n" +
 			`{"seq":1,"epoch":1,"type":"change","ops":"data","handle":{"type":1,"hex":"41"},"offset":0,"length":4}` + "\n" +
 			`{"epoch":1,"sealed":true,"records":1,"seq":2}` + "\n" +
 			`{"epoch":2,"sealed":true,"records":0,"seq":3,"lossy":true}` + "\n" +
-			`{"epoch":3,"sealed":true,"records":0}` + "\n"},
+			`{"epoch":3,"sealed":true,"records":0}` + "\n" +
+			`{"seq":4,"epoch":4,"type":"change","ops":"data","handle":{"type":1,"hex":"42"},"offset":10,"length":18446744073709551605,"eof":true}` + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ type recordOut struct {
 	Name   string     `json:"name,omitempty"`
 	Offset *uint64    `json:"offset,omitempty"`
 	Length *uint64    `json:"length,omitempty"`
+	EOF    bool       `json:"eof,omitempty"` // the range runs to the end of the file
 	Lossy  bool       `json:"lossy,omitempty"`
 	Path   string     `json:"path,omitempty"` // of the object, with --paths
 	Dir    string     `json:"dir,omitempty"`  // of the parent, with --paths
@@ -46,14 +47,19 @@ func newRecordOut(r record.Record) recordOut {
 	}
 	if r.HasRange {
 		out.Offset, out.Length = &r.Offset, &r.Length
+		out.EOF = toEOF(r.Offset, r.Length)
 	}
 	return out
 }
 
+// toEOF reports whether a range runs to the end of the file: the kernel
+// says so with the largest length the offset allows.
+func toEOF(off, length uint64) bool { return off+length == math.MaxUint64 }
+
 // rangeText is "offset+length", or "offset+eof" for a range that runs to the
 // end of the file (an append, whose offset the kernel picks later).
 func rangeText(off, length uint64) string {
-	if off+length == math.MaxUint64 {
+	if toEOF(off, length) {
 		return fmt.Sprintf("%d+eof", off)
 	}
 	return fmt.Sprintf("%d+%d", off, length)
