@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -37,7 +39,7 @@ var changesCommand = &cli.Command{
 --since (or the cursor of --consumer) up to --until (default: the last sealed epoch), one per object, the
 records of an object merged: its ops ORed, its data ranges joined, the names
 it had (parent and name; for a rename, the old and the new). A consumer keeps
-the last epoch it processed and passes it as --since next time.
+the cursor of what it processed and passes it as --since next time.
 
 Text output: one line per object, key=value fields. --json: one JSON object
 per line. With --paths MOUNT, handles are resolved to paths relative to MOUNT
@@ -54,9 +56,12 @@ its size and time look unchanged.
 If any epoch in the range is not sealed (not closed yet, lost in a crash,
 before the log began) or is lossy (records were lost), the log cannot say
 what changed: nothing is printed to stdout, the reason goes to stderr, and
-the exit status is 3 ("rescan required"). --since beyond the last sealed
-epoch is an error (exit status 1): the consumer's cursor belongs to another
-log or watch, and it must rescan.
+the exit status is 3 ("rescan required"). So is a cursor of another log, or
+beyond the last sealed epoch (another watch's).
+
+Having answered, changes reports the cursor LOGID:M for the next --since:
+as a last JSON object with --json, else on stderr; --cursor-file writes it
+to a file, atomically (not on exit 3).
 
 Examples:
    wbctl changes --log data.log --since 41
@@ -64,9 +69,10 @@ Examples:
       rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{
 		logFlag,
-		&cli.Uint64Flag{Name: "since", Usage: "the last epoch already processed (`N`); changes after it are listed", DefaultText: "none: give --since or --consumer"},
+		&cli.StringFlag{Name: "since", Usage: "the cursor: the last epoch already processed, `N` or LOGID:N as changes reported it; changes after it are listed", DefaultText: "none: give --since or --consumer"},
 		&cli.StringFlag{Name: "consumer", Usage: "take --since from the cursor of consumer `NAME` (see wbctl consumer)"},
 		&cli.Uint64Flag{Name: "until", Usage: "the last epoch to list (`M`)", DefaultText: "the last sealed epoch"},
+		&cli.StringFlag{Name: "cursor-file", Usage: "once answered, write the cursor LOGID:M to `FILE` (atomically; not on exit 3)"},
 		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT` (needs CAP_DAC_READ_SEARCH)"},
 		&cli.BoolFlag{Name: "print0", Usage: "print only the paths, each ending in NUL (needs --paths)"},
 		jsonFlag,
@@ -93,7 +99,19 @@ Examples:
 		if rec := l.Recovery(); rec != nil {
 			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 		}
-		since := ctx.Uint64("since")
+		id := logID(l.Header())
+		var since uint64
+		if ctx.IsSet("since") {
+			cursorLog, n, err := parseCursor(ctx.String("since"))
+			if err != nil {
+				return err
+			}
+			if cursorLog != "" && cursorLog != id {
+				last, _ := l.LastSealed()
+				return rescanError{from: last, reason: fmt.Sprintf("the cursor %s belongs to log %s, not to this log (%s): it was made anew; after the rescan, go on from %s:%d", ctx.String("since"), cursorLog, id, id, last)}
+			}
+			since = n
+		}
 		if name := ctx.String("consumer"); name != "" {
 			s, err := consumers.Load(consumers.Path(path), logID(l.Header()))
 			if err != nil {
@@ -114,6 +132,12 @@ Examples:
 		if err != nil {
 			return err
 		}
+		cursor := fmt.Sprintf("%s:%d", id, c.Until)
+		if f := ctx.String("cursor-file"); f != "" {
+			if err := writeFileAtomic(f, []byte(cursor+"\n")); err != nil {
+				return err
+			}
+		}
 		var pf *pathFinder
 		mount := ctx.String("paths")
 		if mount != "" {
@@ -132,32 +156,86 @@ Examples:
 			defer r.close()
 			pf = &pathFinder{res: r, mount: mount, walk: walkHandles, isAt: handleIsAt}
 		}
-		switch {
-		case ctx.Bool("print0"):
-			return printPaths(ctx.App.Writer, c, pf)
-		case ctx.Bool("json"):
-			for _, o := range c.Objects {
-				out, err := newObjectOut(o, pf)
-				if err != nil {
-					return err
-				}
-				if err := printJSON(ctx, out); err != nil {
-					return err
-				}
-			}
-			return nil
+		if err := printChanges(ctx, c, pf); err != nil {
+			return err
 		}
-		for _, o := range c.Objects {
-			out, err := newObjectOut(o, pf)
-			if err != nil {
-				return err
-			}
-			if err := out.writeText(ctx.App.Writer); err != nil {
-				return err
-			}
+		if ctx.Bool("json") {
+			return printJSON(ctx, cursorOut{Cursor: cursor, Log: id, Until: c.Until})
 		}
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: answered up to epoch %d: cursor %s\n", c.Until, cursor)
 		return nil
 	},
+}
+
+// cursorOut ends the JSON output of changes: what it answered.
+type cursorOut struct {
+	Cursor string `json:"cursor"` // LOGID:M, for the next --since
+	Log    string `json:"log"`
+	Until  uint64 `json:"until"`
+}
+
+// parseCursor reads N or LOGID:N; the log id is "" in the first form.
+func parseCursor(s string) (string, uint64, error) {
+	id, n, found := strings.Cut(s, ":")
+	if !found {
+		id, n = "", s
+	}
+	epoch, err := strconv.ParseUint(n, 10, 64)
+	if err != nil || (found && id == "") {
+		return "", 0, usageError{fmt.Sprintf("changes: --since %q: want N or LOGID:N", s)}
+	}
+	return id, epoch, nil
+}
+
+// writeFileAtomic replaces path with data: a reader sees the old file or
+// the new one, never a part, and the new one is on disk when it returns.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing the cursor file: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// printChanges prints what changed: paths, JSON objects or text lines.
+func printChanges(ctx *cli.Context, c changelog.Changes, pf *pathFinder) error {
+	if ctx.Bool("print0") {
+		return printPaths(ctx.App.Writer, c, pf)
+	}
+	for _, o := range c.Objects {
+		out, err := newObjectOut(o, pf)
+		if err != nil {
+			return err
+		}
+		if ctx.Bool("json") {
+			err = printJSON(ctx, out)
+		} else {
+			err = out.writeText(ctx.App.Writer)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // queryChanges answers (since, until] from l; until nil means the last
@@ -165,8 +243,7 @@ Examples:
 func queryChanges(l *changelog.Log, since uint64, until *uint64) (changelog.Changes, error) {
 	last, _ := l.LastSealed()
 	if since > last {
-		return changelog.Changes{}, fmt.Errorf("--since %d is beyond the last sealed epoch %d of the log: the cursor belongs to another log or watch; rescan and start again from epoch %d",
-			since, last, last)
+		return changelog.Changes{}, rescanError{from: last, reason: fmt.Sprintf("the cursor %d is beyond the last sealed epoch %d of the log: it belongs to another log or watch", since, last)}
 	}
 	u := last
 	if until != nil {

@@ -81,7 +81,7 @@ ops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/"o
 			name:     "since beyond the last sealed",
 			args:     []string{"--since", "5"},
 			wantErr:  "beyond the last sealed epoch 4",
-			wantCode: exitError,
+			wantCode: exitRescan,
 		},
 		{
 			name:     "until before since",
@@ -96,22 +96,50 @@ ops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/"o
 			wantCode: exitUsage,
 		},
 		{
-			name:    "json",
-			args:    []string{"--since", "3", "--json"},
-			wantOut: `{"ops":"data","first_epoch":4,"last_epoch":4,"records":1,"handle":{"type":1,"hex":"42"},"ranges":[{"offset":0,"length":1}]}` + "\n",
+			name: "json",
+			args: []string{"--since", "3", "--json"},
+			wantOut: `{"ops":"data","first_epoch":4,"last_epoch":4,"records":1,"handle":{"type":1,"hex":"42"},"ranges":[{"offset":0,"length":1}]}` + "\n" +
+				`{"cursor":"@ID@:4","log":"@ID@","until":4}` + "\n",
+		},
+		{
+			name:    "a cursor of this log",
+			args:    []string{"--since", "@ID@:3"},
+			wantOut: "ops=data epochs=4-4 records=1 fh=1:42 ranges=0+1\n",
+			wantErr: "answered up to epoch 4: cursor @ID@:4",
+		},
+		{
+			name:     "a cursor of another log",
+			args:     []string{"--since", "0123456789abcdef:3"},
+			wantErr:  "rescan required from epoch 4: the cursor 0123456789abcdef:3 belongs to log 0123456789abcdef, not to this log (@ID@)",
+			wantCode: exitRescan,
+		},
+		{
+			name:     "a cursor that is not one",
+			args:     []string{"--since", ":3"},
+			wantErr:  `--since ":3": want N or LOGID:N`,
+			wantCode: exitUsage,
 		},
 	}
+	l, err := changelog.Open(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := logID(l.Header())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, errOut, code := run(append([]string{"changes", "--log", log}, tt.args...)...)
+			args := append([]string{"changes", "--log", log}, tt.args...)
+			for i := range args {
+				args[i] = strings.ReplaceAll(args[i], "@ID@", id)
+			}
+			out, errOut, code := run(args...)
 			if code != tt.wantCode {
 				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.wantCode, errOut)
 			}
-			if diff := cmp.Diff(tt.wantOut, out); diff != "" {
+			if diff := cmp.Diff(strings.ReplaceAll(tt.wantOut, "@ID@", id), out); diff != "" {
 				t.Errorf("stdout (-want +got):\n%s", diff)
 			}
-			if !strings.Contains(errOut, tt.wantErr) {
-				t.Errorf("stderr %q does not contain %q", errOut, tt.wantErr)
+			if wantErr := strings.ReplaceAll(tt.wantErr, "@ID@", id); !strings.Contains(errOut, wantErr) {
+				t.Errorf("stderr %q does not contain %q", errOut, wantErr)
 			}
 		})
 	}
@@ -251,5 +279,30 @@ func TestWalkHandles(t *testing.T) {
 	}
 	if len(m) != 4 { // ., a, a/b, a/b/f and a/g
 		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
+	}
+}
+
+// --cursor-file holds what changes answered, and is left alone when it
+// tells to rescan.
+func TestChangesCursorFile(t *testing.T) {
+	log := writeLog(t, write(1, 1, "A", 0, 4), closed(1, false), write(2, 2, "A", 0, 4), closed(2, true))
+	l, err := changelog.Open(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cursor := filepath.Join(t.TempDir(), "cursor")
+	if _, errOut, code := run("changes", "--log", log, "--since", "0", "--until", "1", "--cursor-file", cursor); code != 0 {
+		t.Fatalf("exit code %d: %s", code, errOut)
+	}
+	want := logID(l.Header()) + ":1\n"
+	if b, err := os.ReadFile(cursor); err != nil || string(b) != want {
+		t.Fatalf("cursor file %q (%v), want %q", b, err, want)
+	}
+	// Epoch 2 is lossy: rescan, and the cursor stays.
+	if _, _, code := run("changes", "--log", log, "--since", strings.TrimSpace(want), "--cursor-file", cursor); code != exitRescan {
+		t.Fatalf("exit code %d, want %d", code, exitRescan)
+	}
+	if b, err := os.ReadFile(cursor); err != nil || string(b) != want {
+		t.Errorf("after a rescan answer: cursor file %q (%v), want %q", b, err, want)
 	}
 }
