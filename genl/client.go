@@ -118,7 +118,8 @@ func (c *Client) Close() error {
 
 // Watch starts tracking the filesystem that path is on and returns the new
 // watch. The path is passed to the kernel as it is; a relative path is
-// resolved against the caller's working directory. The watch pins the mount
+// resolved against the caller's working directory. The watch does not pin
+// the filesystem: its unmount ends the watch, which stays listed, unmounted,
 // until Unwatch.
 //
 // The error satisfies errors.Is(err, os.ErrNotExist) if path does not exist,

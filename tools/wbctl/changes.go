@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -372,6 +373,17 @@ type entryOut struct {
 	Parent *handleOut `json:"parent,omitempty"`
 	Name   string     `json:"name"`
 	Path   string     `json:"path,omitempty"` // parent resolved, joined with the name
+	// Name and Path as bytes, where they are not UTF-8 (see recordOut).
+	NameBase64 string `json:"name_base64,omitempty"`
+	PathBase64 string `json:"path_base64,omitempty"`
+}
+
+// MarshalJSON adds the base64 form of the names that are not UTF-8.
+func (e entryOut) MarshalJSON() ([]byte, error) {
+	type plain entryOut
+	p := plain(e)
+	p.NameBase64, p.PathBase64 = rawBytes(e.Name), rawBytes(e.Path)
+	return json.Marshal(p)
 }
 
 // rangeOut is a joined data range.
@@ -390,7 +402,16 @@ type objectOut struct {
 	Handle     *handleOut `json:"handle,omitempty"`
 	Ranges     []rangeOut `json:"ranges,omitempty"`
 	Entries    []entryOut `json:"entries,omitempty"`
-	Path       string     `json:"path,omitempty"` // current path, with --paths
+	Path       string     `json:"path,omitempty"`        // current path, with --paths
+	PathBase64 string     `json:"path_base64,omitempty"` // Path as bytes, where it is not UTF-8
+}
+
+// MarshalJSON adds the base64 form of the path, if it is not UTF-8.
+func (o objectOut) MarshalJSON() ([]byte, error) {
+	type plain objectOut
+	p := plain(o)
+	p.PathBase64 = rawBytes(o.Path)
+	return json.Marshal(p)
 }
 
 func newObjectOut(o changelog.Object, pf *pathFinder) (objectOut, error) {

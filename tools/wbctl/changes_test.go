@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -304,5 +305,29 @@ func TestChangesCursorFile(t *testing.T) {
 	}
 	if b, err := os.ReadFile(cursor); err != nil || string(b) != want {
 		t.Errorf("after a rescan answer: cursor file %q (%v), want %q", b, err, want)
+	}
+}
+
+// A name that is not UTF-8 (any bytes but '/' and NUL are a name) keeps
+// its bytes in JSON, as base64 beside the display string.
+func TestChangesNameNotUTF8(t *testing.T) {
+	name := "caf\xe9" // Latin-1
+	log := writeLog(t, named(1, 1, record.OpCreate, "", "d", name), closed(1, false))
+	for _, args := range [][]string{
+		{"changes", "--log", log, "--since", "0", "--json"},
+		{"log", "dump", "--json", log},
+	} {
+		out, errOut, code := run(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit code %d: %s", args, code, errOut)
+		}
+		if want := `"name_base64":"` + base64.StdEncoding.EncodeToString([]byte(name)) + `"`; !strings.Contains(out, want) {
+			t.Errorf("%v: output lacks %s:\n%s", args, want, out)
+		}
+	}
+	// A UTF-8 name has no base64 twin.
+	log = writeLog(t, named(1, 1, record.OpCreate, "", "d", "café"), closed(1, false))
+	if out, _, _ := run("changes", "--log", log, "--since", "0", "--json"); strings.Contains(out, "base64") {
+		t.Errorf("a UTF-8 name got a base64 twin:\n%s", out)
 	}
 }

@@ -26,22 +26,39 @@ where S is the seq of the module's epoch-closed marker the seal was made of
 
 Example:
    wbctl log dump --json data.log`,
-			Flags: []cli.Flag{jsonFlag},
+			Flags: []cli.Flag{logArgFlag, jsonFlag},
 			Action: func(ctx *cli.Context) error {
-				if ctx.NArg() != 1 {
-					return usageError{"log dump: expected one FILE"}
+				path, err := logFileArg(ctx, "log dump")
+				if err != nil {
+					return err
 				}
-				l, err := changelog.Open(ctx.Args().First())
+				l, err := changelog.Open(path)
 				if err != nil {
 					return err
 				}
 				if rec := l.Recovery(); rec != nil {
-					fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", ctx.Args().First(), rec)
+					fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 				}
 				return dumpLog(ctx, l)
 			},
 		},
 	},
+}
+
+// logArgFlag is --log for the commands that also take the log as their
+// argument, as the others take --log.
+var logArgFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE` (or give it as the argument)"}
+
+// logFileArg is the log FILE of a command that takes it as its argument or
+// as --log, one of them.
+func logFileArg(ctx *cli.Context, cmd string) (string, error) {
+	switch {
+	case ctx.NArg() == 1 && !ctx.IsSet("log"):
+		return ctx.Args().First(), nil
+	case ctx.NArg() == 0 && ctx.String("log") != "":
+		return ctx.String("log"), nil
+	}
+	return "", usageError{cmd + ": expected one FILE, as the argument or as --log FILE"}
 }
 
 func dumpLog(ctx *cli.Context, l *changelog.Log) error {

@@ -45,3 +45,25 @@ func TestLogDumpSeals(t *testing.T) {
 		})
 	}
 }
+
+// log verify and log dump take the log as their argument or as --log,
+// like every other command.
+func TestLogFileArg(t *testing.T) {
+	log := writeLog(t, write(1, 1, "A", 0, 4), closed(1, false))
+	tests := []struct {
+		args     []string
+		wantCode int
+	}{
+		{[]string{"log", "verify", log}, 0},
+		{[]string{"log", "verify", "--log", log}, 0},
+		{[]string{"log", "dump", "--log", log}, 0},
+		{[]string{"log", "dump", log}, 0},
+		{[]string{"log", "dump"}, exitUsage},
+		{[]string{"log", "verify", "--log", log, log}, exitUsage},
+	}
+	for _, tt := range tests {
+		if _, errOut, code := run(tt.args...); code != tt.wantCode {
+			t.Errorf("%v: exit code %d, want %d (%s)", tt.args, code, tt.wantCode, errOut)
+		}
+	}
+}

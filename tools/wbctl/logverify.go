@@ -15,7 +15,7 @@ var logVerifyCommand = &cli.Command{
 	Name:      "verify",
 	Usage:     "check a log file and say what it holds",
 	ArgsUsage: "FILE",
-	Flags:     []cli.Flag{jsonFlag},
+	Flags:     []cli.Flag{logArgFlag, jsonFlag},
 	Description: `Reads and checks the whole file without changing it, then prints one line
 per finding: the header, the segment files and the purged epochs (if the
 log has more than FILE), the number of records, the sealed epochs (first and
@@ -40,10 +40,10 @@ Examples:
    wbctl log verify /var/lib/wbarrier/data.log
    wbctl log verify --json /var/lib/wbarrier/data.log`,
 	Action: func(ctx *cli.Context) error {
-		if ctx.NArg() != 1 {
-			return usageError{"log verify: expected one FILE"}
+		path, err := logFileArg(ctx, "log verify")
+		if err != nil {
+			return err
 		}
-		path := ctx.Args().First()
 		l, err := changelog.Open(path)
 		var ce *changelog.CorruptError
 		if errors.As(err, &ce) {

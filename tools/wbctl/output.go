@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wbarrier/wbarrier/record"
 )
@@ -30,6 +33,28 @@ type recordOut struct {
 	Lossy  bool       `json:"lossy,omitempty"`
 	Path   string     `json:"path,omitempty"` // of the object, with --paths
 	Dir    string     `json:"dir,omitempty"`  // of the parent, with --paths
+	// The bytes of Name, Path and Dir, where they are not UTF-8 (which
+	// JSON cannot carry: the strings above have U+FFFD in their place).
+	NameBase64 string `json:"name_base64,omitempty"`
+	PathBase64 string `json:"path_base64,omitempty"`
+	DirBase64  string `json:"dir_base64,omitempty"`
+}
+
+// MarshalJSON adds the base64 form of the names that are not UTF-8.
+func (r recordOut) MarshalJSON() ([]byte, error) {
+	type plain recordOut
+	p := plain(r)
+	p.NameBase64, p.PathBase64, p.DirBase64 = rawBytes(r.Name), rawBytes(r.Path), rawBytes(r.Dir)
+	return json.Marshal(p)
+}
+
+// rawBytes is the base64 of s if s is not UTF-8, else "": a file name is
+// any bytes but '/' and NUL.
+func rawBytes(s string) string {
+	if utf8.ValidString(s) {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s))
 }
 
 func handleJSON(h *record.FileHandle) *handleOut {

@@ -33,7 +33,7 @@ func (r *resolver) path(h *record.FileHandle) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("resolving handle %v: %w", h, err)
+		return "", resolveError(h, err)
 	}
 	defer unix.Close(fd)
 	// Removed but still open somewhere: gone, whatever its name says (a
@@ -59,7 +59,7 @@ func (r *resolver) links(h *record.FileHandle) (uint64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("resolving handle %v: %w", h, err)
+		return 0, resolveError(h, err)
 	}
 	defer unix.Close(fd)
 	var st unix.Stat_t
@@ -67,6 +67,14 @@ func (r *resolver) links(h *record.FileHandle) (uint64, error) {
 		return 0, fmt.Errorf("resolving handle %v: %w", h, err)
 	}
 	return uint64(st.Nlink), nil
+}
+
+// resolveError says what open_by_handle_at(2) needs when it is refused.
+func resolveError(h *record.FileHandle, err error) error {
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("resolving handle %v: %w: resolving handles to paths needs CAP_DAC_READ_SEARCH (run as root)", h, err)
+	}
+	return fmt.Errorf("resolving handle %v: %w", h, err)
 }
 
 // resolve fills in the paths of the record's object and parent.

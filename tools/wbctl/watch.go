@@ -13,7 +13,9 @@ var watchCommand = &cli.Command{
 	ArgsUsage: "PATH",
 	Description: `Creates a watch on the superblock of PATH and prints its id. From now on
 every modifying operation on that filesystem queues a change record. The
-filesystem cannot be unmounted while it is watched.
+watch does not keep the filesystem mounted: its unmount ends the watch,
+which closes its last epoch and stays listed as unmounted until unwatch,
+so that its last records can still be read.
 
 Example:
    wbctl watch /srv/data`,
