@@ -111,6 +111,16 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 	n = wb_targets(h->target, h->ops, regs, t);
 	if (!n)
 		return 1;
+	if (h->kind == WB_HOOK_ESCAPE) {
+		struct wb_watch *w;
+
+		rcu_read_lock();
+		w = wb_watch_find_rcu(wb_target_sb(t));
+		if (w)
+			wb_watch_degrade(w);
+		rcu_read_unlock();
+		return 1;
+	}
 	/*
 	 * Not watched: no return handler, and the instance is free at once. A
 	 * call kept for a wait that may never end would let anyone exhaust

@@ -31,6 +31,11 @@ enum wb_hook_kind {
 	WB_HOOK_RECORD,
 	WB_HOOK_SCOPE,
 	WB_HOOK_ASYNC,
+	/*
+	 * The call opens a way to change the target's filesystem that no
+	 * hook follows, from now on: its watch degrades. No section is held.
+	 */
+	WB_HOOK_ESCAPE,
 };
 
 struct wb_hook {

@@ -8,6 +8,8 @@
 #include <linux/module.h>
 #include <linux/btrfs.h>
 #include <linux/falloc.h>
+#include <linux/fdtable.h>
+#include <linux/loop.h>
 #include <linux/mm.h>
 #include <linux/namei.h>
 #include <linux/pagemap.h>
@@ -227,6 +229,42 @@ static int wb_target_btrfs_ioctl(struct pt_regs *regs, struct wb_target *t)
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_ATTR, false);
 	}
 	return 0;
+}
+
+/*
+ * blkdev_ioctl(file, cmd, arg) binding a loop device to a file: from then
+ * on loop writes to it past the VFS's write paths, with direct I/O
+ * (lo_rw_aio() calls ->write_iter) and for every discard (lo_fallocate()
+ * calls ->fallocate), in any epoch. The file's watch degrades. The fd is
+ * the argument, or the first field of struct loop_config; a config that
+ * cannot be read here (its page not present) is missed.
+ */
+static int wb_target_loop_bind(struct pt_regs *regs, struct wb_target *t)
+{
+	unsigned long arg = wb_arg(regs, 2);
+	struct file *file;
+	u32 fd;
+
+	switch ((unsigned int)wb_arg(regs, 1)) {
+	case LOOP_SET_FD:
+	case LOOP_CHANGE_FD:
+		fd = arg;
+		break;
+	case LOOP_CONFIGURE:
+		BUILD_BUG_ON(offsetof(struct loop_config, fd) != 0);
+		if (copy_from_user_nofault(&fd, (const void __user *)arg,
+					   sizeof(fd)))
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	/* Interrupts are off: an RCU read section, which the lookup needs. */
+	file = files_lookup_fd_raw(current->files, fd);
+	if (!file || !S_ISREG(file_inode(file)->i_mode))
+		return 0;
+	t->inode = file_inode(file);
+	return 1;
 }
 
 /* notify_change(idmap, dentry, attr, delegated): chmod, chown, utimes, truncate */
@@ -516,6 +554,9 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl),
 	WB_RECORD_FS("btrfs", "btrfs_ioctl", wb_target_btrfs_ioctl),
 	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl),
+	/* ways past every hook */
+	{ .symbol = "blkdev_ioctl", .kind = WB_HOOK_ESCAPE,
+	  .target = wb_target_loop_bind },
 	/* namespace */
 	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
