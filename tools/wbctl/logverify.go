@@ -33,7 +33,8 @@ one before it, or a torn tail in a segment that is not the last.
 A file that is not a wbarrier log is an error (status 1).
 
 With --json, one JSON object: the same findings, "last_sealed" among them
-(absent if nothing is sealed), "ok" true; or, for a corrupt log, "ok" false
+(absent if nothing is sealed), "cursor" (LOGID:M, M the last sealed epoch:
+where a consumer that copies everything now goes on from), "ok" true; or, for a corrupt log, "ok" false
 with "corrupt_offset" and "reason".
 
 Examples:
@@ -104,12 +105,17 @@ type verifyOut struct {
 	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`   // their epochs
 	UnsealedLast    uint64   `json:"unsealed_last,omitempty"`
 	TornTail        *tailOut `json:"torn_tail,omitempty"`
-	OK              bool     `json:"ok"`
+	// Cursor is LOGID:M, M the last sealed epoch: where a consumer that
+	// has just copied everything goes on from (changes --since).
+	Cursor string `json:"cursor"`
+	OK     bool   `json:"ok"`
 }
 
 func newVerifyOut(path string, l *changelog.Log) verifyOut {
 	h := l.Header()
-	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, Purged: l.Base(), OK: true}
+	last, _ := l.LastSealed()
+	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, Purged: l.Base(), OK: true,
+		Cursor: fmt.Sprintf("%s:%d", logID(h), last)}
 	if segs := l.Segments(); len(segs) > 1 || segs[0] != path {
 		for _, s := range segs {
 			v.Segments = append(v.Segments, filepath.Base(s))

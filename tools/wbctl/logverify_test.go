@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
 )
 
@@ -39,6 +40,11 @@ func TestLogVerify(t *testing.T) {
 	if err := os.WriteFile(notLog, []byte("hello, world\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	l, err := changelog.Open(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := logID(l.Header()) // the torn copy has the same header
 	head := "header: format 1, tmpfs on /mnt/t\nrecords: 4\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\n"
 	tests := []struct {
 		name     string
@@ -51,8 +57,8 @@ func TestLogVerify(t *testing.T) {
 		{"torn", torn, false, "header: format 1, tmpfs on /mnt/t\nrecords: 3\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\ntail: torn: 69 bytes at offset 424 (partial frame (69 of 72 bytes))\nok\n", 0},
 		{"corrupt", bad, false, "", exitCorrupt},
 		{"not a log", notLog, false, "", exitError},
-		{"good json", good, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":4,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"unsealed_records":1,"unsealed_first":5,"unsealed_last":5,"ok":true}` + "\n", 0},
-		{"torn json", torn, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":3,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"torn_tail":{"offset":424,"bytes":69,"reason":"partial frame (69 of 72 bytes)"},"ok":true}` + "\n", 0},
+		{"good json", good, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":4,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"unsealed_records":1,"unsealed_first":5,"unsealed_last":5,"cursor":"@ID@:4","ok":true}` + "\n", 0},
+		{"torn json", torn, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":3,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"torn_tail":{"offset":424,"bytes":69,"reason":"partial frame (69 of 72 bytes)"},"cursor":"@ID@:4","ok":true}` + "\n", 0},
 		{"corrupt json", bad, true, "", exitCorrupt},
 	}
 	for _, tt := range tests {
@@ -66,7 +72,7 @@ func TestLogVerify(t *testing.T) {
 				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.wantCode, errOut)
 			}
 			if tt.want != "" {
-				if diff := cmp.Diff(tt.want, out); diff != "" {
+				if diff := cmp.Diff(strings.ReplaceAll(tt.want, "@ID@", id), out); diff != "" {
 					t.Errorf("stdout (-want +got):\n%s", diff)
 				}
 			}
