@@ -42,6 +42,21 @@ static struct super_block *wb_target_sb(const struct wb_target *t)
 	return (t->inode ?: t->dir)->i_sb;
 }
 
+/*
+ * A change to @t's filesystem escapes every section, now or later: its
+ * watch, if any, degrades.
+ */
+static void wb_degrade_watch_of(const struct wb_target *t)
+{
+	struct wb_watch *w;
+
+	rcu_read_lock();
+	w = wb_watch_find_rcu(wb_target_sb(t));
+	if (w)
+		wb_watch_degrade(w);
+	rcu_read_unlock();
+}
+
 /* Enters @w's SRCU read section into @f if @t is on a watched superblock. */
 static struct wb_watch *wb_frame_enter(struct wb_frame *f,
 				       const struct wb_target *t)
@@ -112,13 +127,7 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 	if (!n)
 		return 1;
 	if (h->kind == WB_HOOK_ESCAPE) {
-		struct wb_watch *w;
-
-		rcu_read_lock();
-		w = wb_watch_find_rcu(wb_target_sb(t));
-		if (w)
-			wb_watch_degrade(w);
-		rcu_read_unlock();
+		wb_degrade_watch_of(t);
 		return 1;
 	}
 	/*
@@ -222,7 +231,6 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 	struct kretprobe_instance *ri;
 	struct wb_target t[WB_MAX_TARGETS] = {};
 	struct wb_frame *f;
-	struct wb_watch *w;
 	int n;
 
 	n = wb_targets(h->target, h->ops, regs, t);
@@ -234,11 +242,7 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 		 * A caller outside every scope: the change cannot be bracketed,
 		 * and may land in any later epoch.
 		 */
-		rcu_read_lock();
-		w = wb_watch_find_rcu(wb_target_sb(t));
-		if (w)
-			wb_watch_degrade(w);
-		rcu_read_unlock();
+		wb_degrade_watch_of(t);
 		return 0;
 	}
 	f = (struct wb_frame *)ri->data;

@@ -227,12 +227,7 @@ func printChanges(ctx *cli.Context, c changelog.Changes, pf *pathFinder) error {
 		if err != nil {
 			return err
 		}
-		if ctx.Bool("json") {
-			err = printJSON(ctx, out)
-		} else {
-			err = out.writeText(ctx.App.Writer)
-		}
-		if err != nil {
+		if err := printOut(ctx, out); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -92,4 +93,17 @@ func findWatch(c *genl.Client, arg string) (genl.Watch, error) {
 // printJSON writes v as one line of JSON.
 func printJSON(ctx *cli.Context, v any) error {
 	return json.NewEncoder(ctx.App.Writer).Encode(v)
+}
+
+// textWriter is an output that also prints as text.
+type textWriter interface {
+	writeText(w io.Writer) error
+}
+
+// printOut writes v as one line of JSON with --json, else as its text.
+func printOut(ctx *cli.Context, v textWriter) error {
+	if ctx.Bool("json") {
+		return printJSON(ctx, v)
+	}
+	return v.writeText(ctx.App.Writer)
 }

@@ -78,11 +78,7 @@ func dumpLog(ctx *cli.Context, l *changelog.Log) error {
 		return err
 	}
 	record := func(r record.Record) error {
-		out := newRecordOut(r)
-		if asJSON {
-			return printJSON(ctx, out)
-		}
-		return out.writeText(ctx.App.Writer)
+		return printOut(ctx, newRecordOut(r))
 	}
 	seal := func(s changelog.Seal) error {
 		if asJSON {

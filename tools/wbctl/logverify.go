@@ -63,11 +63,7 @@ Examples:
 		if err != nil {
 			return err
 		}
-		v := newVerifyOut(path, l)
-		if ctx.Bool("json") {
-			return printJSON(ctx, v)
-		}
-		return v.writeText(ctx.App.Writer)
+		return printOut(ctx, newVerifyOut(path, l))
 	},
 }
 

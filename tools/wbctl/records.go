@@ -47,12 +47,7 @@ Examples:
 					return err
 				}
 			}
-			if ctx.Bool("json") {
-				err = printJSON(ctx, out)
-			} else {
-				err = out.writeText(ctx.App.Writer)
-			}
-			if err != nil {
+			if err := printOut(ctx, out); err != nil {
 				return err
 			}
 		}
