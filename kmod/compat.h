@@ -39,6 +39,13 @@
 			  0, NULL)
 #endif
 
+/* 6.2 made set_posix_acl() take the dentry (nfsd, ksmbd), not the inode. */
+#ifdef WB_HAVE_SET_POSIX_ACL_DENTRY
+#define wb_set_posix_acl_inode(arg) d_inode((struct dentry *)(arg))
+#else
+#define wb_set_posix_acl_inode(arg) ((struct inode *)(arg))
+#endif
+
 /* 6.6 moved a dump's parsed attributes into a struct genl_info. */
 #ifdef WB_HAVE_GENL_INFO_DUMP
 #define wb_dump_attrs(cb) (genl_info_dump(cb)->attrs)

@@ -23,7 +23,11 @@ static bool wb_wrapper;
 module_param_named(wrapper, wb_wrapper, bool, 0444);
 MODULE_PARM_DESC(wrapper,
 		 "With direct_calls: reach the same stubs by an ftrace IPMODIFY wrapper instead (to compare the mechanisms)");
-/* The modules of xfs and btrfs, once their hooks are registered. */
+/*
+ * Whether the hooks of xfs and btrfs are registered, and their modules
+ * (NULL where the filesystem is built in).
+ */
+static bool wb_fs_hooked[2];
 static struct module *wb_fs_owners[2];
 
 /*
@@ -186,9 +190,9 @@ static void wb_hooks_unregister(size_t nr_completions, size_t nr_hooks,
 		unregister_kprobe(&wb_completions[nr_completions].kp);
 	wb_direct_exit_all();
 	for (i = 0; i < ARRAY_SIZE(wb_fs_owners); i++) {
-		if (wb_fs_owners[i])
-			module_put(wb_fs_owners[i]);
+		module_put(wb_fs_owners[i]);	/* NULL: a no-op */
 		wb_fs_owners[i] = NULL;
+		wb_fs_hooked[i] = false;
 	}
 }
 
@@ -319,7 +323,7 @@ int wb_hooks_get_fs(struct file_system_type *type)
 		slot = 1;
 	else
 		return 0;
-	if (wb_fs_owners[slot])
+	if (wb_fs_hooked[slot])
 		return 0;
 	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks && !err; h++) {
 		if (!h->fs || strcmp(h->fs, type->name))
@@ -338,8 +342,9 @@ int wb_hooks_get_fs(struct file_system_type *type)
 		}
 		return err;
 	}
-	__module_get(type->owner);
+	__module_get(type->owner);	/* NULL (built in): nothing to hold */
 	wb_fs_owners[slot] = type->owner;
+	wb_fs_hooked[slot] = true;
 	return 0;
 }
 

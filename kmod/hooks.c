@@ -108,7 +108,7 @@ static void wb_record_targets(struct wb_frame *f, const struct wb_target *t,
 	for (i = 0; i < n; i++) {
 		wb_record_change(f->w, f->epoch, &t[i]);
 		if (t[i].lossy)
-			wb_watch_lose(f->w, f->epoch);
+			f->lossy_if_done = true;
 	}
 }
 
@@ -121,6 +121,7 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 
 	f->w = NULL;
 	f->kiocb = NULL;
+	f->lossy_if_done = false;
 	if (h->kind == WB_HOOK_SCOPE)
 		return !h->target(regs, t);
 	n = wb_targets(h->target, h->ops, regs, t);
@@ -163,6 +164,9 @@ static int __wb_hook_return(const struct wb_hook *h, struct wb_frame *f,
 	 */
 	if (f->kiocb && !h->completes_later((int)regs_return_value(regs)))
 		wb_pending_release(f->kiocb);
+	/* Still in the section: the epoch is the call's own. */
+	if (f->lossy_if_done && f->w && !regs_return_value(regs))
+		wb_watch_lose(f->w, f->epoch);
 	wb_frame_leave(f);
 	return 0;
 }

@@ -18,6 +18,8 @@ struct wb_frame {
 	struct wb_watch *w;
 	u64 epoch;
 	int idx;
+	/* the epoch is lossy if the call succeeds (returns 0) */
+	bool lossy_if_done;
 	const struct kiocb *kiocb;	/* async: its section is pending */
 };
 

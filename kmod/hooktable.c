@@ -155,6 +155,13 @@ static int wb_target_move_extents(struct pt_regs *regs, struct wb_target *t)
 		struct inode *inode = file_inode(WB_ARG(struct file *, i));
 		u64 blk = wb_arg(regs, 2 + i), max = U64_MAX >> inode->i_blkbits;
 
+		/*
+		 * ext4 checks that the donor is on the same filesystem only
+		 * later: until then it may be any file, whose handle this
+		 * context may not encode (overlayfs allocates).
+		 */
+		if (i && inode->i_sb != t[0].inode->i_sb)
+			return 1;
 		t[i].inode = inode;
 		/* Unchecked yet, and clamped to EOF later: never wrap. */
 		if (blk > max || len > max)
@@ -171,7 +178,9 @@ static int wb_target_move_extents(struct pt_regs *regs, struct wb_target *t)
  * at its ioctl entry (file, cmd, arg): the whole call is bracketed. What
  * they change is named in user memory, out of reach here: the file the
  * ioctl is on is recorded, and where more changed (another file, a
- * subvolume's whole tree) the epoch is lossy: the consumer rescans.
+ * subvolume's whole tree) the epoch is lossy once the call succeeded: the
+ * consumer rescans. (A refused call changes nothing: a user of the
+ * filesystem cannot make its epochs lossy with bogus requests.)
  */
 static int wb_fs_ioctl_target(struct pt_regs *regs, struct wb_target *t,
 			      u32 ops, bool lossy)
@@ -200,6 +209,8 @@ static int wb_target_xfs_ioctl(struct pt_regs *regs, struct wb_target *t)
 	case 131:	/* XFS_IOC_COMMIT_RANGE */
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_DATA |
 					  WBARRIER_OP_SIZE, true);
+	case 123:	/* XFS_IOC_ATTRMULTI_BY_HANDLE (xfsrestore): xattrs */
+		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_XATTR, true);
 	}
 	return 0;
 }
@@ -208,24 +219,32 @@ static int wb_target_xfs_ioctl(struct pt_regs *regs, struct wb_target *t)
  * btrfs_ioctl and its compat twin: an encoded write (btrfs receive)
  * changes the file it is on; a subvolume or snapshot made or destroyed
  * brings in or takes away a whole tree below the directory it is on; the
- * subvolume flags and received state are attributes of its root.
+ * subvolume flags and received state are attributes of its root. Matched by
+ * number and direction: the 32-bit forms differ in size (encoded read and
+ * write share their number).
  */
 static int wb_target_btrfs_ioctl(struct pt_regs *regs, struct wb_target *t)
 {
-	switch ((unsigned int)wb_arg(regs, 1)) {
-	case BTRFS_IOC_ENCODED_WRITE:
+	unsigned int cmd = wb_arg(regs, 1);
+
+	if (_IOC_TYPE(cmd) != BTRFS_IOCTL_MAGIC || !(_IOC_DIR(cmd) & _IOC_WRITE))
+		return 0;
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(BTRFS_IOC_ENCODED_WRITE):
+		if (_IOC_DIR(cmd) != _IOC_WRITE)	/* encoded read */
+			return 0;
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_DATA |
 					  WBARRIER_OP_SIZE, false);
-	case BTRFS_IOC_SNAP_CREATE:
-	case BTRFS_IOC_SNAP_CREATE_V2:
-	case BTRFS_IOC_SUBVOL_CREATE:
-	case BTRFS_IOC_SUBVOL_CREATE_V2:
+	case _IOC_NR(BTRFS_IOC_SNAP_CREATE):
+	case _IOC_NR(BTRFS_IOC_SNAP_CREATE_V2):
+	case _IOC_NR(BTRFS_IOC_SUBVOL_CREATE):
+	case _IOC_NR(BTRFS_IOC_SUBVOL_CREATE_V2):
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_CREATE, true);
-	case BTRFS_IOC_SNAP_DESTROY:
-	case BTRFS_IOC_SNAP_DESTROY_V2:
+	case _IOC_NR(BTRFS_IOC_SNAP_DESTROY):
+	case _IOC_NR(BTRFS_IOC_SNAP_DESTROY_V2):
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_REMOVE, true);
-	case BTRFS_IOC_SUBVOL_SETFLAGS:
-	case BTRFS_IOC_SET_RECEIVED_SUBVOL:
+	case _IOC_NR(BTRFS_IOC_SUBVOL_SETFLAGS):
+	case _IOC_NR(BTRFS_IOC_SET_RECEIVED_SUBVOL):
 		return wb_fs_ioctl_target(regs, t, WBARRIER_OP_ATTR, false);
 	}
 	return 0;
@@ -260,7 +279,7 @@ static int wb_target_loop_bind(struct pt_regs *regs, struct wb_target *t)
 		return 0;
 	}
 	/* Interrupts are off: an RCU read section, which the lookup needs. */
-	file = files_lookup_fd_raw(current->files, fd);
+	file = current->files ? files_lookup_fd_raw(current->files, fd) : NULL;
 	if (!file || !S_ISREG(file_inode(file)->i_mode))
 		return 0;
 	t->inode = file_inode(file);
@@ -289,10 +308,10 @@ static int wb_target_dentry(struct pt_regs *regs, struct wb_target *t)
 	return 1;
 }
 
-/* set_posix_acl(idmap, inode, type, acl) */
-static int wb_target_inode(struct pt_regs *regs, struct wb_target *t)
+/* set_posix_acl(idmap, dentry, type, acl); 6.1: (userns, inode, ...) */
+static int wb_target_set_posix_acl(struct pt_regs *regs, struct wb_target *t)
 {
-	t->inode = WB_ARG(struct inode *, 1);
+	t->inode = wb_set_posix_acl_inode(wb_arg(regs, 1));
 	return 1;
 }
 
@@ -489,9 +508,9 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .optional = true, \
 	  .ops = op_bits, .target = fn, __VA_ARGS__ }
 /* A function of filesystem @fs's module, called with (file, ...). */
-#define WB_RECORD_FS(fs_name, sym, fn) \
+#define WB_RECORD_FS(fs_name, sym, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .fs = fs_name, \
-	  .optional = true, .target = fn, WB_SB_FILE(0) }
+	  .target = fn, WB_SB_FILE(0), __VA_ARGS__ }
 /* Where the superblock is: the n-th argument, a file, dentry or inode. */
 #define WB_SB_FILE(n) \
 	.look = { .arg = (n), .derefs = 2, \
@@ -546,17 +565,21 @@ struct wb_hook wb_hooks[] = {
 		  WB_SB_DENTRY(1)),
 	/* 6.1: nfsd and ksmbd set ACLs with it, not through the xattr path */
 	WB_RECORD_IF_PRESENT("set_posix_acl", WBARRIER_OP_XATTR,
-			     wb_target_inode, WB_SB_INODE(1)),
+			     wb_target_set_posix_acl),
 	/* filesystem ioctls that bypass the VFS helpers */
 	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
 			     wb_target_move_extents, WB_SB_FILE(0)),
 	WB_RECORD_FS("xfs", "xfs_file_ioctl", wb_target_xfs_ioctl),
-	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl),
+	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl,
+		     .optional = true),
 	WB_RECORD_FS("btrfs", "btrfs_ioctl", wb_target_btrfs_ioctl),
-	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl),
+	WB_RECORD_FS("btrfs", "btrfs_compat_ioctl", wb_target_btrfs_ioctl,
+		     .optional = true),
 	/* ways past every hook */
 	{ .symbol = "blkdev_ioctl", .kind = WB_HOOK_ESCAPE,
 	  .target = wb_target_loop_bind },
+	{ .symbol = "blkdev_compat_ioctl", .kind = WB_HOOK_ESCAPE,
+	  .optional = true, .target = wb_target_loop_bind },
 	/* namespace */
 	WB_RECORD("vfs_mknod", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_mkdir", WBARRIER_OP_CREATE, wb_target_entry, WB_SB_INODE(1)),

@@ -26,7 +26,7 @@ struct wb_target {
 	u64 offset;			/* data range, if has_range */
 	u64 length;
 	bool has_range;
-	bool lossy;			/* more changed than it names: rescan */
+	bool lossy;			/* more changed than it names, if it succeeds */
 };
 
 /* A queued record; the handles and the name follow in data[]. */
