@@ -33,7 +33,8 @@ static struct module *wb_fs_owners[2];
 /*
  * Probe misses skip both handlers: the changes they hid are unrecorded. A
  * missed wait probe hides none: its call keeps its section through that
- * wait, as it would without wait probes.
+ * wait, as it would without wait probes. Nor does a missed scope: the
+ * create it would have bracketed finds no frame and degrades its own watch.
  */
 unsigned long wb_hooks_nmissed(void)
 {
@@ -41,8 +42,9 @@ unsigned long wb_hooks_nmissed(void)
 	size_t i;
 
 	for (i = 0; i < wb_nr_hooks; i++)
-		missed += READ_ONCE(wb_hooks[i].krp.nmissed) +
-			  READ_ONCE(wb_hooks[i].krp.kp.nmissed);
+		if (wb_hooks[i].kind != WB_HOOK_SCOPE)
+			missed += READ_ONCE(wb_hooks[i].krp.nmissed) +
+				  READ_ONCE(wb_hooks[i].krp.kp.nmissed);
 	for (i = 0; i < wb_nr_inner_hooks; i++)
 		missed += READ_ONCE(wb_inner_hooks[i].kp.nmissed);
 	return missed;
@@ -54,10 +56,11 @@ unsigned long wb_hooks_nmissed(void)
  * that stays armed or that this kernel lacks; *@hook is its hook, if it is
  * one, for a hook armed by direct call instead.
  *
- * A scope hook stays armed from load to unload: an open(O_CREAT) that began
- * before the probes were armed would have no scope frame, and its create
- * would degrade the new watch (see __wb_inner_pre()). Its entry handler
- * keeps an instance only for calls that may create.
+ * A scope hook stays armed from load to unload: a vfs_create() on a
+ * filesystem being watched that began before the probes were armed would
+ * have no scope frame, and its create would degrade the new watch (see
+ * __wb_inner_pre()). Its entry handler keeps an instance only for calls on
+ * a watched filesystem.
  */
 #define WB_NR_PROBES (wb_nr_completions + wb_nr_hooks + \
 		      wb_nr_inner_hooks + wb_nr_waits)
@@ -390,7 +393,7 @@ int wb_hooks_init(void)
 		struct kprobe *kp = &wb_inner_hooks[j].kp;
 
 		kp->symbol_name = wb_inner_hooks[j].symbol;
-		kp->pre_handler = wb_inner_pre;
+		kp->pre_handler = wb_inner_hooks[j].pre ?: wb_inner_pre;
 		kp->flags = KPROBE_FLAG_DISABLED;
 		err = register_kprobe(kp);
 		if (err) {

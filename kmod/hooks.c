@@ -12,12 +12,14 @@
  * completes, which may be after the submitting call returned: an async hook
  * hands its section over to pending.c, and the completion leaves it.
  *
- * Some changes have no function of their own: open(O_CREAT) creates the file
- * from code inlined into path_openat. There a scope hook brackets the outer
- * call with an empty frame, and an inner probe (on a function that every
- * such change passes through before it modifies anything) finds the frame
- * of the innermost scope of its task, enters the SRCU section into it and
- * queues the record. The scope's return handler leaves the section.
+ * Some changes have no function of their own: a create's own code is inlined
+ * into vfs_create() and into path_openat(), and both call
+ * security_inode_create() before they modify anything. A scope hook
+ * brackets vfs_create() with an empty frame; the inner probe on
+ * security_inode_create() finds the frame of the innermost scope of its
+ * task, enters the SRCU section into it and queues the record, and the
+ * scope's return handler leaves the section. Inside open(O_CREAT) the
+ * section is kept per task until the open is past its create (opens.c).
  *
  * A call may sleep waiting for input before it modifies anything: a splice
  * from a pipe into a file waits in pipe_wait_readable() for the pipe's
@@ -46,7 +48,7 @@ static struct super_block *wb_target_sb(const struct wb_target *t)
  * A change to @t's filesystem escapes every section, now or later: its
  * watch, if any, degrades.
  */
-static void wb_degrade_watch_of(const struct wb_target *t)
+void wb_degrade_watch_of(const struct wb_target *t)
 {
 	struct wb_watch *w;
 
@@ -58,8 +60,7 @@ static void wb_degrade_watch_of(const struct wb_target *t)
 }
 
 /* Enters @w's SRCU read section into @f if @t is on a watched superblock. */
-static struct wb_watch *wb_frame_enter(struct wb_frame *f,
-				       const struct wb_target *t)
+struct wb_watch *wb_frame_enter(struct wb_frame *f, const struct wb_target *t)
 {
 	struct wb_watch *w;
 
@@ -78,7 +79,7 @@ static struct wb_watch *wb_frame_enter(struct wb_frame *f,
 }
 
 /* Leaves the section that @f holds, if any. */
-static void wb_frame_leave(struct wb_frame *f)
+void wb_frame_leave(struct wb_frame *f)
 {
 	/* After this, a retiring watch may be freed: do not touch it again. */
 	if (f->w) {
@@ -100,8 +101,7 @@ static int wb_targets(int (*target)(struct pt_regs *regs, struct wb_target *t),
 	return n;
 }
 
-static void wb_record_targets(struct wb_frame *f, const struct wb_target *t,
-			      int n)
+void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n)
 {
 	int i;
 
@@ -242,6 +242,10 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	ri = wb_current_kretprobe_instance(wb_is_scope);
 	if (!ri) {
+		if (current->nameidata) {	/* open(O_CREAT): opens.c */
+			wb_open_create(t, n);
+			return 0;
+		}
 		/*
 		 * A caller outside every scope: the change cannot be bracketed,
 		 * and may land in any later epoch.

@@ -71,10 +71,15 @@ struct wb_hook {
 	struct wb_direct dc;
 };
 
+/*
+ * A kprobe inside a scope: where a create begins (target: what it
+ * creates), or, with a handler of its own, where an open's create ends.
+ */
 struct wb_inner_hook {
 	const char *symbol;
 	u32 ops;
 	int (*target)(struct pt_regs *regs, struct wb_target *t);
+	kprobe_pre_handler_t pre;	/* NULL: wb_inner_pre() */
 	struct kprobe kp;
 };
 
@@ -112,5 +117,14 @@ void wb_direct_hook_exit(struct wb_direct *dc, struct pt_regs *regs,
 int wb_inner_pre(struct kprobe *kp, struct pt_regs *regs);
 int wb_wait_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
 int wb_wait_return(struct kretprobe_instance *ri, struct pt_regs *regs);
+struct wb_watch *wb_frame_enter(struct wb_frame *f, const struct wb_target *t);
+void wb_frame_leave(struct wb_frame *f);
+void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n);
+void wb_degrade_watch_of(const struct wb_target *t);
+
+/* opens.c: the section of a create inside open(O_CREAT) */
+void wb_open_create(const struct wb_target *t, int n);
+int wb_open_end_opened(struct kprobe *kp, struct pt_regs *regs);
+int wb_open_end_dropped(struct kprobe *kp, struct pt_regs *regs);
 
 #endif /* WB_HOOKS_H */

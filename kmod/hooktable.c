@@ -462,15 +462,7 @@ static bool wb_io_uring_completes_later(int ret)
 	return ret == -EIOCBQUEUED;
 }
 
-/*
- * path_openat(nd, op, flags): only O_CREAT opens can create. op points to
- * fs/internal.h's struct open_flags, whose first member is the int open_flag.
- */
-static int wb_scope_open(struct pt_regs *regs, struct wb_target *t)
-{
-	return *WB_ARG(const int *, 1) & O_CREAT;
-}
-
+/* vfs_create(idmap, dir, dentry, mode, excl) */
 static int wb_scope_always(struct pt_regs *regs, struct wb_target *t)
 {
 	return 1;
@@ -497,8 +489,8 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
 	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
-#define WB_SCOPE(sym, fn) \
-	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn }
+#define WB_SCOPE(sym, fn, ...) \
+	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn, __VA_ARGS__ }
 /* More than six arguments: the rest are on the stack. */
 #define WB_RECORD_STACK_ARGS(sym, op_bits, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_RECORD, .stack_args = true, \
@@ -589,12 +581,14 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_unlink", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rename", 0, wb_target_rename),
-	/* regular creates, from code inlined into their callers */
-	WB_SCOPE("path_openat", wb_scope_open),
-	WB_SCOPE("vfs_create", wb_scope_always),
+	/* regular creates, from code inlined into vfs_create (and opens.c) */
+	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1)),
 };
 
+/* The ends first: armed before a create can begin. */
 struct wb_inner_hook wb_inner_hooks[] = {
+	{ "do_dentry_open", .pre = wb_open_end_opened },
+	{ "fput", .pre = wb_open_end_dropped },
 	{ "security_inode_create", WBARRIER_OP_CREATE, wb_target_create },
 };
 

@@ -11,6 +11,7 @@ func main() {
 		"workload":     {Usage: "MOUNT N SEED|random: N random operations of the oracle's workload under MOUNT", Run: runWorkload},
 		"op":           {Usage: "NAME ARGS: one modifying system call (see op.go for the names)", Run: runOp},
 		"barriersplit": {Usage: "MOUNT N: N files created and written while barriers close epochs back to back; each record must be in the epoch its timing allows", Run: barrierSplit},
+		"fifoopens":    {Usage: "FIFO N RELEASE: park N opens of FIFO for writing (O_CREAT|O_APPEND) in fifo_open; print \"N opens parked\", let them return when the file RELEASE appears", Run: fifoOpens},
 		"genl":         {Usage: "[-dump] [-rcvbuf N] [-caps LIST] [-closeafter N] [-seqs] [-join GROUP] CMD [ATTR...]: send one raw request to the wbarrier family, print \"ok: ...\" or \"error: ERRNO: message\"", Run: genlRaw},
 		"notifysock":   {Usage: "ADDR: bind a datagram socket at ADDR (path or @abstract), print each sd_notify datagram received on one line", Run: notifySock},
 		"runas":        {Usage: "UID:GID CMD [ARG...]: run CMD as that user, with no groups and no capabilities", Run: runAs},

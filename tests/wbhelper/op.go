@@ -35,6 +35,7 @@ var ops = map[string]struct {
 	"exchange":        {2, func(a []string) error { return rename2(a, unix.RENAME_EXCHANGE) }},
 	"whiteout":        {2, func(a []string) error { return rename2(a, unix.RENAME_WHITEOUT) }},
 	"tmpfile_link":    {2, tmpfileLink},
+	"create_excl":     {1, func(a []string) error { return openClose(a[0], unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL) }},
 	"mmap_write":      {2, mmapWrite},
 	"mmap_stores":     {3, mmapStores},
 	"mmap_readfirst":  {2, mmapReadFirst},
@@ -441,4 +442,12 @@ func mmapStores(a []string) error {
 		}
 	}
 	return nil
+}
+
+func openClose(path string, flags int) error {
+	fd, err := unix.Open(path, flags|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return unix.Close(fd)
 }

@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The section of a create inside open(O_CREAT). path_openat() creates from
+ * code inlined into it, and security_inode_create() is the first probeable
+ * function every such create passes through (from may_o_create(), before
+ * the lookup tells whether the name exists). The create's section is
+ * entered there, kept per task in a table, and left at the first of:
+ *  - do_dentry_open() of a file on the watched filesystem, by the same path
+ *    walk: the create is done, the file is being opened. Whatever the open
+ *    waits for from then on (a FIFO's other end, a lease, a permission
+ *    event) is not waited for by a barrier;
+ *  - fput() of a file that was never opened: path_openat() gives up.
+ * Nothing is kept for an open whose create is not on a watched filesystem:
+ * opens parked elsewhere (a FIFO waiting for a reader) cost nothing here.
+ *
+ * An entry is keyed by its task and that task's nameidata when the create
+ * began (do_filp_open()'s, a pointer compared only); an end seen by a task
+ * in no path walk at all ends every entry of that task, in case an end was
+ * missed.
+ */
+#include <linux/file.h>
+#include <linux/hashtable.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include "hooks.h"
+
+struct wb_open {
+	struct hlist_node node;
+	const struct task_struct *task;
+	const struct nameidata *nd;
+	struct wb_frame f;
+};
+
+static DEFINE_HASHTABLE(wb_opens, 6);
+static DEFINE_SPINLOCK(wb_opens_lock);
+/* How many entries the table holds: the end probes' quick look. */
+static atomic_t wb_opens_nr = ATOMIC_INIT(0);
+
+static struct wb_open *wb_open_find(const struct nameidata *nd,
+				    const struct super_block *sb)
+{
+	struct wb_open *o;
+
+	hash_for_each_possible(wb_opens, o, node, (unsigned long)current)
+		if (o->task == current && o->nd == nd && o->f.w->sb == sb)
+			return o;
+	return NULL;
+}
+
+/*
+ * Records the @n targets of a create that open(O_CREAT) is about to make
+ * in the directory @t->dir, in the section of its task's open. Interrupts
+ * are off (probe context).
+ */
+void wb_open_create(const struct wb_target *t, int n)
+{
+	const struct nameidata *nd = current->nameidata;
+	struct super_block *sb = t->dir->i_sb;
+	struct wb_open *o;
+
+	spin_lock(&wb_opens_lock);
+	o = wb_open_find(nd, sb);
+	if (!o) {
+		o = kmalloc(sizeof(*o), GFP_ATOMIC);
+		if (!o) {
+			spin_unlock(&wb_opens_lock);
+			wb_degrade_watch_of(t);
+			return;
+		}
+		if (!wb_frame_enter(&o->f, t)) {	/* not watched */
+			spin_unlock(&wb_opens_lock);
+			kfree(o);
+			return;
+		}
+		o->task = current;
+		o->nd = nd;
+		hash_add(wb_opens, &o->node, (unsigned long)current);
+		atomic_inc(&wb_opens_nr);
+	}
+	wb_record_targets(&o->f, t, n);
+	spin_unlock(&wb_opens_lock);
+}
+
+/*
+ * Ends the entries of this task's path walk whose watch is on @sb (any
+ * watch: NULL), or all of the task's entries if it is in no path walk.
+ */
+static void wb_opens_end(const struct super_block *sb)
+{
+	const struct nameidata *nd = current->nameidata;
+	struct hlist_node *tmp;
+	struct wb_open *o;
+	unsigned long flags;
+
+	spin_lock_irqsave(&wb_opens_lock, flags);
+	hash_for_each_possible_safe(wb_opens, o, tmp, node,
+				    (unsigned long)current) {
+		if (o->task != current)
+			continue;
+		if (nd && (o->nd != nd || (sb && o->f.w->sb != sb)))
+			continue;
+		hash_del(&o->node);
+		atomic_dec(&wb_opens_nr);
+		wb_frame_leave(&o->f);
+		kfree(o);
+	}
+	spin_unlock_irqrestore(&wb_opens_lock, flags);
+}
+
+/* do_dentry_open(f, ...): f->f_path is set; the file is being opened. */
+int wb_open_end_opened(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct file *f = (const struct file *)wb_arg(regs, 0);
+
+	if (atomic_read(&wb_opens_nr))
+		wb_opens_end(f->f_path.dentry->d_sb);
+	return 0;
+}
+
+/*
+ * fput(f) of a file never opened: the open failed. Any fput() of a task in
+ * no path walk: ends what an end missed.
+ */
+int wb_open_end_dropped(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct file *f = (const struct file *)wb_arg(regs, 0);
+
+	if (atomic_read(&wb_opens_nr) && in_task() &&
+	    (!(f->f_mode & FMODE_OPENED) || !current->nameidata))
+		wb_opens_end(NULL);
+	return 0;
+}
