@@ -52,17 +52,17 @@ type resolver interface {
 func OpenMount(dir string) (*Mount, error) {
 	// Resolved paths are absolute and free of symlinks: so must the
 	// mount be, for the relative paths to come out right.
+	var fd int
 	abs, err := filepath.Abs(dir)
 	if err == nil {
 		abs, err = filepath.EvalSymlinks(abs)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("consumer: the mount %s: %w", dir, err)
+	if err == nil {
+		// Not O_PATH: open_by_handle_at(2) refuses such a mount fd (EBADF).
+		fd, err = unix.Open(abs, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
-	// Not O_PATH: open_by_handle_at(2) refuses such a mount fd (EBADF).
-	fd, err := unix.Open(abs, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s to resolve handles: %w", abs, err)
+		return nil, fmt.Errorf("consumer: opening the mount %s to resolve handles: %w", dir, err)
 	}
 	return &Mount{dir: abs, res: &fdResolver{mountFD: fd}, walk: walkHandles, isAt: handleIsAt}, nil
 }
