@@ -10,34 +10,16 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/changelog/changelogtest"
 	"github.com/wbarrier/wbarrier/record"
 	"github.com/wbarrier/wbarrier/record/recordtest"
 )
 
-// writeLog creates a log in a temporary directory holding recs (markers
-// become seals), a segment per segSize bytes (0: one), and opens it.
+// writeLog writes a log holding recs (markers become seals), a segment
+// per segSize bytes (0: one), and opens it.
 func writeLog(t *testing.T, segSize int64, recs ...record.Record) *Log {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "test.log")
-	w, err := changelog.Create(path, changelog.Header{FSType: "tmpfs", Dev: 42, Mount: "/mnt/t"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.SetSegmentSize(segSize)
-	for _, r := range recs {
-		if r.Type == record.TypeEpochClosed {
-			err = w.Seal(r.Epoch, r.Seq, r.Lossy)
-		} else {
-			err = w.Append(r)
-		}
-		if err != nil {
-			t.Fatalf("writing %+v: %v", r, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := Open(path)
+	l, err := Open(changelogtest.Write(t, segSize, recs...))
 	if err != nil {
 		t.Fatal(err)
 	}
