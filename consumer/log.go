@@ -74,7 +74,8 @@ func (l *Log) Cursor() Cursor {
 // of a log, every one of them sealed and not lossy. An empty Objects
 // really means that nothing changed.
 type Changes struct {
-	Since, Until uint64
+	Since uint64 // the cursor's epoch: the range starts after it
+	Until uint64 // the last epoch of the range
 	// Objects are the changed objects, one per object, their records
 	// merged, in the order of their first record (changelog.Changes).
 	Objects []changelog.Object
