@@ -125,7 +125,7 @@ Example:
 				if err != nil {
 					return err
 				}
-				last := l.Cursor().Epoch
+				last := l.Cursor().Epoch // the last sealed epoch
 				s, err := l.Consumers()
 				if err != nil {
 					return err
