@@ -243,7 +243,7 @@
 //
 // Purge removes segments oldest first: segment K goes when segment K+1
 // exists and its base is at most the epoch given (the slowest consumer's
-// acknowledged epoch, see tools/internal/consumers); the last segment
+// acknowledged epoch, see package consumer); the last segment
 // never goes. The directory is fsynced after each removal: a crash in the
 // middle leaves the newest segments, in order, without a gap.
 // The log then starts with segment K+1 > 0, whose base says which epochs

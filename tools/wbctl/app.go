@@ -5,6 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/consumer"
 )
 
 // Exit codes, stable for scripts.
@@ -22,7 +23,7 @@ func (e usageError) Error() string { return e.msg }
 
 func exitCode(err error) int {
 	var ue usageError
-	var re rescanError
+	var re *consumer.RescanError
 	switch {
 	case errors.As(err, &ue):
 		return exitUsage

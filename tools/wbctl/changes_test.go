@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/consumer"
 	"github.com/wbarrier/wbarrier/record"
-	"golang.org/x/sys/unix"
 )
 
 func TestChanges(t *testing.T) {
@@ -125,7 +124,7 @@ ops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/"o
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := logID(l.Header())
+	id := consumer.LogID(l.Header())
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"changes", "--log", log}, tt.args...)
@@ -153,136 +152,6 @@ func TestChangesCorrupt(t *testing.T) {
 	}
 }
 
-// fakeResolver maps handle bytes to absolute paths.
-type fakeResolver map[string]string
-
-func (f fakeResolver) path(h *record.FileHandle) (string, error) { return f[string(h.Bytes)], nil }
-
-// links: handles whose bytes begin with "H" have two names, others one.
-func (f fakeResolver) links(h *record.FileHandle) (uint64, error) {
-	switch {
-	case f[string(h.Bytes)] == "":
-		return 0, nil
-	case strings.HasPrefix(string(h.Bytes), "H"):
-		return 2, nil
-	}
-	return 1, nil
-}
-
-func TestChangedPaths(t *testing.T) {
-	c := changelog.Changes{Objects: []changelog.Object{
-		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "a", Ops: record.OpCreate}}},
-		{Handle: fh(1, "A"), Ops: record.OpData},
-		{Handle: fh(1, "C"), Ops: record.OpRenameFrom | record.OpRenameTo, Entries: []changelog.Entry{
-			{Parent: fh(1, "R"), Name: "old", Ops: record.OpRenameFrom},
-			{Parent: fh(1, "D"), Name: "new", Ops: record.OpRenameTo},
-		}},
-		{Handle: fh(1, "X"), Ops: record.OpRemove, Entries: []changelog.Entry{{Parent: fh(1, "D"), Name: "gone", Ops: record.OpRemove}}},
-		{Handle: fh(1, "Y"), Ops: record.OpData},                                               // deleted but open: no path
-		{Handle: fh(1, "L"), Ops: record.OpData},                                               // alive, whatever its name
-		{Handle: fh(1, "R"), Ops: record.OpAttr},                                               // the mount itself
-		{Ops: record.OpCreate, Entries: []changelog.Entry{{Parent: fh(1, "Q"), Name: "lost"}}}, // parent gone
-	}}
-	res := fakeResolver{
-		"D": "/m/dir", "A": "/m/dir/a", "C": "/m/dir/new", "R": "/m",
-		"L": "/m/report (deleted)",
-	}
-	walked := 0
-	pf := &pathFinder{res: res, mount: "/m", walk: func(string) (map[string][]string, error) {
-		walked++
-		return nil, errors.New("no walk wanted")
-	}}
-	got, err := changedPaths(c, pf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"dir/a", "dir/gone", "dir/new", "old", "report (deleted)"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("changedPaths (-want +got):\n%s", diff)
-	}
-
-	// Disconnected handles ("/NAME") are found by one walk of the mount,
-	// and so are the other names of a file with hard links.
-	c.Objects = append(c.Objects,
-		changelog.Object{Handle: fh(1, "U"), Ops: record.OpData},
-		changelog.Object{Handle: fh(1, "V"), Ops: record.OpData},
-		changelog.Object{Handle: fh(1, "H"), Ops: record.OpData})
-	res["U"], res["V"], res["H"] = "/u", "/v", "/m/h1"
-	pf = &pathFinder{res: res, mount: "/m", walk: func(string) (map[string][]string, error) {
-		walked++
-		return map[string][]string{
-			handleKey(1, []byte("U")): {"dir/u"},
-			handleKey(1, []byte("V")): {"v"},
-			handleKey(1, []byte("H")): {"dir/h2", "h1"},
-		}, nil
-	}}
-	if got, err = changedPaths(c, pf); err != nil {
-		t.Fatal(err)
-	}
-	want = []string{"dir/a", "dir/gone", "dir/h2", "dir/new", "dir/u", "h1", "old", "report (deleted)", "v"}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("changedPaths with disconnected handles (-want +got):\n%s", diff)
-	}
-	if walked != 1 {
-		t.Errorf("walked %d times, want 1", walked)
-	}
-
-	// With the mount at "/", a disconnected "/v" looks like a path under
-	// it: isAt tells.
-	res2 := fakeResolver{"V": "/v"}
-	pf2 := &pathFinder{res: res2, mount: "/", walk: func(string) (map[string][]string, error) {
-		return map[string][]string{handleKey(1, []byte("V")): {"srv/v"}}, nil
-	}, isAt: func(p string, h *record.FileHandle) bool { return p == "/srv/v" }}
-	c2 := changelog.Changes{Objects: []changelog.Object{{Handle: fh(1, "V"), Ops: record.OpData}}}
-	if got, err = changedPaths(c2, pf2); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"srv/v"}, got); diff != "" {
-		t.Errorf("changedPaths at / (-want +got):\n%s", diff)
-	}
-
-	// A handle that exists but is nowhere under the mount is an error,
-	// never silently left out.
-	c.Objects = append(c.Objects, changelog.Object{Handle: fh(1, "Z"), Ops: record.OpData})
-	res["Z"] = "/elsewhere/z"
-	if _, err := changedPaths(c, pf); err == nil || !strings.Contains(err.Error(), "has no path under /m") {
-		t.Errorf("changedPaths with a handle outside the mount: %v", err)
-	}
-}
-
-func TestWalkHandles(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "a", "b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "a", "b", "f"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, filepath.Join(dir, "a", "b", "f"), 0)
-	if err != nil {
-		t.Skipf("name_to_handle_at: %v", err)
-	}
-	if err := os.Link(filepath.Join(dir, "a", "b", "f"), filepath.Join(dir, "a", "g")); err != nil {
-		t.Fatal(err)
-	}
-	m, err := walkHandles(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"a/b/f", "a/g"}, m[handleKey(uint32(h.Type()), h.Bytes())]); diff != "" {
-		t.Errorf("walkHandles: the paths of a file with two links (-want +got):\n%s", diff)
-	}
-	if !handleIsAt(filepath.Join(dir, "a", "b", "f"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
-		t.Error("handleIsAt: false for the file's own handle")
-	}
-	if handleIsAt(filepath.Join(dir, "a"), &record.FileHandle{Type: uint32(h.Type()), Bytes: h.Bytes()}) {
-		t.Error("handleIsAt: true for another file")
-	}
-	if len(m) != 4 { // ., a, a/b, a/b/f and a/g
-		t.Errorf("walkHandles: %d entries, want 4: %v", len(m), m)
-	}
-}
-
 // --cursor-file holds what changes answered, and is left alone when it
 // tells to rescan.
 func TestChangesCursorFile(t *testing.T) {
@@ -295,7 +164,7 @@ func TestChangesCursorFile(t *testing.T) {
 	if _, errOut, code := run("changes", "--log", log, "--since", "0", "--until", "1", "--cursor-file", cursor); code != 0 {
 		t.Fatalf("exit code %d: %s", code, errOut)
 	}
-	want := logID(l.Header()) + ":1\n"
+	want := consumer.LogID(l.Header()) + ":1\n"
 	if b, err := os.ReadFile(cursor); err != nil || string(b) != want {
 		t.Fatalf("cursor file %q (%v), want %q", b, err, want)
 	}

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"github.com/wbarrier/wbarrier/changelog"
-	"github.com/wbarrier/wbarrier/tools/internal/consumers"
+	"github.com/wbarrier/wbarrier/consumer"
 )
 
 var logFlag = &cli.StringFlag{Name: "log", Usage: "the log `FILE` (required)"}
@@ -27,35 +26,12 @@ func requireLog(ctx *cli.Context) error {
 	return usageError{name + ": --log FILE is required"}
 }
 
-// consumerLog opens the log of a consumer command: its last sealed epoch
-// and the ID its cursors file is bound to.
-func consumerLog(ctx *cli.Context) (path, id string, lastSealed uint64, err error) {
-	l, err := changelog.Open(ctx.String("log"))
-	if err != nil {
-		return "", "", 0, err
-	}
-	lastSealed, _ = l.LastSealed()
-	return consumers.Path(ctx.String("log")), logID(l.Header()), lastSealed, nil
-}
-
-// purgeAcked removes the log segments whose epochs every consumer has
-// acknowledged; it runs once the cursors are durable. Without consumers,
-// nothing is removed.
-func purgeAcked(ctx *cli.Context) func(*consumers.Set) error {
-	return func(s *consumers.Set) error {
-		upTo, ok := s.Slowest()
-		if !ok {
-			return nil
-		}
-		removed, err := changelog.Purge(ctx.String("log"), upTo)
-		for _, p := range removed {
-			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: removed %s: every consumer has acknowledged its epochs (up to %d)\n", p, upTo)
-		}
-		return err
+// printPurged names on stderr the segments an ack or rm removed.
+func printPurged(ctx *cli.Context, p consumer.Purge) {
+	for _, f := range p.Files {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: removed %s: every consumer has acknowledged its epochs (up to %d)\n", f, p.UpTo)
 	}
 }
-
-func logID(h changelog.Header) string { return fmt.Sprintf("%016x", h.Salt) }
 
 var consumerCommand = &cli.Command{
 	Name:  "consumer",
@@ -92,24 +68,15 @@ Example:
 				if ctx.NArg() != 1 {
 					return usageError{"consumer add: expected one NAME"}
 				}
-				l, err := changelog.Open(ctx.String("log"))
+				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
 					return err
 				}
-				path, id := consumers.Path(ctx.String("log")), logID(l.Header())
-				last, _ := l.LastSealed()
-				epoch := last
+				epoch := l.Cursor().Epoch
 				if ctx.IsSet("epoch") {
-					if epoch = ctx.Uint64("epoch"); epoch > last {
-						return fmt.Errorf("consumer add: epoch %d is not sealed (the last sealed epoch is %d)", epoch, last)
-					}
-					if epoch < l.Base() {
-						return fmt.Errorf("consumer add: the epochs up to %d were purged from the log: start at %d or later (after a full scan)", l.Base(), l.Base())
-					}
+					epoch = ctx.Uint64("epoch")
 				}
-				return consumers.Update(path, id, func(s *consumers.Set) error {
-					return s.Add(ctx.Args().First(), epoch, time.Now())
-				})
+				return l.AddConsumer(ctx.Args().First(), epoch)
 			},
 		},
 		{
@@ -132,13 +99,13 @@ Example:
 				if err != nil {
 					return usageError{fmt.Sprintf("consumer ack: bad EPOCH %q", ctx.Args().Get(1))}
 				}
-				path, id, last, err := consumerLog(ctx)
+				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
 					return err
 				}
-				return consumers.UpdateThen(path, id, func(s *consumers.Set) error {
-					return s.Ack(ctx.Args().First(), epoch, last, time.Now())
-				}, purgeAcked(ctx))
+				p, err := l.Ack(ctx.Args().First(), epoch)
+				printPurged(ctx, p)
+				return err
 			},
 		},
 		{
@@ -154,11 +121,12 @@ Example:
 				if ctx.NArg() != 0 {
 					return usageError{"consumer list: no arguments expected"}
 				}
-				path, id, last, err := consumerLog(ctx)
+				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
 					return err
 				}
-				s, err := consumers.Load(path, id)
+				last := l.Cursor().Epoch // the last sealed epoch
+				s, err := l.Consumers()
 				if err != nil {
 					return err
 				}
@@ -198,13 +166,13 @@ Example:
 				if ctx.NArg() != 1 {
 					return usageError{"consumer rm: expected one NAME"}
 				}
-				path, id, _, err := consumerLog(ctx)
+				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
 					return err
 				}
-				return consumers.UpdateThen(path, id, func(s *consumers.Set) error {
-					return s.Remove(ctx.Args().First())
-				}, purgeAcked(ctx))
+				p, err := l.RemoveConsumer(ctx.Args().First())
+				printPurged(ctx, p)
+				return err
 			},
 		},
 	},

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/record"
-	"github.com/wbarrier/wbarrier/tools/internal/consumers"
 )
 
 func TestConsumer(t *testing.T) {
@@ -47,11 +46,11 @@ func TestConsumer(t *testing.T) {
 	times := regexp.MustCompile(`\d{4}-\d\d-\d\dT[0-9:.]+Z`)
 	for i, st := range steps {
 		if i == len(steps)-1 {
-			data, err := os.ReadFile(consumers.Path(log))
+			data, err := os.ReadFile(log + ".consumers")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(consumers.Path(other), data, 0o600); err != nil {
+			if err := os.WriteFile(other+".consumers", data, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}

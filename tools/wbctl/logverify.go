@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/consumer"
 )
 
 var logVerifyCommand = &cli.Command{
@@ -111,7 +112,7 @@ func newVerifyOut(path string, l *changelog.Log) verifyOut {
 	h := l.Header()
 	last, _ := l.LastSealed()
 	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, Purged: l.Base(), OK: true,
-		Cursor: fmt.Sprintf("%s:%d", logID(h), last)}
+		Cursor: consumer.Cursor{Log: consumer.LogID(h), Epoch: last}.String()}
 	if segs := l.Segments(); len(segs) > 1 || segs[0] != path {
 		for _, s := range segs {
 			v.Segments = append(v.Segments, filepath.Base(s))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/consumer"
 	"github.com/wbarrier/wbarrier/record"
 )
 
@@ -44,7 +45,7 @@ func TestLogVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := logID(l.Header()) // the torn copy has the same header
+	id := consumer.LogID(l.Header()) // the torn copy has the same header
 	head := "header: format 1, tmpfs on /mnt/t\nrecords: 4\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\n"
 	tests := []struct {
 		name     string

@@ -2,6 +2,8 @@ package main
 
 import (
 	"github.com/urfave/cli/v2"
+	"github.com/wbarrier/wbarrier/consumer"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 var recordsCommand = &cli.Command{
@@ -33,17 +35,17 @@ Examples:
 		if err != nil {
 			return err
 		}
-		var res *resolver
+		var m *consumer.Mount
 		if ctx.Bool("paths") {
-			if res, err = newResolver(w.Path); err != nil {
+			if m, err = consumer.OpenMount(w.Path); err != nil {
 				return err
 			}
-			defer res.close()
+			defer m.Close()
 		}
 		for _, r := range recs {
 			out := newRecordOut(r)
-			if res != nil {
-				if err := res.resolve(r, &out); err != nil {
+			if m != nil {
+				if err := resolveRecord(m, r, &out); err != nil {
 					return err
 				}
 			}
@@ -53,4 +55,21 @@ Examples:
 		}
 		return nil
 	},
+}
+
+// resolveRecord fills in the paths of the record's object and parent, as
+// the kernel gives them (Mount.Lookup): absolute, absent if gone.
+func resolveRecord(m *consumer.Mount, r record.Record, out *recordOut) error {
+	var err error
+	if r.Handle != nil {
+		if out.Path, err = m.Lookup(r.Handle); err != nil {
+			return err
+		}
+	}
+	if r.Parent != nil {
+		if out.Dir, err = m.Lookup(r.Parent); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package consumers
+package consumer
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func TestSet(t *testing.T) {
+func TestRegistry(t *testing.T) {
 	type op struct {
 		do      string // add, ack, rm
 		name    string
@@ -24,14 +24,14 @@ func TestSet(t *testing.T) {
 	tests := []struct {
 		name string
 		ops  []op
-		want []Cursor
+		want []Position
 	}{
 		{"add and ack", []op{
 			{do: "add", name: "backup", epoch: 3},
 			{do: "add", name: "index", epoch: 0},
 			{do: "ack", name: "backup", epoch: 5},
 			{do: "ack", name: "backup", epoch: 5}, // again: fine
-		}, []Cursor{{"backup", 5, t0}, {"index", 0, t0}}},
+		}, []Position{{"backup", 5, t0}, {"index", 0, t0}}},
 		{"errors", []op{
 			{do: "add", name: "a", epoch: 1},
 			{do: "add", name: "a", epoch: 2, wantErr: "consumer exists"},
@@ -42,31 +42,31 @@ func TestSet(t *testing.T) {
 			{do: "ack", name: "a", epoch: 11, wantErr: "epoch 11: it is not sealed (the last sealed epoch is 10)"},
 			{do: "ack", name: "a", epoch: 0, wantErr: "already acknowledged epoch 1"},
 			{do: "rm", name: "nobody", wantErr: "no such consumer"},
-		}, []Cursor{{"a", 1, t0}}},
+		}, []Position{{"a", 1, t0}}},
 		{"rm", []op{
 			{do: "add", name: "a"},
 			{do: "add", name: "b"},
 			{do: "rm", name: "a"},
-		}, []Cursor{{"b", 0, t0}}},
+		}, []Position{{"b", 0, t0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Set{LogID: "x"}
+			r := &Registry{LogID: "x"}
 			for i, o := range tt.ops {
 				var err error
 				switch o.do {
 				case "add":
-					err = s.Add(o.name, o.epoch, t0)
+					err = r.add(o.name, o.epoch, t0)
 				case "ack":
-					err = s.Ack(o.name, o.epoch, 10, t0)
+					err = r.ack(o.name, o.epoch, 10, t0)
 				case "rm":
-					err = s.Remove(o.name)
+					err = r.remove(o.name)
 				}
 				if o.wantErr == "" && err != nil || o.wantErr != "" && (err == nil || !strings.Contains(err.Error(), o.wantErr)) {
 					t.Errorf("op %d %+v: error %v, want %q", i, o, err, o.wantErr)
 				}
 			}
-			if diff := cmp.Diff(tt.want, s.Consumers); diff != "" {
+			if diff := cmp.Diff(tt.want, r.Consumers); diff != "" {
 				t.Errorf("consumers (-want +got):\n%s", diff)
 			}
 		})
@@ -74,32 +74,32 @@ func TestSet(t *testing.T) {
 }
 
 func TestSaveLoad(t *testing.T) {
-	path := Path(filepath.Join(t.TempDir(), "data.log"))
-	s, err := Load(path, "id1")
+	path := registryPath(filepath.Join(t.TempDir(), "data.log"))
+	r, err := load(path, "id1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Consumers) != 0 {
-		t.Fatalf("missing file: %+v", s)
+	if len(r.Consumers) != 0 {
+		t.Fatalf("missing file: %+v", r)
 	}
-	if err := Update(path, "id1", func(s *Set) error { return s.Add("a", 4, t0) }); err != nil {
+	if err := update(path, "id1", func(r *Registry) error { return r.add("a", 4, t0) }, nil); err != nil {
 		t.Fatal(err)
 	}
 	// A failing update leaves the file alone.
 	boom := errors.New("boom")
-	if err := Update(path, "id1", func(s *Set) error { s.Consumers = nil; return boom }); !errors.Is(err, boom) {
-		t.Fatalf("Update: %v, want boom", err)
+	if err := update(path, "id1", func(r *Registry) error { r.Consumers = nil; return boom }, nil); !errors.Is(err, boom) {
+		t.Fatalf("update: %v, want boom", err)
 	}
-	got, err := Load(path, "id1")
+	got, err := load(path, "id1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Set{LogID: "id1", Consumers: []Cursor{{"a", 4, t0}}}
+	want := &Registry{LogID: "id1", Consumers: []Position{{"a", 4, t0}}}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Load (-want +got):\n%s", diff)
+		t.Errorf("load (-want +got):\n%s", diff)
 	}
-	if _, err := Load(path, "id2"); !errors.Is(err, ErrOtherLog) {
-		t.Errorf("Load for another log: %v, want ErrOtherLog", err)
+	if _, err := load(path, "id2"); !errors.Is(err, ErrOtherLog) {
+		t.Errorf("load for another log: %v, want ErrOtherLog", err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -118,15 +118,15 @@ func TestSaveLoad(t *testing.T) {
 	if err := os.WriteFile(path, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(path, "id1"); err == nil {
-		t.Error("Load of a damaged file: no error")
+	if _, err := load(path, "id1"); err == nil {
+		t.Error("load of a damaged file: no error")
 	}
 }
 
 // TestConcurrentAcks: the lock keeps concurrent updates from losing each
 // other.
 func TestConcurrentAcks(t *testing.T) {
-	path := Path(filepath.Join(t.TempDir(), "data.log"))
+	path := registryPath(filepath.Join(t.TempDir(), "data.log"))
 	const n = 20
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -137,18 +137,18 @@ func TestConcurrentAcks(t *testing.T) {
 			if i >= 26 {
 				name += "y"
 			}
-			if err := Update(path, "id", func(s *Set) error { return s.Add(name, uint64(i), t0) }); err != nil {
+			if err := update(path, "id", func(r *Registry) error { return r.add(name, uint64(i), t0) }, nil); err != nil {
 				t.Error(err)
 			}
 		}(i)
 	}
 	wg.Wait()
-	s, err := Load(path, "id")
+	r, err := load(path, "id")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Consumers) != n {
-		t.Errorf("%d consumers, want %d", len(s.Consumers), n)
+	if len(r.Consumers) != n {
+		t.Errorf("%d consumers, want %d", len(r.Consumers), n)
 	}
 }
 
@@ -165,43 +165,43 @@ func TestSlowest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var s Set
+			var r Registry
 			for i, e := range tt.epochs {
-				if err := s.Add(string(rune('a'+i)), e, t0); err != nil {
+				if err := r.add(string(rune('a'+i)), e, t0); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if got, ok := s.Slowest(); got != tt.want || ok != tt.ok {
+			if got, ok := r.Slowest(); got != tt.want || ok != tt.ok {
 				t.Errorf("Slowest() = %d, %v; want %d, %v", got, ok, tt.want, tt.ok)
 			}
 		})
 	}
 }
 
-// UpdateThen runs then with the saved set, which is on disk by then, and
-// not at all if the update fails.
+// update runs then with the saved registry, which is on disk by then,
+// and not at all if the update fails.
 func TestUpdateThen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log.consumers")
 	var seen []uint64
-	then := func(s *Set) error {
-		onDisk, err := Load(path, "id")
+	then := func(r *Registry) error {
+		onDisk, err := load(path, "id")
 		if err != nil {
 			return err
 		}
-		if diff := cmp.Diff(s, onDisk); diff != "" {
-			t.Errorf("then ran before the set was saved (-given +on disk):\n%s", diff)
+		if diff := cmp.Diff(r, onDisk); diff != "" {
+			t.Errorf("then ran before the registry was saved (-given +on disk):\n%s", diff)
 		}
-		e, _ := s.Slowest()
+		e, _ := r.Slowest()
 		seen = append(seen, e)
 		return nil
 	}
-	if err := UpdateThen(path, "id", func(s *Set) error { return s.Add("a", 4, t0) }, then); err != nil {
+	if err := update(path, "id", func(r *Registry) error { return r.add("a", 4, t0) }, then); err != nil {
 		t.Fatal(err)
 	}
-	if err := UpdateThen(path, "id", func(s *Set) error { return s.Ack("a", 2, 9, t0) }, then); err == nil {
+	if err := update(path, "id", func(r *Registry) error { return r.ack("a", 2, 9, t0) }, then); err == nil {
 		t.Fatal("acking backwards succeeded")
 	}
-	if err := UpdateThen(path, "id", func(s *Set) error { return s.Ack("a", 6, 9, t0) }, then); err != nil {
+	if err := update(path, "id", func(r *Registry) error { return r.ack("a", 6, 9, t0) }, then); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]uint64{4, 6}, seen); diff != "" {
