@@ -66,7 +66,9 @@
 	movq	%r9, %r10
 	cmpb	$5, %al
 	jne	9f
-2:	movl	WB_LOOK_OFF1(%r11), %eax
+2:	testq	%r10, %r10		/* no object (mmap_region's file) */
+	jz	8f
+	movl	WB_LOOK_OFF1(%r11), %eax
 	movq	(%r10,%rax), %r10
 	cmpb	$2, WB_LOOK_DEREFS(%r11)
 	jne	3f

@@ -293,6 +293,8 @@ static bool wb_hook_unwatched(const struct wb_hook *h, struct pt_regs *regs)
 	if (!l->derefs)
 		return false;
 	p = (const void *)wb_arg(regs, l->arg);
+	if (!p)
+		return true;
 	p = *(const void *const *)(p + l->off1);
 	if (l->derefs == 2)
 		p = *(const void *const *)(p + l->off2);

@@ -540,7 +540,7 @@ struct wb_hook wb_hooks[] = {
 		 wb_io_uring_write_kiocb, wb_io_uring_completes_later),
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	WB_RECORD("mmap_region", WB_DATA | WBARRIER_OP_MMAP,
-		  wb_target_mmap_region),
+		  wb_target_mmap_region, WB_SB_FILE(0)),
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
