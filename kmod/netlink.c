@@ -23,13 +23,33 @@ static struct genl_family wb_family;
  * fanotify's filesystem marks do and as the multicast group does. Checked
  * like GENL_ADMIN_PERM, on both the socket's opener and the sender.
  */
-static int wb_nl_capable(const struct sk_buff *skb,
-			 struct netlink_ext_ack *extack)
+/*
+ * Every request first: its sender's privilege, then its header. The core
+ * checks neither the header's reserved field nor the flags of our commands
+ * (they are all below resv_start_op, see wb_family): a request that sets
+ * them means something this module does not do.
+ */
+static int wb_nl_admit(const struct sk_buff *skb, const struct nlmsghdr *nlh,
+		       struct netlink_ext_ack *extack)
 {
-	if (netlink_capable(skb, CAP_SYS_ADMIN))
-		return 0;
-	NL_SET_ERR_MSG(extack, "CAP_SYS_ADMIN is needed");
-	return -EPERM;
+	const struct genlmsghdr *hdr = nlmsg_data(nlh);
+	u16 known = NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO;
+
+	if (!netlink_capable(skb, CAP_SYS_ADMIN)) {
+		NL_SET_ERR_MSG(extack, "CAP_SYS_ADMIN is needed");
+		return -EPERM;
+	}
+	if (hdr->reserved) {
+		NL_SET_ERR_MSG(extack, "reserved header field is not zero");
+		return -EINVAL;
+	}
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) == NLM_F_DUMP)
+		known |= NLM_F_DUMP;
+	if (nlh->nlmsg_flags & ~known) {
+		NL_SET_ERR_MSG(extack, "unknown request flags");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
@@ -94,7 +114,7 @@ static struct wb_watch *wb_get_watch(struct sk_buff *skb,
 	struct wb_watch *w;
 	int err;
 
-	err = wb_nl_capable(skb, info->extack);
+	err = wb_nl_admit(skb, info->nlhdr, info->extack);
 	if (err)
 		return ERR_PTR(err);
 	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_WATCH_ID)) {
@@ -116,7 +136,7 @@ static int wb_nl_watch(struct sk_buff *skb, struct genl_info *info)
 	struct wb_watch *w;
 	int err;
 
-	err = wb_nl_capable(skb, info->extack);
+	err = wb_nl_admit(skb, info->nlhdr, info->extack);
 	if (err)
 		return err;
 	if (GENL_REQ_ATTR_CHECK(info, WBARRIER_A_PATH)) {
@@ -204,7 +224,7 @@ static struct wb_watch *wb_get_watch_by_path(struct sk_buff *skb,
 	struct path path;
 	int err;
 
-	err = wb_nl_capable(skb, info->extack);
+	err = wb_nl_admit(skb, info->nlhdr, info->extack);
 	if (err)
 		return ERR_PTR(err);
 	err = kern_path(nla_data(attr), LOOKUP_FOLLOW, &path);
@@ -266,7 +286,7 @@ static int wb_dump_one_watch(struct wb_watch *w, void *arg)
 
 static int wb_nl_status_start(struct netlink_callback *cb)
 {
-	return wb_nl_capable(cb->skb, cb->extack);
+	return wb_nl_admit(cb->skb, cb->nlh, cb->extack);
 }
 
 static int wb_nl_status_dump(struct sk_buff *skb, struct netlink_callback *cb)
@@ -290,7 +310,7 @@ static int wb_nl_records_start(struct netlink_callback *cb)
 	u64 cursor = 0, next_seq;
 	int err;
 
-	err = wb_nl_capable(cb->skb, cb->extack);
+	err = wb_nl_admit(cb->skb, cb->nlh, cb->extack);
 	if (err)
 		return err;
 	if (!attrs[WBARRIER_A_WATCH_ID]) {
@@ -471,7 +491,8 @@ static struct genl_family wb_family __ro_after_init = {
 	.n_ops = ARRAY_SIZE(wb_ops),
 	/*
 	 * Not 0: with every command past it, 6.1 drops the extack message of
-	 * an error from a dump's .start (test 071).
+	 * an error from a dump's .start (test 071). So the core leaves the
+	 * header's reserved field and the flags to wb_nl_admit().
 	 */
 	.resv_start_op = WBARRIER_CMD_RECORDS + 1,
 	.mcgrps = wb_mcgrps,

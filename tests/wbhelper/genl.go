@@ -46,6 +46,8 @@ func genlRaw(args []string) error {
 	hold := fs.String("hold", "", "with -closeafter: print \"holding\" after the first datagram and close only once this file exists")
 	seqs := fs.Bool("seqs", false, "check that the replies are records with contiguous sequence numbers and print their range")
 	packed := fs.Bool("packed", false, "with -seqs: also say whether the records came several to a message, in several messages")
+	reserved := fs.Uint("reserved", 0, "the generic netlink header's reserved field")
+	extraFlags := fs.Uint("flags", 0, "netlink header flags to set beside NLM_F_REQUEST and NLM_F_ACK or NLM_F_DUMP")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -90,6 +92,12 @@ func genlRaw(args []string) error {
 	flags := netlink.Request | netlink.Acknowledge
 	if *dump {
 		flags = netlink.Request | netlink.Dump
+	}
+
+	flags |= netlink.HeaderFlags(*extraFlags)
+	if *reserved != 0 {
+		report(sendReserved(fam.ID, req, flags, uint16(*reserved)), "1 replies", !*dump)
+		return nil
 	}
 
 	if *closeAfter > 0 {
@@ -266,6 +274,23 @@ func printSeqs(msgs []genetlink.Message, packed bool) error {
 		}
 	}
 	return nil
+}
+
+// sendReserved sends req with its generic netlink header's reserved field
+// set, which genetlink.Header cannot say, and returns the kernel's answer.
+func sendReserved(family uint16, req genetlink.Message, flags netlink.HeaderFlags, reserved uint16) error {
+	body, err := req.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	binary.NativeEndian.PutUint16(body[2:], reserved)
+	c, err := netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{Strict: true})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_, err = c.Execute(netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(family), Flags: flags}, Data: body})
+	return err
 }
 
 // dumpAndClose sends a dump request on a raw socket, reads one datagram of
