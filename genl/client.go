@@ -8,6 +8,7 @@
 package genl
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -32,8 +33,8 @@ const recvBufferSize = 256 << 10
 var ErrNotLoaded = errors.New("genl: the wbarrier module is not loaded")
 
 // A Client talks to the wbarrier module. Its methods are safe for concurrent
-// use; requests are sent one at a time, so a slow Barrier delays the other
-// requests of the same Client (but not ReceiveEvents).
+// use; requests are sent one at a time, and a Barrier waits for its epoch
+// to close without holding the others back.
 type Client struct {
 	family genetlink.Family
 
@@ -48,6 +49,9 @@ type Client struct {
 	evMu     sync.Mutex
 	ev       *genetlink.Conn // nil until Subscribe
 	deadline time.Time       // the read deadline of ev, kept until Subscribe
+
+	barrierMu sync.Mutex      // one barrier at a time waits on bev
+	bev       *genetlink.Conn // nil until the first Barrier
 }
 
 // Dial opens a generic netlink socket and looks up the family "wbarrier".
@@ -110,6 +114,12 @@ func (c *Client) Close() error {
 	if ev != nil {
 		err = errors.Join(err, ev.Close())
 	}
+	c.barrierMu.Lock()
+	if c.bev != nil {
+		err = errors.Join(err, c.bev.Close())
+		c.bev = nil
+	}
+	c.barrierMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("genl: close: %w", err)
 	}
@@ -142,27 +152,115 @@ func (c *Client) Unwatch(id uint32) error {
 }
 
 // Barrier closes the open epoch N of watch id: it opens epoch N+1 and waits
-// until every operation that recorded into N has finished, then queues N's
-// closing marker. Operations are never blocked by it.
+// until every operation that recorded into N has finished and N's closing
+// marker is queued. Operations are never blocked by it.
+//
+// If another barrier of the watch is still closing an epoch, Barrier waits
+// for it first and then closes the next one, so that every operation that
+// began before the call is in a closed epoch when it returns.
 //
 // The error satisfies errors.Is(err, os.ErrNotExist) if there is no such
 // watch, and errors.Is(err, unix.ENOBUFS) if the record queue has no room
 // for the marker: read and acknowledge records (see Records), then retry.
 func (c *Client) Barrier(id uint32) (Barrier, error) {
+	return c.BarrierContext(context.Background(), id)
+}
+
+// BarrierContext is Barrier, but stops waiting when ctx is done: the epoch
+// then closes later, by itself, once its operations have finished, and the
+// error wraps ctx.Err(). The module does the waiting: no request of any
+// client is held meanwhile.
+func (c *Client) BarrierContext(ctx context.Context, id uint32) (Barrier, error) {
 	op := fmt.Sprintf("barrier watch %d", id)
-	msgs, err := c.execute(op, cmdBarrier, 0, watchID(id))
+	c.barrierMu.Lock()
+	defer c.barrierMu.Unlock()
+	// Joined before the request: the epoch may close before its reply.
+	ev, err := c.barrierEvents(op)
 	if err != nil {
 		return Barrier{}, err
 	}
-	m, err := oneReply(op, msgs)
-	if err != nil {
-		return Barrier{}, err
+	for {
+		msgs, err := c.execute(op, cmdBarrier, 0, watchID(id))
+		if errors.Is(err, unix.EBUSY) {
+			// Another barrier's epoch is closing, the one before the
+			// open epoch (or a later one by now): wait for it.
+			w, err := c.Status(id)
+			if err != nil {
+				return Barrier{}, err
+			}
+			if _, err := awaitClosed(ctx, ev, op, id, w.Epoch-1); err != nil {
+				return Barrier{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Barrier{}, err
+		}
+		m, err := oneReply(op, msgs)
+		if err != nil {
+			return Barrier{}, err
+		}
+		_, epoch, err := parseBarrier(m)
+		if err != nil {
+			return Barrier{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+		}
+		e, err := awaitClosed(ctx, ev, op, id, epoch)
+		if err != nil {
+			return Barrier{}, err
+		}
+		return Barrier{WatchID: id, Epoch: epoch, Lossy: e.Lossy, NextSeq: e.NextSeq}, nil
 	}
-	b, err := parseBarrier(m)
-	if err != nil {
-		return Barrier{}, fmt.Errorf("genl: %s: decode reply: %w", op, err)
+}
+
+// barrierEvents returns the socket on which barriers wait for their epochs
+// to close, joined to the group "events" (apart from Subscribe's, whose
+// events are the caller's). The caller holds c.barrierMu.
+func (c *Client) barrierEvents(op string) (*genetlink.Conn, error) {
+	if c.bev != nil {
+		return c.bev, nil
 	}
-	return b, nil
+	ev, err := c.joinEvents(op)
+	if err != nil {
+		return nil, err
+	}
+	c.bev = ev
+	return ev, nil
+}
+
+// awaitClosed reads ev until watch id announces that epoch closed, and
+// returns that announcement.
+func awaitClosed(ctx context.Context, ev *genetlink.Conn, op string, id uint32, epoch uint64) (Event, error) {
+	if err := ev.SetReadDeadline(time.Time{}); err != nil {
+		return Event{}, fmt.Errorf("genl: %s: %w", op, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = ev.SetReadDeadline(time.Now()) })
+	defer stop()
+	for {
+		msgs, _, err := ev.Receive()
+		if err != nil {
+			if ctx.Err() != nil {
+				return Event{}, fmt.Errorf("genl: %s: epoch %d is still closing (it closes by itself once its operations finish): %w", op, epoch, ctx.Err())
+			}
+			if errors.Is(err, unix.ENOBUFS) {
+				return Event{}, fmt.Errorf("genl: %s: notifications were lost while epoch %d closed: its marker is in the records: %w", op, epoch, err)
+			}
+			return Event{}, mapError(op, 0, err)
+		}
+		for _, m := range msgs {
+			e, ok, err := parseEvent(m)
+			if err != nil || !ok || e.WatchID != id {
+				continue
+			}
+			switch {
+			case e.Kind == EventEpochClosed && e.Epoch == epoch:
+				return e, nil
+			case e.Kind == EventEpochClosed && e.Epoch > epoch:
+				return Event{}, fmt.Errorf("genl: %s: epoch %d closed, but epoch %d was not announced", op, e.Epoch, epoch)
+			case e.Kind == EventUnwatch:
+				return Event{}, fmt.Errorf("genl: %s: the watch was removed while epoch %d closed: %w", op, epoch, os.ErrNotExist)
+			}
+		}
+	}
 }
 
 // Status returns the state of watch id. The error satisfies
@@ -295,6 +393,22 @@ func (c *Client) Subscribe() error {
 		return nil
 	}
 
+	ev, err := c.joinEvents(op)
+	if err != nil {
+		return err
+	}
+	if !c.deadline.IsZero() {
+		if err := ev.SetReadDeadline(c.deadline); err != nil {
+			_ = ev.Close()
+			return fmt.Errorf("genl: %s: %w", op, err)
+		}
+	}
+	c.ev = ev
+	return nil
+}
+
+// joinEvents opens a socket joined to the group "events".
+func (c *Client) joinEvents(op string) (*genetlink.Conn, error) {
 	var (
 		id    uint32
 		found bool
@@ -306,25 +420,17 @@ func (c *Client) Subscribe() error {
 		}
 	}
 	if !found {
-		return fmt.Errorf("genl: %s: the family has no multicast group %q", op, groupEvents)
+		return nil, fmt.Errorf("genl: %s: the family has no multicast group %q", op, groupEvents)
 	}
-
 	ev, err := c.dial()
 	if err != nil {
-		return fmt.Errorf("genl: %s: dial generic netlink: %w", op, err)
+		return nil, fmt.Errorf("genl: %s: dial generic netlink: %w", op, err)
 	}
 	if err := ev.JoinGroup(id); err != nil {
 		_ = ev.Close()
-		return mapError(op, 0, err)
+		return nil, mapError(op, 0, err)
 	}
-	if !c.deadline.IsZero() {
-		if err := ev.SetReadDeadline(c.deadline); err != nil {
-			_ = ev.Close()
-			return fmt.Errorf("genl: %s: %w", op, err)
-		}
-	}
-	c.ev = ev
-	return nil
+	return ev, nil
 }
 
 // ReceiveEvents blocks until notifications arrive and returns them. It needs

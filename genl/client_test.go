@@ -58,11 +58,13 @@ func capture(t *testing.T, greq genetlink.Message, nreq netlink.Message) request
 }
 
 // testClient returns a Client of a fake kernel that answers the family
-// lookup itself and every other request with fn. The Client cannot
-// subscribe.
+// lookup itself and every other request with fn. Its notifications never
+// come.
 func testClient(t *testing.T, fn genltest.Func) *Client {
 	t.Helper()
-	return newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, fn)), nil)
+	return newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, fn)), func() (*genetlink.Conn, error) {
+		return genetlink.NewConn(netlink.NewConn(newEventSocket(), 0)), nil
+	})
 }
 
 // dialGenl is genltest.Dial, but returns the netlink socket under the
@@ -235,39 +237,6 @@ func TestClientRequests(t *testing.T) {
 				Command: cmdUnwatch,
 				Attrs:   []netlink.Attribute{u32(attrWatchID, 3)},
 			},
-		},
-		{
-			name: "barrier",
-			call: func(c *Client) (any, error) { return c.Barrier(3) },
-			req: request{
-				Flags:   netlink.Request,
-				Command: cmdBarrier,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 3)},
-			},
-			replies: []genetlink.Message{msg(cmdBarrier,
-				u32(attrWatchID, 3),
-				pad,
-				u64(attrEpoch, 12),
-				flag(attrLossy),
-				u64(attrNextSeq, 1001),
-				u32(200, 1),
-			)},
-			want: Barrier{WatchID: 3, Epoch: 12, Lossy: true, NextSeq: 1001},
-		},
-		{
-			name: "barrier not lossy",
-			call: func(c *Client) (any, error) { return c.Barrier(4) },
-			req: request{
-				Flags:   netlink.Request,
-				Command: cmdBarrier,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 4)},
-			},
-			replies: []genetlink.Message{msg(cmdBarrier,
-				u32(attrWatchID, 4),
-				u64(attrEpoch, 1),
-				u64(attrNextSeq, 1),
-			)},
-			want: Barrier{WatchID: 4, Epoch: 1, NextSeq: 1},
 		},
 		{
 			name: "status",
@@ -913,7 +882,7 @@ func TestDial(t *testing.T) {
 		{
 			name:   "other version",
 			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 2",
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 3",
 		},
 	}
 	for _, tt := range tests {

@@ -163,9 +163,9 @@ func FuzzParseBarrier(f *testing.F) {
 	f.Add(attrs(u32(attrWatchID, 3), pad, u64(attrEpoch, 5), flag(attrLossy), pad, u64(attrNextSeq, 9)))
 	f.Add(attrs(bin(attrEpoch, 1, 2, 3)))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		b, err := parseBarrier(genetlink.Message{Data: data})
-		if err != nil && b != (Barrier{}) {
-			t.Fatalf("an error and a barrier: %v, %+v", err, b)
+		_, epoch, err := parseBarrier(genetlink.Message{Data: data})
+		if err == nil && epoch == 0 {
+			t.Fatalf("no error and no epoch")
 		}
 	})
 }
@@ -174,6 +174,7 @@ func FuzzParseEvent(f *testing.F) {
 	f.Add(uint8(cmdNotifyRecords), attrs(u32(attrWatchID, 3), pad, u64(attrNextSeq, 9)))
 	f.Add(uint8(cmdNotifyOverflow), attrs(u32(attrWatchID, 3), pad, u64(attrEpoch, 2)))
 	f.Add(uint8(cmdNotifyUnwatch), attrs(u32(attrWatchID, 3)))
+	f.Add(uint8(cmdNotifyClosed), attrs(u32(attrWatchID, 3), pad, u64(attrEpoch, 2), flag(attrLossy), pad, u64(attrNextSeq, 9)))
 	f.Add(uint8(cmdBarrier), attrs(u32(attrWatchID, 3)))
 	f.Fuzz(func(t *testing.T, cmd uint8, data []byte) {
 		m := genetlink.Message{Header: genetlink.Header{Command: cmd}, Data: data}
@@ -181,7 +182,7 @@ func FuzzParseEvent(f *testing.F) {
 		if (err != nil || !ok) && e != (Event{}) {
 			t.Fatalf("no event but %+v (ok %v, err %v)", e, ok, err)
 		}
-		if ok && cmd != cmdNotifyRecords && cmd != cmdNotifyOverflow && cmd != cmdNotifyUnwatch && cmd != cmdNotifyUnmount {
+		if ok && cmd != cmdNotifyRecords && cmd != cmdNotifyOverflow && cmd != cmdNotifyUnwatch && cmd != cmdNotifyUnmount && cmd != cmdNotifyClosed {
 			t.Fatalf("command %d decoded as an event", cmd)
 		}
 	})

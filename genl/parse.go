@@ -1,6 +1,7 @@
 package genl
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -74,25 +75,21 @@ func parseWatch(m genetlink.Message) (Watch, error) {
 	return w, nil
 }
 
-// parseBarrier decodes the reply of WBARRIER_CMD_BARRIER.
-func parseBarrier(m genetlink.Message) (Barrier, error) {
-	var b Barrier
-	err := decode(m.Data, func(ad *netlink.AttributeDecoder) {
+// parseBarrier decodes the reply of WBARRIER_CMD_BARRIER: the watch and
+// the epoch being closed.
+func parseBarrier(m genetlink.Message) (watch uint32, closing uint64, err error) {
+	err = decode(m.Data, func(ad *netlink.AttributeDecoder) {
 		switch ad.Type() {
 		case attrWatchID:
-			b.WatchID = ad.Uint32()
+			watch = ad.Uint32()
 		case attrEpoch:
-			b.Epoch = ad.Uint64()
-		case attrLossy:
-			b.Lossy = ad.Flag()
-		case attrNextSeq:
-			b.NextSeq = ad.Uint64()
+			closing = ad.Uint64()
 		}
 	})
-	if err != nil {
-		return Barrier{}, err
+	if err == nil && closing == 0 {
+		err = errors.New("no epoch in the reply")
 	}
-	return b, nil
+	return watch, closing, err
 }
 
 // parseRecords decodes one reply of the WBARRIER_CMD_RECORDS dump: it holds
@@ -227,6 +224,8 @@ func parseEvent(m genetlink.Message) (e Event, ok bool, err error) {
 		e.Kind = EventUnwatch
 	case cmdNotifyUnmount:
 		e.Kind = EventUnmount
+	case cmdNotifyClosed:
+		e.Kind = EventEpochClosed
 	default:
 		return Event{}, false, nil
 	}
@@ -238,6 +237,8 @@ func parseEvent(m genetlink.Message) (e Event, ok bool, err error) {
 			e.NextSeq = ad.Uint64()
 		case attrEpoch:
 			e.Epoch = ad.Uint64()
+		case attrLossy:
+			e.Lossy = ad.Flag()
 		}
 	})
 	if err != nil {

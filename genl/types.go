@@ -82,10 +82,15 @@ const (
 	// Event.NextSeq are the watch's last; its last epoch is closed unless
 	// the kernel log says otherwise.
 	EventUnmount
+
+	// EventEpochClosed: Event.Epoch is closed, its closing marker queued
+	// before Event.NextSeq; Event.Lossy if it lost records. A barrier's
+	// epoch, or the last one at unmount.
+	EventEpochClosed
 )
 
-// String returns the kind's name: "records", "overflow", "unwatch" or
-// "unmount".
+// String returns the kind's name: "records", "overflow", "unwatch",
+// "unmount" or "epoch-closed".
 func (k EventKind) String() string {
 	switch k {
 	case EventRecords:
@@ -96,6 +101,8 @@ func (k EventKind) String() string {
 		return "unwatch"
 	case EventUnmount:
 		return "unmount"
+	case EventEpochClosed:
+		return "epoch-closed"
 	}
 	return fmt.Sprintf("EventKind(%d)", int(k))
 }
@@ -109,11 +116,14 @@ type Event struct {
 	WatchID uint32
 
 	// NextSeq is, for EventRecords, the sequence number after the last
-	// waiting record; for EventUnmount, after the watch's last record;
-	// zero otherwise.
+	// waiting record; for EventUnmount, after the watch's last record; for
+	// EventEpochClosed, after the epoch's closing marker; zero otherwise.
 	NextSeq uint64
 
-	// Epoch is, for EventOverflow, the epoch that lost a record; zero
-	// otherwise.
+	// Epoch is, for EventOverflow, the epoch that lost a record; for
+	// EventEpochClosed, the epoch closed; zero otherwise.
 	Epoch uint64
+
+	// Lossy reports, for EventEpochClosed, that the epoch lost records.
+	Lossy bool
 }

@@ -10,23 +10,24 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 2          // WBARRIER_GENL_VERSION
+	familyVersion = 3          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )
 
 // Commands (enum wbarrier_cmd).
 const (
-	cmdUnspec         = 0 // WBARRIER_CMD_UNSPEC
-	cmdWatch          = 1 // WBARRIER_CMD_WATCH
-	cmdUnwatch        = 2 // WBARRIER_CMD_UNWATCH
-	cmdBarrier        = 3 // WBARRIER_CMD_BARRIER
-	cmdStatus         = 4 // WBARRIER_CMD_STATUS
-	cmdRecords        = 5 // WBARRIER_CMD_RECORDS
-	cmdNotifyRecords  = 6 // WBARRIER_CMD_NOTIFY_RECORDS
-	cmdNotifyOverflow = 7 // WBARRIER_CMD_NOTIFY_OVERFLOW
-	cmdNotifyUnwatch  = 8 // WBARRIER_CMD_NOTIFY_UNWATCH
-	cmdNotifyUnmount  = 9 // WBARRIER_CMD_NOTIFY_UNMOUNT
+	cmdUnspec         = 0  // WBARRIER_CMD_UNSPEC
+	cmdWatch          = 1  // WBARRIER_CMD_WATCH
+	cmdUnwatch        = 2  // WBARRIER_CMD_UNWATCH
+	cmdBarrier        = 3  // WBARRIER_CMD_BARRIER
+	cmdStatus         = 4  // WBARRIER_CMD_STATUS
+	cmdRecords        = 5  // WBARRIER_CMD_RECORDS
+	cmdNotifyRecords  = 6  // WBARRIER_CMD_NOTIFY_RECORDS
+	cmdNotifyOverflow = 7  // WBARRIER_CMD_NOTIFY_OVERFLOW
+	cmdNotifyUnwatch  = 8  // WBARRIER_CMD_NOTIFY_UNWATCH
+	cmdNotifyUnmount  = 9  // WBARRIER_CMD_NOTIFY_UNMOUNT
+	cmdNotifyClosed   = 10 // WBARRIER_CMD_NOTIFY_EPOCH_CLOSED
 )
 
 // Attributes (enum wbarrier_attr).

@@ -42,6 +42,7 @@ var uapiConsts = []struct {
 	{"WBARRIER_CMD_NOTIFY_OVERFLOW", "cmdNotifyOverflow", int64(cmdNotifyOverflow)},
 	{"WBARRIER_CMD_NOTIFY_UNWATCH", "cmdNotifyUnwatch", int64(cmdNotifyUnwatch)},
 	{"WBARRIER_CMD_NOTIFY_UNMOUNT", "cmdNotifyUnmount", int64(cmdNotifyUnmount)},
+	{"WBARRIER_CMD_NOTIFY_EPOCH_CLOSED", "cmdNotifyClosed", int64(cmdNotifyClosed)},
 
 	{"WBARRIER_A_UNSPEC", "attrUnspec", int64(attrUnspec)},
 	{"WBARRIER_A_PAD", "attrPad", int64(attrPad)},

@@ -175,14 +175,13 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 {
 	struct wb_watch *w = wb_get_watch(skb, info);
 	struct sk_buff *msg;
-	u64 closed, next_seq;
-	bool lossy;
+	u64 closing;
 	void *hdr;
 	int err;
 
 	if (IS_ERR(w))
 		return PTR_ERR(w);
-	err = wb_watch_barrier(w, &closed, &lossy, &next_seq);
+	err = wb_watch_barrier(w, &closing);
 	if (err) {
 		if (err == -ENOBUFS)
 			NL_SET_ERR_MSG(info->extack,
@@ -190,6 +189,11 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 		else if (err == -ENODEV)
 			NL_SET_ERR_MSG(info->extack,
 				       "the filesystem was unmounted: read its last records, then unwatch");
+		else if (err == -EBUSY)
+			NL_SET_ERR_MSG(info->extack,
+				       "a barrier is closing an epoch of this watch: wait for its EPOCH_CLOSED");
+		else if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "no such watch");
 		goto out;
 	}
 	err = -ENOMEM;
@@ -200,10 +204,7 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 				WBARRIER_CMD_BARRIER);
 	if (!hdr ||
 	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
-	    nla_put_u64_64bit(msg, WBARRIER_A_EPOCH, closed, WBARRIER_A_PAD) ||
-	    (lossy && nla_put_flag(msg, WBARRIER_A_LOSSY)) ||
-	    nla_put_u64_64bit(msg, WBARRIER_A_NEXT_SEQ, next_seq,
-			      WBARRIER_A_PAD)) {
+	    nla_put_u64_64bit(msg, WBARRIER_A_EPOCH, closing, WBARRIER_A_PAD)) {
 		nlmsg_free(msg);
 		err = -EMSGSIZE;
 		goto out;
@@ -485,7 +486,7 @@ static struct genl_family wb_family __ro_after_init = {
 	.version = WBARRIER_GENL_VERSION,
 	.maxattr = WBARRIER_A_MAX,
 	.policy = wb_policy,
-	/* A barrier sleeps until in-flight writes finish: never under genl_mutex. */
+	/* An unwatch sleeps until in-flight writes finish: never under genl_mutex. */
 	.parallel_ops = true,
 	.ops = wb_ops,
 	.n_ops = ARRAY_SIZE(wb_ops),
@@ -503,6 +504,16 @@ static struct genl_family wb_family __ro_after_init = {
 /* Notifications stop before the family goes: its group id may be reused. */
 static DEFINE_MUTEX(wb_nl_live_mutex);
 static bool wb_nl_live;
+
+static void wb_nl_multicast(struct sk_buff *skb)
+{
+	mutex_lock(&wb_nl_live_mutex);
+	if (wb_nl_live)
+		genlmsg_multicast(&wb_family, skb, 0, 0, GFP_KERNEL);
+	else
+		nlmsg_free(skb);
+	mutex_unlock(&wb_nl_live_mutex);
+}
 
 /* Announces an event of @w to the multicast group; process context. */
 void wb_nl_notify(struct wb_watch *w, u8 cmd)
@@ -533,12 +544,32 @@ void wb_nl_notify(struct wb_watch *w, u8 cmd)
 		return;
 	}
 	genlmsg_end(skb, hdr);
-	mutex_lock(&wb_nl_live_mutex);
-	if (wb_nl_live)
-		genlmsg_multicast(&wb_family, skb, 0, 0, GFP_KERNEL);
-	else
+	wb_nl_multicast(skb);
+}
+
+/* Announces that the epoch @c of @w is closed; process context. */
+void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;	/* a waiter finds the marker in the records */
+	hdr = genlmsg_put(skb, 0, 0, &wb_family, 0,
+			  WBARRIER_CMD_NOTIFY_EPOCH_CLOSED);
+	if (!hdr ||
+	    nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_EPOCH, c->epoch,
+			      WBARRIER_A_PAD) ||
+	    (c->lossy && nla_put_flag(skb, WBARRIER_A_LOSSY)) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, c->next_seq,
+			      WBARRIER_A_PAD)) {
 		nlmsg_free(skb);
-	mutex_unlock(&wb_nl_live_mutex);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	wb_nl_multicast(skb);
 }
 
 int __init wb_nl_init(void)

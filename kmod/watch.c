@@ -113,6 +113,8 @@ static void wb_watch_notify_work(struct work_struct *work)
 		wb_nl_notify(w, WBARRIER_CMD_NOTIFY_RECORDS);
 }
 
+static void wb_watch_barrier_work(struct work_struct *work);
+
 static struct wb_watch *wb_watch_alloc(const struct path *path,
 				       const char *path_name, bool hints)
 {
@@ -152,6 +154,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	spin_lock_init(&w->lock);
 	hash_init(w->merge);
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
+	INIT_WORK(&w->barrier_work, wb_watch_barrier_work);
 	wb_ring_arm_notify(w);
 	return w;
 
@@ -343,6 +346,8 @@ static void wb_watch_retire(struct wb_watch *w, bool notify)
 	mutex_unlock(&w->barrier_mutex);
 	synchronize_rcu();
 	synchronize_srcu(&w->srcu);
+	/* A barrier under way closes its epoch; none can begin any more. */
+	flush_work(&w->barrier_work);
 	wb_sb_unmark(w);
 	mutex_lock(&wb_watches_mutex);
 	wb_watches_dec();
@@ -440,56 +445,103 @@ bool wb_watch_lossy(struct wb_watch *w, u64 epoch)
 }
 
 /*
- * Closes the open epoch N with @marker: opens N+1, waits for every
- * operation that read N, then queues the epoch-closed marker for N. New
- * operations go on meanwhile and record N+1.
+ * Opens epoch N+1 (N, the open one, is to be closed with @marker): new
+ * operations record N+1 from now on. N closes once every operation that
+ * read it has left its section (wb_epoch_close()).
+ */
+static int wb_epoch_open_next(struct wb_watch *w, struct wb_record *marker)
+{
+	u64 epoch = w->epoch;
+
+	lockdep_assert_held(&w->barrier_mutex);
+	if (!wb_ring_has_room_for_marker(w))
+		return -ENOBUFS;
+	w->closing = epoch;
+	w->closing_marker = marker;
+	w->closing_missed = wb_hooks_nmissed();
+	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
+	smp_store_release(&w->epoch, epoch + 1);
+	wb_record_mapped(w, epoch + 1);
+	return 0;
+}
+
+/*
+ * Closes the closing epoch, whose operations have all left their sections
+ * (the caller waited for the SRCU after wb_epoch_open_next()): queues its
+ * marker, which the ring has room for (only barriers queue markers, one at
+ * a time).
  *
  * A probe miss cannot be tied to a superblock, and the change it hid may
  * land in any later epoch: any miss between the read before the previous
  * barrier's flip and the end of this wait degrades the watch.
  */
-static int wb_watch_close_epoch(struct wb_watch *w, struct wb_record *marker,
-				u64 *closed, bool *lossy, u64 *next_seq)
+static void wb_epoch_close(struct wb_watch *w, struct wb_closed *c)
 {
-	unsigned long missed_before;
-	u64 epoch;
+	struct wb_record *marker = w->closing_marker;
 
 	lockdep_assert_held(&w->barrier_mutex);
-	if (!wb_ring_has_room_for_marker(w))
-		return -ENOBUFS;
-	epoch = w->epoch;
-	missed_before = wb_hooks_nmissed();
-	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
-	smp_store_release(&w->epoch, epoch + 1);
-	wb_record_mapped(w, epoch + 1);
-
-	synchronize_srcu(&w->srcu);
-
 	if (wb_hooks_nmissed() != w->nmissed_mark)
 		wb_watch_degrade(w);
-	marker->epoch = epoch;
-	marker->lossy = wb_watch_lossy(w, epoch);
-	w->nmissed_mark = missed_before;
-	*closed = epoch;
-	*lossy = marker->lossy;
+	w->nmissed_mark = w->closing_missed;
+	marker->epoch = w->closing;
+	marker->lossy = wb_watch_lossy(w, w->closing);
 	wb_ring_queue_marker(w, marker);
-	*next_seq = marker->seq + 1;
-	return 0;
+	c->epoch = w->closing;
+	c->lossy = marker->lossy;
+	c->next_seq = marker->seq + 1;
+	w->closing = 0;
+	w->closing_marker = NULL;
 }
 
-/* The barrier: closes the open epoch. ENODEV once unmounted. */
-int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
-		     u64 *next_seq)
+/*
+ * A barrier's second half, on a worker: the netlink request that opened the
+ * next epoch has returned, and what this waits for (a write parked in a
+ * page fault, a frozen filesystem) holds no lock and no request of anyone's.
+ */
+static void wb_watch_barrier_work(struct work_struct *work)
+{
+	struct wb_watch *w = container_of(work, struct wb_watch, barrier_work);
+	struct wb_closed c = {};
+
+	synchronize_srcu(&w->srcu);
+	mutex_lock(&w->barrier_mutex);
+	if (w->closing)		/* else the unmount closed it meanwhile */
+		wb_epoch_close(w, &c);
+	mutex_unlock(&w->barrier_mutex);
+	if (c.epoch)
+		wb_nl_notify_closed(w, &c);
+	wb_watch_put(w);
+}
+
+/*
+ * The barrier: opens epoch N+1 and returns N in @closing. N is closed in
+ * the background: its marker is queued and WBARRIER_CMD_NOTIFY_EPOCH_CLOSED
+ * sent once its operations have finished. EBUSY while another barrier's
+ * epoch is closing, ENODEV once unmounted.
+ */
+int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 {
 	struct wb_record *marker;
-	int err = -ENODEV;
+	int err;
 
 	marker = wb_record_alloc_marker();
 	if (!marker)
 		return -ENOMEM;
 	mutex_lock(&w->barrier_mutex);
-	if (!w->unmounted)
-		err = wb_watch_close_epoch(w, marker, closed, lossy, next_seq);
+	if (w->unmounted)
+		err = -ENODEV;
+	else if (!w->sb)
+		err = -ENOENT;	/* being unwatched */
+	else if (w->closing)
+		err = -EBUSY;
+	else
+		err = wb_epoch_open_next(w, marker);
+	if (!err) {
+		*closing = w->closing;
+		refcount_inc(&w->ref);	/* the worker's */
+		if (!queue_work(system_unbound_wq, &w->barrier_work))
+			wb_watch_put(w);	/* queued already: it closes this one */
+	}
 	mutex_unlock(&w->barrier_mutex);
 	if (err)
 		kfree(marker);
@@ -506,9 +558,8 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
  */
 void wb_watch_unmounted(struct wb_watch *w)
 {
+	struct wb_closed pending = {}, last = {};
 	struct wb_record *marker;
-	u64 closed, next_seq;
-	bool lossy;
 	int err;
 
 	mutex_lock(&w->barrier_mutex);
@@ -520,16 +571,27 @@ void wb_watch_unmounted(struct wb_watch *w)
 	/* Probes that found @w have entered its section. */
 	synchronize_rcu();
 	w->unmounted = true;
+	if (w->closing) {	/* a barrier's epoch closes first */
+		synchronize_srcu(&w->srcu);
+		wb_epoch_close(w, &pending);
+	}
 	err = -ENOMEM;
 	marker = wb_record_alloc_marker();
 	if (marker)
-		err = wb_watch_close_epoch(w, marker, &closed, &lossy,
-					   &next_seq);
+		err = wb_epoch_open_next(w, marker);
+	if (!err) {
+		synchronize_srcu(&w->srcu);
+		wb_epoch_close(w, &last);
+	}
 	mutex_unlock(&w->barrier_mutex);
+	if (pending.epoch)
+		wb_nl_notify_closed(w, &pending);
 	if (err) {
 		kfree(marker);
 		pr_warn("watch %u: filesystem unmounted, its last epoch could not be closed: %d\n",
 			w->id, err);
+	} else {
+		wb_nl_notify_closed(w, &last);
 	}
 	wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNMOUNT);
 }

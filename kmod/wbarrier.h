@@ -135,6 +135,16 @@ struct wb_watch {
 	bool degraded;
 	unsigned long nmissed_mark;	/* probe misses seen before the last barrier */
 	struct mutex barrier_mutex;
+	/*
+	 * The barrier under way, under barrier_mutex: the epoch it closes (0:
+	 * none), its marker and the probe misses seen before it opened the
+	 * next epoch. barrier_work waits for the epoch's operations and
+	 * closes it.
+	 */
+	u64 closing;
+	struct wb_record *closing_marker;
+	unsigned long closing_missed;
+	struct work_struct barrier_work;
 
 	/*
 	 * Protects the ring and its counters; first_seq and read_seq are
@@ -195,8 +205,14 @@ struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
 void wb_watch_put(struct wb_watch *w);
 int wb_watch_remove(u32 id);
 void wb_watch_remove_all(void);
-int wb_watch_barrier(struct wb_watch *w, u64 *closed, bool *lossy,
-		     u64 *next_seq);
+/* An epoch closed: its marker is queued, @next_seq after it. */
+struct wb_closed {
+	u64 epoch;
+	bool lossy;
+	u64 next_seq;
+};
+
+int wb_watch_barrier(struct wb_watch *w, u64 *closing);
 void wb_watch_unmounted(struct wb_watch *w);
 void wb_watch_lose(struct wb_watch *w, u64 epoch);
 void wb_watch_degrade(struct wb_watch *w);
@@ -244,5 +260,6 @@ void wb_pending_release(const struct kiocb *kiocb);
 int wb_nl_init(void);
 void wb_nl_exit(void);
 void wb_nl_notify(struct wb_watch *w, u8 cmd);
+void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c);
 
 #endif /* _WBARRIER_H */

@@ -31,15 +31,16 @@
  *
  * WBARRIER_CMD_BARRIER
  *   Request:  WBARRIER_A_WATCH_ID (u32).
- *   Reply:    WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH (u64, the epoch closed),
- *             WBARRIER_A_LOSSY (flag, present if that epoch lost records),
- *             WBARRIER_A_NEXT_SEQ (u64, the sequence number after the epoch's
- *             closing marker).
- *   Opens epoch N+1, then waits until every operation that recorded into
- *   epoch N has finished. New operations are never blocked. Then queues a
- *   WBARRIER_REC_EPOCH_CLOSED record for N. Errors: ENOENT, ENOBUFS (the
- *   ring is full, its room for markers too: drain records first), ENODEV
- *   (the filesystem was unmounted).
+ *   Reply:    WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH (u64, the epoch N being
+ *             closed).
+ *   Opens epoch N+1 and returns: new operations record N+1. In the
+ *   background the module waits until every operation that recorded into
+ *   epoch N has finished, then queues a WBARRIER_REC_EPOCH_CLOSED record
+ *   for N and sends WBARRIER_CMD_NOTIFY_EPOCH_CLOSED. To wait for it, join
+ *   the group before sending the request. Errors: ENOENT, EBUSY (an epoch
+ *   of the watch is still closing: wait for its NOTIFY_EPOCH_CLOSED, then
+ *   ask again), ENOBUFS (the ring is full, its room for markers too: drain
+ *   records first), ENODEV (the filesystem was unmounted).
  *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
@@ -78,6 +79,10 @@
  *   WBARRIER_CMD_NOTIFY_OVERFLOW WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH: a
  *                                record of that epoch was lost; it is lossy.
  *   WBARRIER_CMD_NOTIFY_UNWATCH  WBARRIER_A_WATCH_ID: the watch is gone.
+ *   WBARRIER_CMD_NOTIFY_EPOCH_CLOSED WBARRIER_A_WATCH_ID, WBARRIER_A_EPOCH,
+ *                                WBARRIER_A_LOSSY (flag), WBARRIER_A_NEXT_SEQ:
+ *                                the epoch is closed, its marker queued (a
+ *                                barrier's, or the last one at unmount).
  *   WBARRIER_CMD_NOTIFY_UNMOUNT  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:
  *                                the filesystem was unmounted; records
  *                                below NEXT_SEQ are the watch's last.
@@ -98,8 +103,12 @@
 #define _UAPI_LINUX_WBARRIER_H
 
 #define WBARRIER_GENL_NAME		"wbarrier"
-/* 2: RECORDS replies pack records in WBARRIER_A_RECORD (1: one a message). */
-#define WBARRIER_GENL_VERSION		2
+/*
+ * 3: BARRIER returns once the next epoch is open, NOTIFY_EPOCH_CLOSED says
+ * when the epoch is closed (2: BARRIER returned then). 2: RECORDS replies
+ * pack records in WBARRIER_A_RECORD (1: one a message).
+ */
+#define WBARRIER_GENL_VERSION		3
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -116,6 +125,7 @@ enum wbarrier_cmd {
 	WBARRIER_CMD_NOTIFY_OVERFLOW,
 	WBARRIER_CMD_NOTIFY_UNWATCH,
 	WBARRIER_CMD_NOTIFY_UNMOUNT,
+	WBARRIER_CMD_NOTIFY_EPOCH_CLOSED,
 
 	__WBARRIER_CMD_MAX
 };

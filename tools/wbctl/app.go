@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 
 	"github.com/urfave/cli/v2"
@@ -14,6 +15,7 @@ const (
 	exitUsage   = 2 // bad command line
 	exitRescan  = 3 // changes: the log cannot vouch for the range; rescan
 	exitCorrupt = 4 // the log is corrupt: damage before its tail (changelog.ErrCorrupt)
+	exitTimeout = 6 // barrier: --timeout passed; the epoch closes later by itself
 )
 
 // usageError marks an error in the command line itself.
@@ -31,6 +33,8 @@ func exitCode(err error) int {
 		return exitRescan
 	case errors.Is(err, changelog.ErrCorrupt):
 		return exitCorrupt
+	case errors.Is(err, context.DeadlineExceeded):
+		return exitTimeout
 	}
 	return exitError
 }
@@ -59,7 +63,9 @@ Exit status:
       (on lazytime mounts not by ctime alone: timestamps may be stale on
       disk after a crash)
    4  the log file is corrupt (damage before its tail; log verify, changes,
-      log dump, daemon)`,
+      log dump, daemon)
+   6  barrier --timeout passed before the epoch closed (it closes later,
+      by itself, once its operations finish)`,
 		HideHelpCommand: true,
 
 		Version:              version,

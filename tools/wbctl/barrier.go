@@ -1,9 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/urfave/cli/v2"
+)
+
+// The first "still waiting" line comes after barrierPatience, then one
+// every barrierRemind.
+const (
+	barrierPatience = 2 * time.Second
+	barrierRemind   = 10 * time.Second
 )
 
 var barrierCommand = &cli.Command{
@@ -15,16 +25,35 @@ recorded in the closed one has finished. New operations are not blocked.
 Prints the number of the closed epoch, and "lossy" if records of it were lost
 (a consumer must then rescan).
 
+The kernel waits in the background: nothing is held meanwhile, and a barrier
+that waits long (a write stalled in a page fault, a frozen filesystem: thaw
+it first) says so on stderr every few seconds. With --timeout it gives up
+waiting (exit status 6); the epoch then closes by itself once its operations
+finish. If another barrier of the watch is still closing an epoch, this one
+waits for it, then closes the next.
+
 Example:
-   wbctl barrier /srv/data`,
-	Flags: []cli.Flag{jsonFlag},
+   wbctl barrier /srv/data
+   wbctl barrier --timeout 30s /srv/data`,
+	Flags: []cli.Flag{
+		jsonFlag,
+		&cli.DurationFlag{Name: "timeout", Usage: "give up waiting after this long (0: wait as long as it takes)"},
+	},
 	Action: func(ctx *cli.Context) error {
 		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		b, err := c.Barrier(w.ID)
+		bctx := context.Background()
+		if d := ctx.Duration("timeout"); d > 0 {
+			var cancel context.CancelFunc
+			bctx, cancel = context.WithTimeout(bctx, d)
+			defer cancel()
+		}
+		stop := remindWhileWaiting(ctx.App.ErrWriter, w.ID, barrierPatience, barrierRemind)
+		b, err := c.BarrierContext(bctx, w.ID)
+		stop()
 		if err != nil {
 			return err
 		}
@@ -43,4 +72,31 @@ Example:
 		}
 		return err
 	},
+}
+
+// remindWhileWaiting says on w, after patience and then every remind, that
+// the barrier of the watch still waits; the returned func stops it.
+func remindWhileWaiting(w io.Writer, watch uint32, patience, remind time.Duration) (stop func()) {
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTimer(patience)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				fmt.Fprintf(w, "wbctl barrier: watch %d: still waiting after %s for operations in flight in the closing epoch (a stalled write, or a frozen filesystem: thaw it)\n",
+					watch, time.Since(start).Round(time.Second))
+				t.Reset(remind)
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
 }

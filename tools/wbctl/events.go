@@ -16,6 +16,7 @@ type eventOut struct {
 	Watch   uint32 `json:"watch"`
 	NextSeq uint64 `json:"next_seq,omitempty"`
 	Epoch   uint64 `json:"epoch,omitempty"`
+	Lossy   bool   `json:"lossy,omitempty"`
 }
 
 func (e eventOut) String() string {
@@ -25,6 +26,9 @@ func (e eventOut) String() string {
 	}
 	if e.Epoch != 0 {
 		s += fmt.Sprintf(" epoch=%d", e.Epoch)
+	}
+	if e.Lossy {
+		s += " lossy"
 	}
 	return s
 }
@@ -40,6 +44,9 @@ watch or only for WATCH-ID, until interrupted or --count events were printed:
    unmount watch=ID next_seq=N   the filesystem was unmounted; records below
                                  N are the watch's last
    unwatch watch=ID              the watch was removed
+   epoch-closed watch=ID next_seq=N epoch=E [lossy]
+                                 epoch E is closed (a barrier's, or the last
+                                 one at unmount), its marker below N
 The kernel announces records once per read at most, not per record: once
 the module parameter notify_records (default 1) records were queued since
 the last read began, or when an epoch closes. Notifications
@@ -86,7 +93,7 @@ Example:
 				if only != 0 && e.WatchID != only {
 					continue
 				}
-				out := eventOut{Kind: e.Kind.String(), Watch: e.WatchID, NextSeq: e.NextSeq, Epoch: e.Epoch}
+				out := eventOut{Kind: e.Kind.String(), Watch: e.WatchID, NextSeq: e.NextSeq, Epoch: e.Epoch, Lossy: e.Lossy}
 				if ctx.Bool("json") {
 					err = printJSON(ctx, out)
 				} else {
