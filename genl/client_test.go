@@ -190,6 +190,7 @@ var statusAttrs = []netlink.Attribute{
 	u64(attrEmitted, 5000),
 	u64(attrLost, 7),
 	flag(attrUnmounted),
+	u64(attrLoadID, 0x1234abcd5678ef90),
 	str(200, "an attribute of a newer module"),
 }
 
@@ -206,6 +207,7 @@ var statusWatch = Watch{
 	Emitted:   5000,
 	Lost:      7,
 	Unmounted: true,
+	LoadID:    0x1234abcd5678ef90,
 }
 
 func TestClientRequests(t *testing.T) {

@@ -59,4 +59,5 @@ const (
 	attrRecLossy        = 25 // WBARRIER_A_REC_LOSSY, flag
 	attrUnmounted       = 26 // WBARRIER_A_UNMOUNTED, flag
 	attrRecord          = 27 // WBARRIER_A_RECORD, nested WBARRIER_A_REC_*
+	attrLoadID          = 28 // WBARRIER_A_LOAD_ID, u64
 )

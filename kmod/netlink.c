@@ -13,6 +13,8 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 	[WBARRIER_A_CURSOR]	= { .type = NLA_U64 },
 	[WBARRIER_A_RECORD]	= { .type = NLA_REJECT,
 				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_LOAD_ID]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
 };
 
 static struct genl_family wb_family;
@@ -61,7 +63,9 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 			      WBARRIER_A_PAD) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_LOST, lost, WBARRIER_A_PAD) ||
 	    (READ_ONCE(w->unmounted) &&
-	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)))
+	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_LOAD_ID, wb_load_id,
+			      WBARRIER_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/path.h>
+#include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
@@ -23,6 +24,20 @@ MODULE_PARM_DESC(max_records,
 static LIST_HEAD(wb_watches);
 static DEFINE_MUTEX(wb_watches_mutex);	/* serializes changes to wb_watches */
 static u32 wb_next_id = 1;
+
+/*
+ * Drawn at load, never 0: with a watch id (never reused while loaded) it
+ * names a watch for ever, so that a log can tell a watch made anew (after
+ * a reboot, a reload, or UNWATCH and WATCH) from the one it followed.
+ */
+u64 wb_load_id __ro_after_init;
+
+void __init wb_watch_init(void)
+{
+	do
+		wb_load_id = get_random_u64();
+	while (!wb_load_id);
+}
 
 /*
  * Watches listed or retiring, under wb_watches_mutex. The probes are armed

@@ -164,6 +164,8 @@ struct wb_watch {
 
 /* watch.c */
 extern unsigned int wb_max_records;
+extern u64 wb_load_id;
+void wb_watch_init(void);
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
 
 /*

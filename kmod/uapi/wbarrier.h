@@ -15,7 +15,10 @@
  *             not empty; a relative path is resolved against the sender's
  *             working directory.
  *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
- *             start at 1.
+ *             start at 1 and are never reused while the module stays
+ *             loaded: WBARRIER_A_LOAD_ID and WBARRIER_A_WATCH_ID together
+ *             name one watch for ever (its records are numbered from 1,
+ *             its epochs from 1).
  *   Starts tracking the superblock that PATH is on. The watch does not pin
  *   the filesystem: when the superblock is shut down (its last mount is
  *   gone), the watch closes its open epoch (a last EPOCH_CLOSED record),
@@ -53,7 +56,10 @@
  *             WBARRIER_A_NEXT_SEQ (u64), WBARRIER_A_FIRST_SEQ (u64, oldest
  *             record still queued), WBARRIER_A_QUEUED (u32),
  *             WBARRIER_A_EMITTED (u64), WBARRIER_A_LOST (u64),
- *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted).
+ *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted),
+ *             WBARRIER_A_LOAD_ID (u64, drawn at random when the module
+ *             was loaded, never 0: a reboot, or rmmod and insmod, give
+ *             another).
  *
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
@@ -150,6 +156,7 @@ enum wbarrier_attr {
 	WBARRIER_A_REC_LOSSY,		/* flag */
 	WBARRIER_A_UNMOUNTED,		/* flag */
 	WBARRIER_A_RECORD,		/* nested: WBARRIER_A_REC_*; replies only */
+	WBARRIER_A_LOAD_ID,		/* u64; replies only */
 
 	__WBARRIER_A_MAX
 };

@@ -57,6 +57,19 @@ torn tail, if any, is cut off and kept in FILE.broken (or in the last
 segment's name + .broken), and draining goes on after the last record or
 sealed epoch-closed marker it holds, so that nothing is lost or doubled.
 
+The log records which watch it follows (the module's load id and the watch
+id). A watch made anew (after a reboot, a module reload, or an unwatch and
+a new watch) numbers its epochs and records from 1 again: the daemon then
+appends a generation break to the log and goes on. The earlier epochs stay
+answered; the break epoch is unknown ("changes" across it exits 3); the new
+watch's epoch E is the log's E plus the break epoch (see the generation
+contract in docs/changes.md).
+
+What restarting cannot fix (the log of another filesystem type, a log that
+is not a wbarrier log, a module too old to name its watches) exits with
+status 5 and a message that says what to do; a corrupt log exits with 4.
+The systemd unit does not restart the daemon after either.
+
 The log is a set of segments: FILE, then FILE.000001, FILE.000002 ... At a
 seal, once the current segment holds --segment-size bytes, the daemon starts
 the next one. "wbctl consumer ack" removes the oldest segments once every
@@ -120,7 +133,7 @@ Examples:
 			policy:    epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
 				b, err := c.Barrier(w.ID)
-				return b.Epoch, b.Lossy, err
+				return b.Epoch + d.Offset, b.Lossy, err
 			},
 		}
 		runErr := runDaemon(ctx, d, cfg)
@@ -132,11 +145,22 @@ Examples:
 }
 
 // openDrain opens or creates the log of watch w and sets up a drainer that
-// resumes after what the log holds.
+// resumes after what the log holds. A log that follows another watch (the
+// module was reloaded, the machine rebooted, the filesystem watched anew)
+// gets a generation break (changelog.Generation): the new watch's epochs
+// are answered after it. What no restart can fix is a personError.
 func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
 	d := &drain.Drainer{Source: c, Watch: w.ID}
+	if w.LoadID == 0 {
+		return nil, nil, personError{fmt.Sprintf("watch %d: the module does not report its load id, so a log cannot tell its watches apart: load a wbarrier module as new as wbctl", w.ID)}
+	}
+	gen := changelog.Generation{LoadID: w.LoadID, WatchID: w.ID, Dev: w.Dev}
 	log, err := changelog.Create(path, changelog.Header{FSType: w.FSType, Dev: w.Dev, Mount: w.Path})
 	if err == nil {
+		if _, err := log.StartGeneration(gen); err != nil {
+			log.Close()
+			return nil, nil, err
+		}
 		d.Log = log
 		return d, log, nil
 	}
@@ -144,28 +168,51 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 		return nil, nil, err
 	}
 
-	old, err := changelog.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if h := old.Header(); h.Dev != w.Dev || h.FSType != w.FSType {
-		return nil, nil, fmt.Errorf("%s is the log of %s (%s), not of watch %d on %s (%s)",
-			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)
-	}
-	d.Cursor = old.NextSeq()
-	d.LastSealed, _ = old.LastSealed()
-	if w.NextSeq < d.Cursor {
-		return nil, nil, fmt.Errorf("%s holds records up to %d but watch %d has queued only up to %d: the watch was made anew and its earlier changes are unknown; start a new log and rescan",
-			path, d.Cursor-1, w.ID, w.NextSeq-1)
-	}
 	log, rec, err := changelog.OpenWriter(path)
+	if errors.Is(err, changelog.ErrNotLog) || errors.Is(err, changelog.ErrVersion) {
+		return nil, nil, personError{fmt.Sprintf("%v: move it away or give another --log", err)}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			log.Close()
+		}
+	}()
 	if rec != nil {
 		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 	}
+	if h := log.Header(); h.FSType != w.FSType {
+		return nil, nil, personError{fmt.Sprintf("%s is the log of %s (%s), not of watch %d on %s (%s): give the daemon another --log, or move the log away (its consumers then rescan)",
+			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)}
+	}
+	d.LastSealed, _ = log.LastSealed()
+	if cur, found := log.Generation(); found && cur.Same(gen) {
+		d.Offset = cur.Offset
+		d.Cursor = log.NextSeq()
+		if w.NextSeq < d.Cursor {
+			return nil, nil, personError{fmt.Sprintf("%s holds records of watch %d up to %d, but the watch has queued only up to %d: the log is not this watch's; give the daemon another --log, or move the log away (its consumers then rescan)",
+				path, w.ID, d.Cursor-1, w.NextSeq-1)}
+		}
+	} else {
+		g, err := log.StartGeneration(gen)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.Offset = g.Offset
+		if g.Break {
+			was := "a log written before watches were told apart"
+			if found {
+				was = fmt.Sprintf("watch %d of module load %016x", cur.WatchID, cur.LoadID)
+			}
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s followed %s; watch %d of module load %016x is another (a reboot, a module reload, or the filesystem watched anew): epoch %d is a break, changes across it are a rescan; this watch's epoch E is the log's E+%d\n",
+				path, was, w.ID, w.LoadID, g.Offset, g.Offset)
+		}
+	}
 	d.Log = log
+	ok = true
 	return d, log, nil
 }
 

@@ -39,9 +39,14 @@ type Drainer struct {
 	// or sealed epoch-closed marker the log holds (changelog.Log.NextSeq;
 	// 0 for a new log).
 	Cursor uint64
-	// LastSealed is the newest epoch the log has sealed (0: none). A marker
-	// for it or an older epoch is a repeat after a restart and is skipped.
+	// LastSealed is the newest epoch the log has sealed (0: none), in the
+	// log's numbering. A marker for it or an older epoch is a repeat after
+	// a restart and is skipped.
 	LastSealed uint64
+	// Offset maps the watch's epochs to the log's (changelog.Generation):
+	// a record of the watch's epoch E goes into the log as epoch E+Offset,
+	// and Stats and LastSealed count in the log's epochs.
+	Offset uint64
 
 	acked uint64 // the cursor last passed to Source.Records
 }
@@ -49,7 +54,7 @@ type Drainer struct {
 // Stats counts what one pass moved.
 type Stats struct {
 	Records int      // change records appended
-	Sealed  []uint64 // epochs sealed, in order
+	Sealed  []uint64 // epochs sealed (the log's numbering), in order
 	Lossy   []uint64 // of those, the lossy ones
 }
 
@@ -96,6 +101,7 @@ func (d *Drainer) Once() (Stats, error) {
 }
 
 func (d *Drainer) apply(r record.Record, st *Stats) error {
+	r.Epoch += d.Offset
 	switch r.Type {
 	case record.TypeChange:
 		if r.Epoch <= d.LastSealed {

@@ -115,6 +115,7 @@ func TestOnce(t *testing.T) {
 		queue      []record.Record
 		cursor     uint64
 		lastSealed uint64
+		offset     uint64
 		wantOps    []string
 		wantStats  Stats
 		wantCursor uint64
@@ -143,6 +144,16 @@ func TestOnce(t *testing.T) {
 			wantCursor: 9,
 		},
 		{
+			name:       "a later generation: the watch's epochs go into the log after the break",
+			queue:      []record.Record{change(1, 1), closed(2, 1, false), change(3, 2)},
+			cursor:     1,
+			lastSealed: 6,
+			offset:     7,
+			wantOps:    []string{"rec 1/8", "seal 2/8 lossy=false", "rec 3/9"},
+			wantStats:  Stats{Records: 2, Sealed: []uint64{8}},
+			wantCursor: 4,
+		},
+		{
 			name:       "a gap is an error",
 			queue:      []record.Record{change(5, 1)},
 			cursor:     3,
@@ -162,7 +173,7 @@ func TestOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			log := &fakeLog{}
 			d := &Drainer{Source: &fakeSource{queue: tt.queue}, Log: log, Watch: 1,
-				Cursor: tt.cursor, LastSealed: tt.lastSealed}
+				Cursor: tt.cursor, LastSealed: tt.lastSealed, Offset: tt.offset}
 			st, err := d.Once()
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
