@@ -56,6 +56,10 @@ A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken (or in the last
 segment's name + .broken), and draining goes on after the last record or
 sealed epoch-closed marker it holds, so that nothing is lost or doubled.
+Records freed before the log had them (a log begun mid-epoch, or records
+acknowledged by another reader while the daemon was stopped) are a gap in
+the sequence numbers: the epochs they may belong to (that of the first
+marker after the gap, and the next) are sealed lossy, never complete.
 
 The log records which watch it follows (the module's load id and the watch
 id). A watch made anew (after a reboot, a module reload, or an unwatch and
@@ -161,7 +165,7 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 			log.Close()
 			return nil, nil, err
 		}
-		d.Log = log
+		d.Log, d.Cursor = log, 1
 		return d, log, nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
@@ -191,7 +195,10 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 	d.LastSealed, _ = log.LastSealed()
 	if cur, found := log.Generation(); found && cur.Same(gen) {
 		d.Offset = cur.Offset
-		d.Cursor = log.NextSeq()
+		d.Cursor = max(log.NextSeq(), 1)
+		if err := resumeGaps(d, path, cur, log.NextSeq()); err != nil {
+			return nil, nil, err
+		}
 		if w.NextSeq < d.Cursor {
 			return nil, nil, personError{fmt.Sprintf("%s holds records of watch %d up to %d, but the watch has queued only up to %d: the log is not this watch's; give the daemon another --log, or move the log away (its consumers then rescan)",
 				path, w.ID, d.Cursor-1, w.NextSeq-1)}
@@ -201,7 +208,7 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 		if err != nil {
 			return nil, nil, err
 		}
-		d.Offset = g.Offset
+		d.Offset, d.Cursor = g.Offset, 1
 		if g.Break {
 			was := "a log written before watches were told apart"
 			if found {
@@ -214,6 +221,36 @@ func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*dr
 	d.Log = log
 	ok = true
 	return d, log, nil
+}
+
+// resumeGaps tells d the gaps in the seqs the log holds of generation g,
+// so that a gap found before a restart still makes its epochs lossy.
+func resumeGaps(d *drain.Drainer, path string, g changelog.Generation, next uint64) error {
+	l, err := changelog.Open(path)
+	if err != nil {
+		return err
+	}
+	if l.NextSeq() != next {
+		return fmt.Errorf("%s changed while the daemon opened it", path)
+	}
+	var held []drain.Held
+	for _, r := range l.Records() {
+		if r.Epoch > g.Offset {
+			held = append(held, drain.Held{Seq: r.Seq})
+		}
+	}
+	for _, s := range l.Seals() {
+		if s.Epoch > g.Offset && s.Seq != 0 {
+			held = append(held, drain.Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
+		}
+	}
+	// Segments removed: what they held of g is behind the oldest header.
+	first := uint64(1)
+	if gens := l.Generations(); l.Header().Segment > 0 && len(gens) == 1 && gens[0] == g {
+		first = l.Header().NextSeq
+	}
+	d.Resume(first, held)
+	return nil
 }
 
 // daemonConfig is what runDaemon needs besides the drainer.
@@ -246,6 +283,10 @@ func sdStatus(d *drain.Drainer) string {
 
 // reportStats tells about the epochs a drain pass sealed.
 func reportStats(ctx *cli.Context, st drain.Stats) {
+	for _, g := range st.Gaps {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: records %d..%d were freed before the log had them (acknowledged by another reader, or before the log began): the epochs they may be of are sealed lossy\n",
+			g.From, g.To-1)
+	}
 	for _, e := range st.Sealed {
 		lossy := ""
 		if contains(st.Lossy, e) {
