@@ -321,7 +321,7 @@ func TestClientRequests(t *testing.T) {
 			req: request{
 				Flags:   netlink.Request | netlink.Dump,
 				Command: cmdRecords,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 41)},
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 41), {Type: attrAck, Data: []byte{}}},
 			},
 			replies: []genetlink.Message{
 				msg(cmdRecords,
@@ -415,7 +415,17 @@ func TestClientRequests(t *testing.T) {
 			req: request{
 				Flags:   netlink.Request | netlink.Dump,
 				Command: cmdRecords,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 0)},
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 0), {Type: attrAck, Data: []byte{}}},
+			},
+			want: []record.Record{},
+		},
+		{
+			name: "peek records: no acknowledgement",
+			call: func(c *Client) (any, error) { return c.PeekRecords(3, 5) },
+			req: request{
+				Flags:   netlink.Request | netlink.Dump,
+				Command: cmdRecords,
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 5)},
 			},
 			want: []record.Record{},
 		},
@@ -798,6 +808,13 @@ func TestClientDumps(t *testing.T) {
 			is:    []error{unix.EINTR},
 		},
 		{
+			name:  "records acknowledged by another reader",
+			call:  func(c *Client) (any, error) { return c.Records(3, 1) },
+			reply: dump(nil, 0, unix.EBUSY),
+			msg:   "genl: records watch 3 from 1: another reader acknowledges this watch's records (the daemon?): read without acknowledging, or stop it",
+			is:    []error{unix.EBUSY},
+		},
+		{
 			name:  "records error at the end of the dump",
 			call:  func(c *Client) (any, error) { return c.Records(3, 1) },
 			reply: dump(nil, 0, unix.ENOENT),
@@ -915,7 +932,7 @@ func TestDial(t *testing.T) {
 		{
 			name:   "other version",
 			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 2",
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 3",
 		},
 	}
 	for _, tt := range tests {

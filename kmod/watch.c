@@ -423,6 +423,54 @@ int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 }
 
 /*
+ * Makes the socket (@net, @portid) the one that acknowledges the records of
+ * @w, unless another one is: -EBUSY. A second acknowledging reader would
+ * free records the first one has not read, which it could only report as
+ * lost.
+ */
+int wb_watch_claim_reader(struct wb_watch *w, const struct net *net,
+			  u32 portid)
+{
+	unsigned long flags;
+	int err = 0;
+
+	spin_lock_irqsave(&w->lock, flags);
+	if (!w->reader_net) {
+		w->reader_net = net;
+		w->reader_portid = portid;
+	} else if (w->reader_net != net || w->reader_portid != portid) {
+		err = -EBUSY;
+	}
+	spin_unlock_irqrestore(&w->lock, flags);
+	return err;
+}
+
+struct wb_reader {
+	const struct net *net;
+	u32 portid;
+};
+
+static int wb_watch_release_one(struct wb_watch *w, void *arg)
+{
+	const struct wb_reader *r = arg;
+	unsigned long flags;
+
+	spin_lock_irqsave(&w->lock, flags);
+	if (w->reader_net == r->net && w->reader_portid == r->portid)
+		w->reader_net = NULL;
+	spin_unlock_irqrestore(&w->lock, flags);
+	return 0;
+}
+
+/* The socket (@net, @portid) is closed: it acknowledges nothing any more. */
+void wb_watch_release_reader(const struct net *net, u32 portid)
+{
+	struct wb_reader r = { .net = net, .portid = portid };
+
+	wb_watch_for_each(wb_watch_release_one, &r, 0);
+}
+
+/*
  * A record of @epoch could not be queued. Called from probes, so atomic.
  * The lossy flags are kept by epoch parity: the barrier clears the slot of
  * the epoch it opens before any operation can read that epoch.

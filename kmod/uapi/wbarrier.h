@@ -63,17 +63,21 @@
  *
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
- *             default 0).
+ *             default 0), WBARRIER_A_ACK (flag, optional).
  *   Reply:    the queued records whose sequence number is at least
  *             CURSOR, in sequence order, packed: each message holds
  *             WBARRIER_A_WATCH_ID, then as many WBARRIER_A_RECORD (nested:
  *             one record's WBARRIER_A_REC_* attributes) as fill the dump's
  *             buffer (up to 32 KiB, as large as the reader's recvmsg
- *             buffer). Records below CURSOR are
- *             acknowledged: the kernel frees them. Errors: ENOENT, ERANGE
- *             (CURSOR is past the next sequence number), ESTALE
- *             (another reader acknowledged records this dump had not sent
- *             yet: they are gone for this reader).
+ *             buffer). With ACK, records below CURSOR are acknowledged:
+ *             the kernel frees them; without, nothing is freed. One socket
+ *             at a time may acknowledge a watch's records (the daemon): the
+ *             first RECORDS with ACK makes its socket the watch's
+ *             acknowledging reader until the socket is closed. Errors:
+ *             ENOENT, ERANGE (CURSOR is past the next sequence number),
+ *             EBUSY (ACK, and another socket is the acknowledging reader),
+ *             ESTALE (the acknowledging reader freed records this dump had
+ *             not sent yet: they are gone for this reader).
  *   After a dump starts, WBARRIER_CMD_NOTIFY_RECORDS is sent once, when
  *   the module parameter notify_records (default 1) records have been
  *   queued since, or when an epoch closes, whichever comes first.
@@ -104,8 +108,12 @@
 #define _UAPI_LINUX_WBARRIER_H
 
 #define WBARRIER_GENL_NAME		"wbarrier"
-/* 2: RECORDS replies pack records in WBARRIER_A_RECORD (1: one a message). */
-#define WBARRIER_GENL_VERSION		2
+/*
+ * 3: RECORDS frees records only with WBARRIER_A_ACK, for one socket at a
+ * time (2: any RECORDS freed those below its cursor). 2: RECORDS replies
+ * pack records in WBARRIER_A_RECORD (1: one a message).
+ */
+#define WBARRIER_GENL_VERSION		3
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -157,6 +165,7 @@ enum wbarrier_attr {
 	WBARRIER_A_UNMOUNTED,		/* flag */
 	WBARRIER_A_RECORD,		/* nested: WBARRIER_A_REC_*; replies only */
 	WBARRIER_A_LOAD_ID,		/* u64; replies only */
+	WBARRIER_A_ACK,			/* flag */
 
 	__WBARRIER_A_MAX
 };
