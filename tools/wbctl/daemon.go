@@ -276,9 +276,10 @@ func tell(ctx *cli.Context, n *sdnotify.Notifier, assignments ...string) {
 }
 
 // sdStatus is the daemon's STATUS= line for systemd: right after a seal of
-// N, epoch N+1 is the open one.
+// N, epoch N+1 is the open one; after a generation break B with no seal
+// since, B+1 (the log's numbering).
 func sdStatus(d *drain.Drainer) string {
-	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, d.LastSealed+1, d.LastSealed)
+	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, max(d.LastSealed, d.Offset)+1, d.LastSealed)
 }
 
 // reportStats tells about the epochs a drain pass sealed.

@@ -15,8 +15,9 @@ import (
 type Source interface {
 	// EachRecords hands the queued records of a watch from seq cursor on
 	// to fn, batch by batch in sequence order, as they arrive, and
-	// acknowledges (frees) those below cursor. If fn fails, it returns
-	// fn's error and hands over nothing more.
+	// acknowledges (frees) those below cursor, as the watch's one
+	// acknowledging reader (another gets EBUSY from the kernel). If fn
+	// fails, it returns fn's error and hands over nothing more.
 	EachRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
 }
 
