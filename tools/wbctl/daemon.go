@@ -153,8 +153,8 @@ Examples:
 // module was reloaded, the machine rebooted, the filesystem watched anew)
 // gets a generation break (changelog.Generation): the new watch's epochs
 // are answered after it. What no restart can fix is a personError.
-func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
-	d := &drain.Drainer{Source: c, Watch: w.ID}
+func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
+	d := &drain.Drainer{Source: src, Watch: w.ID}
 	if w.LoadID == 0 {
 		return nil, nil, personError{fmt.Sprintf("watch %d: the module does not report its load id, so a log cannot tell its watches apart: load a wbarrier module as new as wbctl", w.ID)}
 	}
