@@ -1,11 +1,13 @@
 package changelog
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 var (
@@ -70,6 +72,24 @@ func TestGenerationBreak(t *testing.T) {
 	}
 	if l.NextSeq() != 3 {
 		t.Errorf("NextSeq() = %d, want 3", l.NextSeq())
+	}
+	var frames []string
+	err = l.EachFrameGen(func(r record.Record) error {
+		frames = append(frames, fmt.Sprintf("rec %d/%d", r.Seq, r.Epoch))
+		return nil
+	}, func(s Seal) error {
+		frames = append(frames, fmt.Sprintf("seal %d", s.Epoch))
+		return nil
+	}, func(g Generation) error {
+		frames = append(frames, fmt.Sprintf("gen %d", g.Offset))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFrames := []string{"gen 0", "rec 1/1", "seal 1", "rec 3/2", "seal 2", "rec 5/3", "gen 4", "rec 1/5", "seal 5"}
+	if diff := cmp.Diff(wantFrames, frames); diff != "" {
+		t.Errorf("EachFrameGen (-want +got):\n%s", diff)
 	}
 	for _, tt := range []struct {
 		since, until uint64

@@ -20,6 +20,7 @@ type Log struct {
 	segments []string // the files read, oldest first
 	nextSeq  uint64
 	gens     []Generation
+	genPos   [][2]int // how many records and seals precede each generation
 }
 
 // Open reads and validates every segment of the log at path: path itself
@@ -58,21 +59,39 @@ func (l *Log) Seals() []Seal { return slices.Clone(l.seals) }
 // in file order (records of later epochs may come before the seal of an
 // earlier one), and stops at the first error either returns.
 func (l *Log) EachFrame(record func(record.Record) error, seal func(Seal) error) error {
-	next := 0
-	for i, s := range l.seals {
-		for ; next < l.sealPos[i]; next++ {
-			if err := record(l.records[next]); err != nil {
+	return l.EachFrameGen(record, seal, nil)
+}
+
+// EachFrameGen is EachFrame that also calls gen (if not nil) for every
+// generation (Generations), where its frame is.
+func (l *Log) EachFrameGen(record func(record.Record) error, seal func(Seal) error, gen func(Generation) error) error {
+	ri, si, gi := 0, 0, 0
+	for ri < len(l.records) || si < len(l.seals) || gi < len(l.gens) {
+		// The generation frame comes first if no record or seal that
+		// preceded it is left; then the seal, if no record preceded it.
+		if gi < len(l.gens) && l.genPos[gi][0] <= ri && l.genPos[gi][1] <= si {
+			if gen != nil {
+				if err := gen(l.gens[gi]); err != nil {
+					return err
+				}
+			}
+			gi++
+			continue
+		}
+		if si < len(l.seals) && l.sealPos[si] <= ri {
+			if err := seal(l.seals[si]); err != nil {
 				return err
 			}
+			si++
+			continue
 		}
-		if err := seal(s); err != nil {
+		if ri == len(l.records) {
+			break // cannot happen: every frame is counted
+		}
+		if err := record(l.records[ri]); err != nil {
 			return err
 		}
-	}
-	for ; next < len(l.records); next++ {
-		if err := record(l.records[next]); err != nil {
-			return err
-		}
+		ri++
 	}
 	return nil
 }
@@ -263,7 +282,7 @@ func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) st
 			return ""
 		}
 		g.Break = g.Offset > 0
-		l.gens = append(l.gens, g)
+		l.appendGen(g)
 		return ""
 	}
 	if !l.empty() {
@@ -278,8 +297,13 @@ func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) st
 		g.Break = true
 		l.nextSeq = 0
 	}
-	l.gens = append(l.gens, g)
+	l.appendGen(g)
 	return ""
+}
+
+func (l *Log) appendGen(g Generation) {
+	l.gens = append(l.gens, g)
+	l.genPos = append(l.genPos, [2]int{len(l.records), len(l.seals)})
 }
 
 // follows checks that a segment with header h may follow the segments read
