@@ -84,6 +84,7 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 		c.rescan(since+1, fmt.Sprintf("epochs up to %d were purged from the log (its oldest segment starts after epoch %d)", b, b))
 	} else {
 		c.checkSealed(l.seals)
+		c.explainBreak(l.gens)
 	}
 
 	index := make(map[string]int)
@@ -140,6 +141,31 @@ func (c *Changes) checkSealed(seals []Seal) {
 		want++
 	}
 	c.rescan(want, fmt.Sprintf("epoch %d is not sealed", want))
+}
+
+// explainBreak says why an unsealed epoch is unknown if it is the break
+// before a generation (see Generation), or if one lies between it and
+// Until.
+func (c *Changes) explainBreak(gens []Generation) {
+	if !c.Rescan {
+		return
+	}
+	for i, g := range gens {
+		if !g.Break || g.Offset < c.RescanFrom || g.Offset > c.Until {
+			continue
+		}
+		what := "a reboot, a module reload, or an unwatch and a new watch"
+		if i > 0 && gens[i-1].LoadID == g.LoadID {
+			what = "an unwatch and a new watch"
+		}
+		gap := fmt.Sprintf("epoch %d is the break between two watches of the filesystem (the watch was made anew: %s): what changed from the last change the log holds of the earlier watch to the start of the new one is unknown; after the rescan, go on from epoch %d", g.Offset, what, g.Offset)
+		if g.Offset == c.RescanFrom {
+			c.Reason = gap
+		} else {
+			c.Reason += "; and " + gap
+		}
+		return
+	}
 }
 
 func (c *Changes) rescan(from uint64, why string) {

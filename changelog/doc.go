@@ -80,7 +80,7 @@
 //
 //	offset  size  field
 //	0       4     L: payload length in bytes (at most 1 MiB, MaxPayload)
-//	4       2     type: 1 record, 2 seal
+//	4       2     type: 1 record, 2 seal, 3 generation
 //	6       2     reserved: 0
 //	8       4     crc
 //	12      L     payload
@@ -150,6 +150,35 @@
 // ending with seals (an idle daemon closing empty epochs) would resume
 // before markers the kernel had already freed, and see a gap.
 //
+// # Generation payload (frame type 3)
+//
+// The watch the frames after it are of (see Generation): the kernel
+// numbers each watch's epochs and seqs from 1, so a log that follows a
+// watch made anew (a reboot, a module reload, an unwatch and a new watch)
+// maps the new watch's epochs after everything it holds. L = 32.
+//
+//	offset  size  field
+//	0       1     payload version: 1
+//	1       3     reserved: 0
+//	4       4     watch id
+//	8       8     offset: log epoch = the watch's epoch + offset
+//	16      8     load id: drawn by the module at load (WBARRIER_A_LOAD_ID)
+//	24      4     dev: the watched superblock's device number then
+//	28      4     reserved: 0
+//
+// A generation frame in a log that holds nothing yet (no record, seal or
+// generation frame, segment 0) starts the first generation; the writer
+// gives it offset 0. Any later one is a break: its offset is greater than
+// every sealed epoch, every record's epoch and the offset of the generation
+// before it, and it sets the log's next seq back to 0 (the new watch's seqs
+// start again). The log's epoch equal to a break's offset (the watch's
+// epoch 0, which never exists) is never sealed: it stands for what changed
+// between the two watches, which is unknown. The first frame of a later
+// segment restates the generation in force (the Writer writes it with the
+// segment's header, so that a purge never removes the only frame naming
+// the watch): it must equal that generation, or it is adopted if the
+// segments that held it were removed; it is no break.
+//
 // # Rules a valid log follows
 //
 // The writer guarantees these; a reader checks them, and a frame whose CRC
@@ -165,6 +194,8 @@
 //     interleave.
 //   - A seal's records field equals the number of record frames of its
 //     epoch before it.
+//   - A record's or seal's epoch is greater than the offset of the
+//     generation in force.
 //
 // An epoch is complete if and only if the log holds its seal and the seal
 // is not lossy; a sealed epoch without records is complete and empty.
@@ -193,7 +224,7 @@
 // Since the chain is broken at p, a seal after p is checked against the
 // crc stored in the frame before it. Precisely: the seal evidence exists if
 // for some offset q >= p with q % 8 == 0, the 12 bytes at q read as a frame
-// header A with type 1 or 2, reserved 0 and L_A <= MaxPayload, and at b =
+// header A with type 1, 2 or 3, reserved 0 and L_A <= MaxPayload, and at b =
 // q + align8(12 + L_A) there is a whole frame B (within the file) with L =
 // 24 or 32 (40 or 48 bytes), type 2, reserved 0, a valid seal payload, a
 // seal epoch greater than the last seal epoch before p (if any), and crc

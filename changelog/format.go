@@ -34,6 +34,9 @@ const (
 	frameHeaderSize = 12 // length, type, reserved, CRC
 	frameRecord     = 1
 	frameSeal       = 2
+	frameGeneration = 3
+
+	generationVersion = 1 // of generation payloads
 
 	payloadVersion    = 1  // of record payloads
 	recordFixed       = 56 // record payload bytes before handle, parent and name

@@ -19,6 +19,8 @@ type Log struct {
 	recovery *Recovery
 	segments []string // the files read, oldest first
 	nextSeq  uint64
+	gens     []Generation
+	genPos   [][2]int // how many records and seals precede each generation
 }
 
 // Open reads and validates every segment of the log at path: path itself
@@ -57,21 +59,39 @@ func (l *Log) Seals() []Seal { return slices.Clone(l.seals) }
 // in file order (records of later epochs may come before the seal of an
 // earlier one), and stops at the first error either returns.
 func (l *Log) EachFrame(record func(record.Record) error, seal func(Seal) error) error {
-	next := 0
-	for i, s := range l.seals {
-		for ; next < l.sealPos[i]; next++ {
-			if err := record(l.records[next]); err != nil {
+	return l.EachFrameGen(record, seal, nil)
+}
+
+// EachFrameGen is EachFrame that also calls gen (if not nil) for every
+// generation (Generations), where its frame is.
+func (l *Log) EachFrameGen(record func(record.Record) error, seal func(Seal) error, gen func(Generation) error) error {
+	ri, si, gi := 0, 0, 0
+	for ri < len(l.records) || si < len(l.seals) || gi < len(l.gens) {
+		// The generation frame comes first if no record or seal that
+		// preceded it is left; then the seal, if no record preceded it.
+		if gi < len(l.gens) && l.genPos[gi][0] <= ri && l.genPos[gi][1] <= si {
+			if gen != nil {
+				if err := gen(l.gens[gi]); err != nil {
+					return err
+				}
+			}
+			gi++
+			continue
+		}
+		if si < len(l.seals) && l.sealPos[si] <= ri {
+			if err := seal(l.seals[si]); err != nil {
 				return err
 			}
+			si++
+			continue
 		}
-		if err := seal(s); err != nil {
+		if ri == len(l.records) {
+			break // cannot happen: every frame is counted
+		}
+		if err := record(l.records[ri]); err != nil {
 			return err
 		}
-	}
-	for ; next < len(l.records); next++ {
-		if err := record(l.records[next]); err != nil {
-			return err
-		}
+		ri++
 	}
 	return nil
 }
@@ -93,10 +113,31 @@ func (l *Log) LastSealed() (uint64, bool) {
 	return l.seals[len(l.seals)-1].Epoch, true
 }
 
+// Generations returns the watches the log followed, oldest first (those
+// whose frames are in removed segments excepted). A log written before
+// generations existed has none until a daemon appends one.
+func (l *Log) Generations() []Generation { return slices.Clone(l.gens) }
+
+// Generation returns the watch the log follows now, and false if the log
+// has no generation frame.
+func (l *Log) Generation() (Generation, bool) {
+	if len(l.gens) == 0 {
+		return Generation{}, false
+	}
+	return l.gens[len(l.gens)-1], true
+}
+
+// empty reports whether the log never held anything: no record, seal or
+// generation, and no segment removed.
+func (l *Log) empty() bool {
+	return len(l.records) == 0 && len(l.seals) == 0 && len(l.gens) == 0 && l.header.Segment == 0
+}
+
 // NextSeq returns one past the greatest seq the log holds or held: of its
 // records, of the epoch-closed markers its seals were made of (version 2
 // seals keep it), and of those a segment header tells of (0 if none):
-// where a drain resumes.
+// where a drain resumes. It counts the current generation only (the
+// kernel numbers each watch's records from 1).
 func (l *Log) NextSeq() uint64 { return l.nextSeq }
 
 // Recovery describes the torn tail that reading stopped at, or is nil if
@@ -152,6 +193,7 @@ func (st *parser) segment(data []byte, path string) error {
 	l.segments = append(l.segments, path)
 	l.nextSeq = max(l.nextSeq, h.NextSeq)
 	st.prev, t.header = path, h
+	first := true
 	for p < len(data) {
 		n, why := checkFrame(data[p:], h.Salt, prev)
 		if why != "" {
@@ -177,6 +219,9 @@ func (st *parser) segment(data []byte, path string) error {
 			if last, ok := l.LastSealed(); ok && r.Epoch <= last {
 				return corrupt(p, "record (seq %d) of epoch %d after epoch %d was sealed", r.Seq, r.Epoch, last)
 			}
+			if g, ok := l.Generation(); ok && r.Epoch <= g.Offset {
+				return corrupt(p, "record (seq %d) of epoch %d in the generation after epoch %d", r.Seq, r.Epoch, g.Offset)
+			}
 			l.records = append(l.records, r)
 			l.nextSeq = max(l.nextSeq, r.Seq+1)
 			t.counts.add(r.Epoch)
@@ -188,6 +233,9 @@ func (st *parser) segment(data []byte, path string) error {
 			if last, ok := l.LastSealed(); ok && s.Epoch <= last {
 				return corrupt(p, "seal of epoch %d after the seal of epoch %d", s.Epoch, last)
 			}
+			if g, ok := l.Generation(); ok && s.Epoch <= g.Offset {
+				return corrupt(p, "seal of epoch %d in the generation after epoch %d", s.Epoch, g.Offset)
+			}
 			// Records of an epoch up to Base may be in removed segments.
 			if c := t.counts.get(s.Epoch); c != s.Records && s.Epoch > l.header.Base {
 				return corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
@@ -198,17 +246,64 @@ func (st *parser) segment(data []byte, path string) error {
 				l.nextSeq = max(l.nextSeq, s.Seq+1)
 			}
 			t.counts.dropThrough(s.Epoch)
+		case frameGeneration:
+			g, err := decodeGenerationPayload(payload)
+			if err != nil {
+				return corrupt(p, "%v", err)
+			}
+			if err := l.addGeneration(g, first && h.Segment > 0, &t.counts); err != "" {
+				return corrupt(p, "%s", err)
+			}
 		default:
 			return corrupt(p, "unknown frame type %d", typ)
 		}
 		prev = le.Uint32(f[8:])
 		p += len(f)
+		first = false
 	}
 	t.end, t.prev = int64(p), prev
 	if l.recovery != nil {
 		t.end = l.recovery.Offset
 	}
 	return nil
+}
+
+// addGeneration applies a generation frame. The first frame of a later
+// segment restates the generation in force (so that it survives the removal
+// of the segment that started it); any other is a new generation, a break
+// if the log held anything before it. It returns why the frame is invalid.
+func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) string {
+	cur, ok := l.Generation()
+	if restated {
+		if ok {
+			if g.LoadID != cur.LoadID || g.WatchID != cur.WatchID || g.Dev != cur.Dev || g.Offset != cur.Offset {
+				return fmt.Sprintf("the generation restated at the start of the segment (%v) is not the one in force (%v)", g, cur)
+			}
+			return ""
+		}
+		g.Break = g.Offset > 0
+		l.appendGen(g)
+		return ""
+	}
+	if !l.empty() {
+		last, _ := l.LastSealed()
+		floor := max(last, counts.max())
+		if ok {
+			floor = max(floor, cur.Offset)
+		}
+		if g.Offset <= floor {
+			return fmt.Sprintf("generation at epoch %d, not after epoch %d, the last the log holds", g.Offset, floor)
+		}
+		g.Break = true
+		l.nextSeq = 0
+	}
+	l.appendGen(g)
+	return ""
+}
+
+func (l *Log) appendGen(g Generation) {
+	l.gens = append(l.gens, g)
+	l.genPos = append(l.genPos, [2]int{len(l.records), len(l.seals)})
 }
 
 // follows checks that a segment with header h may follow the segments read
@@ -272,7 +367,7 @@ func checkFrame(b []byte, salt uint64, prev uint32) (int, string) {
 func findSeal(data []byte, p int, salt uint64, last uint64, sealed bool) (int, Seal, bool) {
 	for q := p; q+frameHeaderSize <= len(data); q += 8 {
 		n := le.Uint32(data[q:])
-		if typ := le.Uint16(data[q+4:]); (typ != frameRecord && typ != frameSeal) || le.Uint16(data[q+6:]) != 0 || n > MaxPayload {
+		if typ := le.Uint16(data[q+4:]); (typ != frameRecord && typ != frameSeal && typ != frameGeneration) || le.Uint16(data[q+6:]) != 0 || n > MaxPayload {
 			continue
 		}
 		b := q + frameSize(int(n))

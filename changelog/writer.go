@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,6 +43,9 @@ type Writer struct {
 	counts  epochCounts // records per epoch after the last seal
 	err     error       // sticky I/O error
 	closing bool
+	gen     Generation // in force, if hasGen
+	hasGen  bool
+	empty   bool // nothing appended ever: the next generation is no break
 }
 
 // Create creates a new, empty log at path for the watch that h describes.
@@ -74,7 +78,7 @@ func Create(path string, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc}, nil
+	return &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc, empty: true}, nil
 }
 
 // createSegment creates the segment file path with header h, locked: the
@@ -82,6 +86,13 @@ func Create(path string, h Header) (*Writer, error) {
 // and the directory is fsynced. It returns the open file, the header as a
 // reader sees it and its CRC.
 func createSegment(path string, h Header) (*os.File, Header, uint32, error) {
+	return createSegmentWith(path, h, nil)
+}
+
+// createSegmentWith is createSegment whose file also holds, after the
+// header, the frame that frame builds (given the header's CRC, it returns
+// the frame and the frame's CRC, which is then returned).
+func createSegmentWith(path string, h Header, frame func(prev uint32) ([]byte, uint32)) (*os.File, Header, uint32, error) {
 	if h.Created.IsZero() {
 		h.Created = time.Now()
 	}
@@ -107,6 +118,11 @@ func createSegment(path string, h Header) (*os.File, Header, uint32, error) {
 	}
 	if err := lockFile(f); err != nil {
 		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
+	}
+	if frame != nil {
+		var b []byte
+		b, crc = frame(crc)
+		hdr = append(hdr, b...)
 	}
 	if _, err := f.Write(hdr); err != nil {
 		return nil, h, 0, fmt.Errorf("changelog: create %s: %w", path, err)
@@ -204,8 +220,9 @@ func openLast(path string) (*Writer, *Recovery, error) {
 			return nil, nil, fmt.Errorf("changelog: fsync %s: %w", seg, err)
 		}
 	}
-	w := &Writer{f: f, base: path, path: seg, header: t.header, off: t.end, prev: t.prev, counts: t.counts, nextSeq: l.NextSeq()}
+	w := &Writer{f: f, base: path, path: seg, header: t.header, off: t.end, prev: t.prev, counts: t.counts, nextSeq: l.NextSeq(), empty: l.empty()}
 	w.last, w.sealed = l.LastSealed()
+	w.gen, w.hasGen = l.Generation()
 	ok = true
 	return w, rec, nil
 }
@@ -231,13 +248,29 @@ func (w *Writer) rotate() error {
 	h.NextSeq = w.nextSeq
 	h.PrevCRC = w.prev
 	path := SegmentPath(w.base, h.Segment)
-	f, h, crc, err := createSegment(path, h)
+	// The generation in force goes into the new segment as its first
+	// frame: it must outlive the removal of the segment that started it.
+	var restate func(uint32) ([]byte, uint32)
+	if w.hasGen {
+		restate = func(prev uint32) ([]byte, uint32) {
+			return appendFrame(nil, frameGeneration, h.Salt, prev, func(b []byte) []byte {
+				return appendGenerationPayload(b, w.gen)
+			})
+		}
+	}
+	f, h, crc, err := createSegmentWith(path, h, restate)
 	if err != nil {
 		w.err = fmt.Errorf("changelog: starting segment %s (writer now unusable, reopen the log): %w", path, err)
 		return w.err
 	}
 	old := w.f
-	w.f, w.path, w.header, w.off, w.prev = f, path, h, int64(headerSize(h)), crc
+	off, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		w.err = fmt.Errorf("changelog: starting segment %s (writer now unusable, reopen the log): %w", path, err)
+		return w.err
+	}
+	w.f, w.path, w.header, w.off, w.prev = f, path, h, off, crc
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("changelog: close the previous segment of %s: %w", path, err)
 	}
@@ -292,6 +325,56 @@ func (w *Writer) LastSealed() (uint64, bool) {
 	return w.last, w.sealed
 }
 
+// Generation returns the generation in force, and false if there is none.
+func (w *Writer) Generation() (Generation, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.gen, w.hasGen
+}
+
+// NextSeq returns one past the greatest seq of the generation in force:
+// of its records and of the markers of its seals (0: none yet).
+func (w *Writer) NextSeq() uint64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.nextSeq
+}
+
+// StartGeneration records that the log follows the watch g names from now
+// on (g.Offset and g.Break are ignored), and makes it durable. In a log
+// that never held anything, the generation maps the watch's epochs as they
+// are (Offset 0). Otherwise it is a break: its Offset is one past every
+// epoch the log holds (sealed, of a record, or an earlier break), and that
+// epoch is never sealed, so that changes across it are a rescan; the seqs
+// start again (NextSeq is 0). It returns the generation as written.
+func (w *Writer) StartGeneration(g Generation) (Generation, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return Generation{}, err
+	}
+	g.Offset, g.Break = 0, false
+	if !w.empty {
+		g.Offset = max(w.last, w.counts.max())
+		if w.hasGen {
+			g.Offset = max(g.Offset, w.gen.Offset)
+		}
+		g.Offset++
+		g.Break = true
+	}
+	w.buf, w.prev = appendFrame(w.buf, frameGeneration, w.header.Salt, w.prev, func(b []byte) []byte {
+		return appendGenerationPayload(b, g)
+	})
+	if err := w.sync(); err != nil {
+		return Generation{}, err
+	}
+	w.gen, w.hasGen, w.empty = g, true, false
+	if g.Break {
+		w.nextSeq = 0
+	}
+	return g, nil
+}
+
 // Append adds a record to the log. A record of type record.TypeChange is
 // buffered as a record frame (written to the file when the buffer fills,
 // made durable by Sync, Seal or Close). A record of type
@@ -315,6 +398,10 @@ func (w *Writer) Append(r record.Record) error {
 	if w.sealed && r.Epoch <= w.last {
 		return fmt.Errorf("%w: record (seq %d) of epoch %d, epoch %d is sealed", ErrSealed, r.Seq, r.Epoch, w.last)
 	}
+	if w.hasGen && r.Epoch <= w.gen.Offset {
+		return fmt.Errorf("%w: record (seq %d) of epoch %d, the generation starts after epoch %d", ErrSealed, r.Seq, r.Epoch, w.gen.Offset)
+	}
+	w.empty = false
 	w.buf, w.prev = appendFrame(w.buf, frameRecord, w.header.Salt, w.prev, func(b []byte) []byte {
 		return appendRecordPayload(b, &r)
 	})
@@ -348,6 +435,9 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 	if w.sealed && epoch <= w.last {
 		return fmt.Errorf("%w: cannot seal epoch %d, epoch %d is sealed", ErrSealed, epoch, w.last)
 	}
+	if w.hasGen && epoch <= w.gen.Offset {
+		return fmt.Errorf("%w: cannot seal epoch %d, the generation starts after epoch %d", ErrSealed, epoch, w.gen.Offset)
+	}
 	if err := w.sync(); err != nil {
 		return err
 	}
@@ -358,7 +448,7 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 	if err := w.sync(); err != nil {
 		return err
 	}
-	w.last, w.sealed = epoch, true
+	w.last, w.sealed, w.empty = epoch, true, false
 	if seq != 0 {
 		w.nextSeq = max(w.nextSeq, seq+1)
 	}

@@ -315,7 +315,11 @@ func (c *Client) Watches() ([]Watch, error) {
 
 // Records returns the records of watch id queued with a sequence number of at
 // least cursor, in sequence order. It acknowledges the records below cursor:
-// the kernel frees them, and they cannot be read again.
+// the kernel frees them, and they cannot be read again. Only one socket at
+// a time may acknowledge a watch's records (the daemon's): the first that
+// does holds the watch until it is closed, and on another Client Records
+// fails with an error satisfying errors.Is(err, unix.EBUSY). PeekRecords
+// reads without acknowledging.
 //
 // The error satisfies errors.Is(err, os.ErrNotExist) if there is no such
 // watch. If the kernel reports the dump inconsistent, the error satisfies
@@ -342,9 +346,30 @@ func (c *Client) Records(id uint32, cursor uint64) ([]record.Record, error) {
 // Records, and batches before an error have been handed over: a caller that
 // resumes reads again from one past the last record it kept.
 func (c *Client) EachRecords(id uint32, cursor uint64, fn func([]record.Record) error) error {
+	return c.eachRecords(id, cursor, true, fn)
+}
+
+// PeekRecords is Records without acknowledging anything: the records stay
+// queued for the watch's acknowledging reader, and no socket is held.
+func (c *Client) PeekRecords(id uint32, cursor uint64) ([]record.Record, error) {
+	rs := []record.Record{}
+	err := c.eachRecords(id, cursor, false, func(batch []record.Record) error {
+		rs = append(rs, batch...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+func (c *Client) eachRecords(id uint32, cursor uint64, ack bool, fn func([]record.Record) error) error {
 	op := fmt.Sprintf("records watch %d from %d", id, cursor)
 	ae := watchID(id)
 	ae.Uint64(attrCursor, cursor)
+	if ack {
+		ae.Flag(attrAck, true)
+	}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -649,6 +674,10 @@ func errnoText(cmd uint8, errno unix.Errno) string {
 	case unix.ENODEV:
 		if cmd == cmdBarrier {
 			return "the filesystem was unmounted"
+		}
+	case unix.EBUSY:
+		if cmd == cmdRecords {
+			return "another reader acknowledges this watch's records (the daemon?): read without acknowledging, or stop it"
 		}
 	}
 	return errno.Error()

@@ -192,6 +192,7 @@ var statusAttrs = []netlink.Attribute{
 	u64(attrEmitted, 5000),
 	u64(attrLost, 7),
 	flag(attrUnmounted),
+	u64(attrLoadID, 0x1234abcd5678ef90),
 	str(200, "an attribute of a newer module"),
 }
 
@@ -208,6 +209,7 @@ var statusWatch = Watch{
 	Emitted:   5000,
 	Lost:      7,
 	Unmounted: true,
+	LoadID:    0x1234abcd5678ef90,
 }
 
 func TestClientRequests(t *testing.T) {
@@ -288,7 +290,7 @@ func TestClientRequests(t *testing.T) {
 			req: request{
 				Flags:   netlink.Request | netlink.Dump,
 				Command: cmdRecords,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 41)},
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 41), {Type: attrAck, Data: []byte{}}},
 			},
 			replies: []genetlink.Message{
 				msg(cmdRecords,
@@ -382,7 +384,17 @@ func TestClientRequests(t *testing.T) {
 			req: request{
 				Flags:   netlink.Request | netlink.Dump,
 				Command: cmdRecords,
-				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 0)},
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 0), {Type: attrAck, Data: []byte{}}},
+			},
+			want: []record.Record{},
+		},
+		{
+			name: "peek records: no acknowledgement",
+			call: func(c *Client) (any, error) { return c.PeekRecords(3, 5) },
+			req: request{
+				Flags:   netlink.Request | netlink.Dump,
+				Command: cmdRecords,
+				Attrs:   []netlink.Attribute{u32(attrWatchID, 3), u64(attrCursor, 5)},
 			},
 			want: []record.Record{},
 		},
@@ -765,6 +777,13 @@ func TestClientDumps(t *testing.T) {
 			is:    []error{unix.EINTR},
 		},
 		{
+			name:  "records acknowledged by another reader",
+			call:  func(c *Client) (any, error) { return c.Records(3, 1) },
+			reply: dump(nil, 0, unix.EBUSY),
+			msg:   "genl: records watch 3 from 1: another reader acknowledges this watch's records (the daemon?): read without acknowledging, or stop it",
+			is:    []error{unix.EBUSY},
+		},
+		{
 			name:  "records error at the end of the dump",
 			call:  func(c *Client) (any, error) { return c.Records(3, 1) },
 			reply: dump(nil, 0, unix.ENOENT),
@@ -882,7 +901,7 @@ func TestDial(t *testing.T) {
 		{
 			name:   "other version",
 			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 3",
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 4",
 		},
 	}
 	for _, tt := range tests {

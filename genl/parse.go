@@ -67,6 +67,8 @@ func parseWatch(m genetlink.Message) (Watch, error) {
 			w.Lost = ad.Uint64()
 		case attrUnmounted:
 			w.Unmounted = ad.Flag()
+		case attrLoadID:
+			w.LoadID = ad.Uint64()
 		}
 	})
 	if err != nil {

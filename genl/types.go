@@ -43,7 +43,24 @@ type Watch struct {
 	// closed its last epoch and tracks nothing more. Its last records can
 	// still be read; Client.Unwatch removes it.
 	Unmounted bool
+
+	// LoadID is drawn at random when the module is loaded (never 0; 0
+	// from a module that does not report it). LoadID and ID together name
+	// this watch for ever: a reboot, a module reload, or an unwatch and a
+	// new watch give another pair, and records numbered from 1 again.
+	LoadID uint64
 }
+
+// Identity returns what names the watch for ever: LoadID and ID.
+func (w Watch) Identity() Identity { return Identity{LoadID: w.LoadID, WatchID: w.ID} }
+
+// An Identity names one watch for ever (see Watch.LoadID).
+type Identity struct {
+	LoadID  uint64
+	WatchID uint32
+}
+
+func (i Identity) String() string { return fmt.Sprintf("%016x:%d", i.LoadID, i.WatchID) }
 
 // A Barrier is the result of Client.Barrier: the epoch it closed.
 type Barrier struct {

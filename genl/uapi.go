@@ -10,7 +10,7 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 3          // WBARRIER_GENL_VERSION
+	familyVersion = 4          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )
@@ -60,4 +60,6 @@ const (
 	attrRecLossy        = 25 // WBARRIER_A_REC_LOSSY, flag
 	attrUnmounted       = 26 // WBARRIER_A_UNMOUNTED, flag
 	attrRecord          = 27 // WBARRIER_A_RECORD, nested WBARRIER_A_REC_*
+	attrLoadID          = 28 // WBARRIER_A_LOAD_ID, u64
+	attrAck             = 29 // WBARRIER_A_ACK, flag
 )

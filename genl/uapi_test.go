@@ -71,6 +71,8 @@ var uapiConsts = []struct {
 	{"WBARRIER_A_REC_LENGTH", "attrRecLength", int64(attrRecLength)},
 	{"WBARRIER_A_REC_LOSSY", "attrRecLossy", int64(attrRecLossy)},
 	{"WBARRIER_A_UNMOUNTED", "attrUnmounted", int64(attrUnmounted)},
+	{"WBARRIER_A_LOAD_ID", "attrLoadID", int64(attrLoadID)},
+	{"WBARRIER_A_ACK", "attrAck", int64(attrAck)},
 	{"WBARRIER_A_RECORD", "attrRecord", int64(attrRecord)},
 
 	// record.Type has no name for the zero value.

@@ -14,6 +14,7 @@ static int __init wb_init(void)
 {
 	int err;
 
+	wb_watch_init();
 	wb_faults_init();
 	err = wb_umount_init();
 	if (err)

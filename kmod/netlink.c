@@ -5,13 +5,17 @@
  */
 #include <linux/namei.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include "wbarrier.h"
 
 static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 	[WBARRIER_A_WATCH_ID]	= NLA_POLICY_MIN(NLA_U32, 1),
 	[WBARRIER_A_PATH]	= { .type = NLA_NUL_STRING, .len = PATH_MAX - 1 },
 	[WBARRIER_A_CURSOR]	= { .type = NLA_U64 },
+	[WBARRIER_A_ACK]	= { .type = NLA_FLAG },
 	[WBARRIER_A_RECORD]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_LOAD_ID]	= { .type = NLA_REJECT,
 				    .reject_message = "only replies carry this attribute" },
 };
 
@@ -81,7 +85,9 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 			      WBARRIER_A_PAD) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_LOST, lost, WBARRIER_A_PAD) ||
 	    (READ_ONCE(w->unmounted) &&
-	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)))
+	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_LOAD_ID, wb_load_id,
+			      WBARRIER_A_PAD))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -340,8 +346,21 @@ static int wb_nl_records_start(struct netlink_callback *cb)
 		wb_watch_put(w);
 		return -ERANGE;
 	}
+	if (nla_get_flag(attrs[WBARRIER_A_ACK])) {
+		err = wb_watch_claim_reader(w, sock_net(cb->skb->sk),
+					    NETLINK_CB(cb->skb).portid);
+		if (err) {
+			NL_SET_ERR_MSG_ATTR(cb->extack, attrs[WBARRIER_A_ACK],
+					    "another reader acknowledges this watch's records (the daemon?): read without acknowledging, or stop it");
+			wb_watch_put(w);
+			return err;
+		}
+		cb->args[1] = wb_ring_trim(w, cursor);
+	} else {
+		/* Trims nothing: cursor 0 is below every queued record. */
+		cb->args[1] = max(wb_ring_trim(w, 0), cursor);
+	}
 	cb->args[0] = (long)w;
-	cb->args[1] = wb_ring_trim(w, cursor);
 	wb_ring_arm_notify(w);
 	return 0;
 }
@@ -501,6 +520,21 @@ static struct genl_family wb_family __ro_after_init = {
 	.module = THIS_MODULE,
 };
 
+/* A socket closed: it holds no watch's acknowledgements any more. */
+static int wb_nl_sock_event(struct notifier_block *nb, unsigned long event,
+			    void *ptr)
+{
+	const struct netlink_notify *n = ptr;
+
+	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC)
+		wb_watch_release_reader(n->net, n->portid);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block wb_nl_sock_notifier = {
+	.notifier_call = wb_nl_sock_event,
+};
+
 /* Notifications stop before the family goes: its group id may be reused. */
 static DEFINE_MUTEX(wb_nl_live_mutex);
 static bool wb_nl_live;
@@ -576,10 +610,16 @@ int __init wb_nl_init(void)
 {
 	int err;
 
+	err = netlink_register_notifier(&wb_nl_sock_notifier);
+	if (err)
+		return err;
 	err = genl_register_family(&wb_family);
-	if (!err)
-		wb_nl_live = true;
-	return err;
+	if (err) {
+		netlink_unregister_notifier(&wb_nl_sock_notifier);
+		return err;
+	}
+	wb_nl_live = true;
+	return 0;
 }
 
 void wb_nl_exit(void)
@@ -588,4 +628,5 @@ void wb_nl_exit(void)
 	wb_nl_live = false;
 	mutex_unlock(&wb_nl_live_mutex);
 	genl_unregister_family(&wb_family);
+	netlink_unregister_notifier(&wb_nl_sock_notifier);
 }

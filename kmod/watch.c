@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/path.h>
+#include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
@@ -23,6 +24,20 @@ MODULE_PARM_DESC(max_records,
 static LIST_HEAD(wb_watches);
 static DEFINE_MUTEX(wb_watches_mutex);	/* serializes changes to wb_watches */
 static u32 wb_next_id = 1;
+
+/*
+ * Drawn at load, never 0: with a watch id (never reused while loaded) it
+ * names a watch for ever, so that a log can tell a watch made anew (after
+ * a reboot, a reload, or UNWATCH and WATCH) from the one it followed.
+ */
+u64 wb_load_id __ro_after_init;
+
+void __init wb_watch_init(void)
+{
+	do
+		wb_load_id = get_random_u64();
+	while (!wb_load_id);
+}
 
 /*
  * Watches listed or retiring, under wb_watches_mutex. The probes are armed
@@ -410,6 +425,54 @@ int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 	}
 	mutex_unlock(&wb_watches_mutex);
 	return err;
+}
+
+/*
+ * Makes the socket (@net, @portid) the one that acknowledges the records of
+ * @w, unless another one is: -EBUSY. A second acknowledging reader would
+ * free records the first one has not read, which it could only report as
+ * lost.
+ */
+int wb_watch_claim_reader(struct wb_watch *w, const struct net *net,
+			  u32 portid)
+{
+	unsigned long flags;
+	int err = 0;
+
+	spin_lock_irqsave(&w->lock, flags);
+	if (!w->reader_net) {
+		w->reader_net = net;
+		w->reader_portid = portid;
+	} else if (w->reader_net != net || w->reader_portid != portid) {
+		err = -EBUSY;
+	}
+	spin_unlock_irqrestore(&w->lock, flags);
+	return err;
+}
+
+struct wb_reader {
+	const struct net *net;
+	u32 portid;
+};
+
+static int wb_watch_release_one(struct wb_watch *w, void *arg)
+{
+	const struct wb_reader *r = arg;
+	unsigned long flags;
+
+	spin_lock_irqsave(&w->lock, flags);
+	if (w->reader_net == r->net && w->reader_portid == r->portid)
+		w->reader_net = NULL;
+	spin_unlock_irqrestore(&w->lock, flags);
+	return 0;
+}
+
+/* The socket (@net, @portid) is closed: it acknowledges nothing any more. */
+void wb_watch_release_reader(const struct net *net, u32 portid)
+{
+	struct wb_reader r = { .net = net, .portid = portid };
+
+	wb_watch_for_each(wb_watch_release_one, &r, 0);
 }
 
 /*

@@ -166,6 +166,14 @@ struct wb_watch {
 	 */
 	struct wb_merge_hint __percpu *hints;
 
+	/*
+	 * The socket that may acknowledge (free) records, once one did:
+	 * reader_net NULL if none. Compared, never dereferenced; cleared when
+	 * the socket is released. Under lock.
+	 */
+	const struct net *reader_net;
+	u32 reader_portid;
+
 	struct work_struct notify_work;
 	unsigned long notify_pending;
 	u64 notify_from;		/* next_seq when a reader last armed; under lock */
@@ -174,6 +182,8 @@ struct wb_watch {
 
 /* watch.c */
 extern unsigned int wb_max_records;
+extern u64 wb_load_id;
+void wb_watch_init(void);
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
 
 /*
@@ -219,6 +229,9 @@ void wb_watch_degrade(struct wb_watch *w);
 bool wb_watch_lossy(struct wb_watch *w, u64 epoch);
 int wb_watch_for_each(int (*fn)(struct wb_watch *w, void *arg), void *arg,
 		      u32 start_id);
+int wb_watch_claim_reader(struct wb_watch *w, const struct net *net,
+			  u32 portid);
+void wb_watch_release_reader(const struct net *net, u32 portid);
 
 /* record.c */
 void wb_record_change(struct wb_watch *w, u64 epoch,

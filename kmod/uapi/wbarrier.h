@@ -15,7 +15,10 @@
  *             not empty; a relative path is resolved against the sender's
  *             working directory.
  *   Reply:    the watch's status (see WBARRIER_CMD_STATUS). Watch ids
- *             start at 1.
+ *             start at 1 and are never reused while the module stays
+ *             loaded: WBARRIER_A_LOAD_ID and WBARRIER_A_WATCH_ID together
+ *             name one watch for ever (its records are numbered from 1,
+ *             its epochs from 1).
  *   Starts tracking the superblock that PATH is on. The watch does not pin
  *   the filesystem: when the superblock is shut down (its last mount is
  *   gone), the watch closes its open epoch (a last EPOCH_CLOSED record),
@@ -54,21 +57,28 @@
  *             WBARRIER_A_NEXT_SEQ (u64), WBARRIER_A_FIRST_SEQ (u64, oldest
  *             record still queued), WBARRIER_A_QUEUED (u32),
  *             WBARRIER_A_EMITTED (u64), WBARRIER_A_LOST (u64),
- *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted).
+ *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted),
+ *             WBARRIER_A_LOAD_ID (u64, drawn at random when the module
+ *             was loaded, never 0: a reboot, or rmmod and insmod, give
+ *             another).
  *
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
- *             default 0).
+ *             default 0), WBARRIER_A_ACK (flag, optional).
  *   Reply:    the queued records whose sequence number is at least
  *             CURSOR, in sequence order, packed: each message holds
  *             WBARRIER_A_WATCH_ID, then as many WBARRIER_A_RECORD (nested:
  *             one record's WBARRIER_A_REC_* attributes) as fill the dump's
  *             buffer (up to 32 KiB, as large as the reader's recvmsg
- *             buffer). Records below CURSOR are
- *             acknowledged: the kernel frees them. Errors: ENOENT, ERANGE
- *             (CURSOR is past the next sequence number), ESTALE
- *             (another reader acknowledged records this dump had not sent
- *             yet: they are gone for this reader).
+ *             buffer). With ACK, records below CURSOR are acknowledged:
+ *             the kernel frees them; without, nothing is freed. One socket
+ *             at a time may acknowledge a watch's records (the daemon): the
+ *             first RECORDS with ACK makes its socket the watch's
+ *             acknowledging reader until the socket is closed. Errors:
+ *             ENOENT, ERANGE (CURSOR is past the next sequence number),
+ *             EBUSY (ACK, and another socket is the acknowledging reader),
+ *             ESTALE (the acknowledging reader freed records this dump had
+ *             not sent yet: they are gone for this reader).
  *   After a dump starts, WBARRIER_CMD_NOTIFY_RECORDS is sent once, when
  *   the module parameter notify_records (default 1) records have been
  *   queued since, or when an epoch closes, whichever comes first.
@@ -104,11 +114,13 @@
 
 #define WBARRIER_GENL_NAME		"wbarrier"
 /*
- * 3: BARRIER returns once the next epoch is open, NOTIFY_EPOCH_CLOSED says
- * when the epoch is closed (2: BARRIER returned then). 2: RECORDS replies
+ * 4: BARRIER returns once the next epoch is open, NOTIFY_EPOCH_CLOSED says
+ * when the epoch is closed (3: BARRIER returned then).
+ * 3: RECORDS frees records only with WBARRIER_A_ACK, for one socket at a
+ * time (2: any RECORDS freed those below its cursor). 2: RECORDS replies
  * pack records in WBARRIER_A_RECORD (1: one a message).
  */
-#define WBARRIER_GENL_VERSION		3
+#define WBARRIER_GENL_VERSION		4
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -160,6 +172,8 @@ enum wbarrier_attr {
 	WBARRIER_A_REC_LOSSY,		/* flag */
 	WBARRIER_A_UNMOUNTED,		/* flag */
 	WBARRIER_A_RECORD,		/* nested: WBARRIER_A_REC_*; replies only */
+	WBARRIER_A_LOAD_ID,		/* u64; replies only */
+	WBARRIER_A_ACK,			/* flag */
 
 	__WBARRIER_A_MAX
 };

@@ -15,8 +15,16 @@ const (
 	exitUsage   = 2 // bad command line
 	exitRescan  = 3 // changes: the log cannot vouch for the range; rescan
 	exitCorrupt = 4 // the log is corrupt: damage before its tail (changelog.ErrCorrupt)
+	exitPerson  = 5 // daemon: it cannot go on until a person acts (personError)
 	exitTimeout = 6 // barrier: --timeout passed; the epoch closes later by itself
 )
+
+// personError is what the daemon cannot get past by being restarted: the
+// message says what a person must do. Exit code exitPerson, which the
+// systemd unit's RestartPreventExitStatus= lists.
+type personError struct{ msg string }
+
+func (e personError) Error() string { return e.msg }
 
 // usageError marks an error in the command line itself.
 type usageError struct{ msg string }
@@ -26,7 +34,10 @@ func (e usageError) Error() string { return e.msg }
 func exitCode(err error) int {
 	var ue usageError
 	var re *consumer.RescanError
+	var pe personError
 	switch {
+	case errors.As(err, &pe):
+		return exitPerson
 	case errors.As(err, &ue):
 		return exitUsage
 	case errors.As(err, &re):
@@ -64,6 +75,8 @@ Exit status:
       disk after a crash)
    4  the log file is corrupt (damage before its tail; log verify, changes,
       log dump, daemon)
+   5  the daemon cannot go on until a person acts: the message says what
+      to do (restarting it does not help)
    6  barrier --timeout passed before the epoch closed (it closes later,
       by itself, once its operations finish)`,
 		HideHelpCommand: true,

@@ -56,6 +56,23 @@ A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken (or in the last
 segment's name + .broken), and draining goes on after the last record or
 sealed epoch-closed marker it holds, so that nothing is lost or doubled.
+Records freed before the log had them (a log begun mid-epoch, or records
+acknowledged by another reader while the daemon was stopped) are a gap in
+the sequence numbers: the epochs they may belong to (that of the first
+marker after the gap, and the next) are sealed lossy, never complete.
+
+The log records which watch it follows (the module's load id and the watch
+id). A watch made anew (after a reboot, a module reload, or an unwatch and
+a new watch) numbers its epochs and records from 1 again: the daemon then
+appends a generation break to the log and goes on. The earlier epochs stay
+answered; the break epoch is unknown ("changes" across it exits 3); the new
+watch's epoch E is the log's E plus the break epoch (see the generation
+contract in docs/changes.md).
+
+What restarting cannot fix (the log of another filesystem type, a log that
+is not a wbarrier log, a module too old to name its watches) exits with
+status 5 and a message that says what to do; a corrupt log exits with 4.
+The systemd unit does not restart the daemon after either.
 
 The log is a set of segments: FILE, then FILE.000001, FILE.000002 ... At a
 seal, once the current segment holds --segment-size bytes, the daemon starts
@@ -120,7 +137,7 @@ Examples:
 			policy:    epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
 				b, err := c.Barrier(w.ID)
-				return b.Epoch, b.Lossy, err
+				return b.Epoch + d.Offset, b.Lossy, err
 			},
 		}
 		runErr := runDaemon(ctx, d, cfg)
@@ -132,41 +149,108 @@ Examples:
 }
 
 // openDrain opens or creates the log of watch w and sets up a drainer that
-// resumes after what the log holds.
-func openDrain(ctx *cli.Context, c *genl.Client, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
-	d := &drain.Drainer{Source: c, Watch: w.ID}
+// resumes after what the log holds. A log that follows another watch (the
+// module was reloaded, the machine rebooted, the filesystem watched anew)
+// gets a generation break (changelog.Generation): the new watch's epochs
+// are answered after it. What no restart can fix is a personError.
+func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
+	d := &drain.Drainer{Source: src, Watch: w.ID}
+	if w.LoadID == 0 {
+		return nil, nil, personError{fmt.Sprintf("watch %d: the module does not report its load id, so a log cannot tell its watches apart: load a wbarrier module as new as wbctl", w.ID)}
+	}
+	gen := changelog.Generation{LoadID: w.LoadID, WatchID: w.ID, Dev: w.Dev}
 	log, err := changelog.Create(path, changelog.Header{FSType: w.FSType, Dev: w.Dev, Mount: w.Path})
 	if err == nil {
-		d.Log = log
+		if _, err := log.StartGeneration(gen); err != nil {
+			log.Close()
+			return nil, nil, err
+		}
+		d.Log, d.Cursor = log, 1
 		return d, log, nil
 	}
 	if !errors.Is(err, fs.ErrExist) {
 		return nil, nil, err
 	}
 
-	old, err := changelog.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	if h := old.Header(); h.Dev != w.Dev || h.FSType != w.FSType {
-		return nil, nil, fmt.Errorf("%s is the log of %s (%s), not of watch %d on %s (%s)",
-			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)
-	}
-	d.Cursor = old.NextSeq()
-	d.LastSealed, _ = old.LastSealed()
-	if w.NextSeq < d.Cursor {
-		return nil, nil, fmt.Errorf("%s holds records up to %d but watch %d has queued only up to %d: the watch was made anew and its earlier changes are unknown; start a new log and rescan",
-			path, d.Cursor-1, w.ID, w.NextSeq-1)
-	}
 	log, rec, err := changelog.OpenWriter(path)
+	if errors.Is(err, changelog.ErrNotLog) || errors.Is(err, changelog.ErrVersion) {
+		return nil, nil, personError{fmt.Sprintf("%v: move it away or give another --log", err)}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
+	ok := false
+	defer func() {
+		if !ok {
+			log.Close()
+		}
+	}()
 	if rec != nil {
 		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 	}
+	if h := log.Header(); h.FSType != w.FSType {
+		return nil, nil, personError{fmt.Sprintf("%s is the log of %s (%s), not of watch %d on %s (%s): give the daemon another --log, or move the log away (its consumers then rescan)",
+			path, h.Mount, h.FSType, w.ID, w.Path, w.FSType)}
+	}
+	d.LastSealed, _ = log.LastSealed()
+	if cur, found := log.Generation(); found && cur.Same(gen) {
+		d.Offset = cur.Offset
+		d.Cursor = max(log.NextSeq(), 1)
+		if err := resumeGaps(d, path, cur, log.NextSeq()); err != nil {
+			return nil, nil, err
+		}
+		if w.NextSeq < d.Cursor {
+			return nil, nil, personError{fmt.Sprintf("%s holds records of watch %d up to %d, but the watch has queued only up to %d: the log is not this watch's; give the daemon another --log, or move the log away (its consumers then rescan)",
+				path, w.ID, d.Cursor-1, w.NextSeq-1)}
+		}
+	} else {
+		g, err := log.StartGeneration(gen)
+		if err != nil {
+			return nil, nil, err
+		}
+		d.Offset, d.Cursor = g.Offset, 1
+		if g.Break {
+			was := "a log written before watches were told apart"
+			if found {
+				was = fmt.Sprintf("watch %d of module load %016x", cur.WatchID, cur.LoadID)
+			}
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s followed %s; watch %d of module load %016x is another (a reboot, a module reload, or the filesystem watched anew): epoch %d is a break, changes across it are a rescan; this watch's epoch E is the log's E+%d\n",
+				path, was, w.ID, w.LoadID, g.Offset, g.Offset)
+		}
+	}
 	d.Log = log
+	ok = true
 	return d, log, nil
+}
+
+// resumeGaps tells d the gaps in the seqs the log holds of generation g,
+// so that a gap found before a restart still makes its epochs lossy.
+func resumeGaps(d *drain.Drainer, path string, g changelog.Generation, next uint64) error {
+	l, err := changelog.Open(path)
+	if err != nil {
+		return err
+	}
+	if l.NextSeq() != next {
+		return fmt.Errorf("%s changed while the daemon opened it", path)
+	}
+	var held []drain.Held
+	for _, r := range l.Records() {
+		if r.Epoch > g.Offset {
+			held = append(held, drain.Held{Seq: r.Seq})
+		}
+	}
+	for _, s := range l.Seals() {
+		if s.Epoch > g.Offset && s.Seq != 0 {
+			held = append(held, drain.Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
+		}
+	}
+	// Segments removed: what they held of g is behind the oldest header.
+	first := uint64(1)
+	if gens := l.Generations(); l.Header().Segment > 0 && len(gens) == 1 && gens[0] == g {
+		first = l.Header().NextSeq
+	}
+	d.Resume(first, held)
+	return nil
 }
 
 // daemonConfig is what runDaemon needs besides the drainer.
@@ -192,13 +276,18 @@ func tell(ctx *cli.Context, n *sdnotify.Notifier, assignments ...string) {
 }
 
 // sdStatus is the daemon's STATUS= line for systemd: right after a seal of
-// N, epoch N+1 is the open one.
+// N, epoch N+1 is the open one; after a generation break B with no seal
+// since, B+1 (the log's numbering).
 func sdStatus(d *drain.Drainer) string {
-	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, d.LastSealed+1, d.LastSealed)
+	return fmt.Sprintf("STATUS=watch %d: epoch %d open, last sealed epoch %d", d.Watch, max(d.LastSealed, d.Offset)+1, d.LastSealed)
 }
 
 // reportStats tells about the epochs a drain pass sealed.
 func reportStats(ctx *cli.Context, st drain.Stats) {
+	for _, g := range st.Gaps {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: records %d..%d were freed before the log had them (acknowledged by another reader, or before the log began): the epochs they may be of are sealed lossy\n",
+			g.From, g.To-1)
+	}
 	for _, e := range st.Sealed {
 		lossy := ""
 		if contains(st.Lossy, e) {

@@ -22,7 +22,10 @@ end) is reported and ignored; damage before the tail, or a file that is not
 a wbarrier log, is an error. The records print as "wbctl records" prints
 them; a seal prints as "epoch=N sealed records=K seq=S" (and "lossy"),
 where S is the seq of the module's epoch-closed marker the seal was made of
-(absent in logs written before wbctl kept it; "seq" in --json).
+(absent in logs written before wbctl kept it; "seq" in --json). The watch
+the frames after it are of prints as "generation watch=W load=L
+from-epoch=E" (and "break=B" for a watch made anew: epoch B is the unknown
+gap; see the generation contract in docs/changes.md).
 
 Example:
    wbctl log dump --json data.log`,
@@ -100,5 +103,21 @@ func dumpLog(ctx *cli.Context, l *changelog.Log) error {
 		_, err := fmt.Fprintf(ctx.App.Writer, "epoch=%d sealed records=%d%s\n", s.Epoch, s.Records, more)
 		return err
 	}
-	return l.EachFrame(record, seal)
+	gen := func(g changelog.Generation) error {
+		if asJSON {
+			return printJSON(ctx, struct {
+				Generation uint64 `json:"generation_from"` // the log's first epoch of the watch
+				Break      bool   `json:"break,omitempty"`
+				Watch      uint32 `json:"watch"`
+				LoadID     string `json:"load_id"`
+			}{g.Offset + 1, g.Break, g.WatchID, fmt.Sprintf("%016x", g.LoadID)})
+		}
+		more := ""
+		if g.Break {
+			more = fmt.Sprintf(" break=%d", g.Offset)
+		}
+		_, err := fmt.Fprintf(ctx.App.Writer, "generation watch=%d load=%016x from-epoch=%d%s\n", g.WatchID, g.LoadID, g.Offset+1, more)
+		return err
+	}
+	return l.EachFrameGen(record, seal, gen)
 }

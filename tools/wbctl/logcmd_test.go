@@ -2,9 +2,11 @@ package main
 
 import (
 	"math"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
 )
 
@@ -65,5 +67,35 @@ func TestLogFileArg(t *testing.T) {
 		if _, errOut, code := run(tt.args...); code != tt.wantCode {
 			t.Errorf("%v: exit code %d, want %d (%s)", tt.args, code, tt.wantCode, errOut)
 		}
+	}
+}
+
+// log dump prints the generations where their frames are.
+func TestLogDumpGenerations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.log")
+	w, err := changelog.Create(path, changelog.Header{FSType: "tmpfs", Mount: "/mnt/t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []func() error{
+		func() error { _, err := w.StartGeneration(changelog.Generation{LoadID: 0xa, WatchID: 1}); return err },
+		func() error { return w.Seal(1, 1, false) },
+		func() error { _, err := w.StartGeneration(changelog.Generation{LoadID: 0xb, WatchID: 1}); return err },
+		func() error { return w.Seal(3, 1, false) },
+		w.Close,
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, errOut, code := run("log", "dump", path)
+	want := "log of /mnt/t (tmpfs)\n" +
+		"generation watch=1 load=000000000000000a from-epoch=1\n" +
+		"epoch=1 sealed records=0 seq=1\n" +
+		"generation watch=1 load=000000000000000b from-epoch=3 break=2\n" +
+		"epoch=3 sealed records=0 seq=1\n"
+	if diff := cmp.Diff(want, out); diff != "" || code != 0 {
+		t.Errorf("status %d, stderr %q; stdout (-want +got):\n%s", code, errOut, diff)
 	}
 }

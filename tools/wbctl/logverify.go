@@ -20,7 +20,9 @@ var logVerifyCommand = &cli.Command{
 	Description: `Reads and checks the whole file without changing it, then prints one line
 per finding: the header, the segment files and the purged epochs (if the
 log has more than FILE), the number of records, the sealed epochs (first and
-last, and the unsealed epochs between them), the lossy epochs, the records
+last, and the unsealed epochs between them), the lossy epochs, the
+generation breaks (the epochs where the log goes on with a watch made anew:
+changes across one are a rescan), the records
 after the last seal, and the tail: clean, or torn (where and how many bytes;
 the daemon cuts a torn tail off when it resumes, and keeps it in FILE.broken).
 The last line is "ok". A torn tail is not corruption: it is what
@@ -98,8 +100,9 @@ type verifyOut struct {
 	LastSealed      uint64   `json:"last_sealed,omitempty"`      // 0: none
 	UnsealedBetween []string `json:"unsealed_between,omitempty"` // "N" or "N..M"
 	Lossy           []uint64 `json:"lossy,omitempty"`
-	UnsealedRecords int      `json:"unsealed_records,omitempty"` // after the last seal
-	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`   // their epochs
+	Breaks          []uint64 `json:"generation_breaks,omitempty"` // epochs between two watches
+	UnsealedRecords int      `json:"unsealed_records,omitempty"`  // after the last seal
+	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`    // their epochs
 	UnsealedLast    uint64   `json:"unsealed_last,omitempty"`
 	TornTail        *tailOut `json:"torn_tail,omitempty"`
 	// Cursor is LOGID:M, M the last sealed epoch: where a consumer that
@@ -142,6 +145,11 @@ func newVerifyOut(path string, l *changelog.Log) verifyOut {
 			v.UnsealedRecords++
 		}
 	}
+	for _, g := range l.Generations() {
+		if g.Break {
+			v.Breaks = append(v.Breaks, g.Offset)
+		}
+	}
 	if rec := l.Recovery(); rec != nil {
 		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason, ""}
 		if rec.Path != path {
@@ -176,6 +184,13 @@ func (v verifyOut) writeText(w io.Writer) error {
 			s[i] = fmt.Sprint(e)
 		}
 		fmt.Fprintf(&b, "lossy: %s\n", strings.Join(s, ","))
+	}
+	if len(v.Breaks) > 0 {
+		s := make([]string, len(v.Breaks))
+		for i, e := range v.Breaks {
+			s[i] = fmt.Sprint(e)
+		}
+		fmt.Fprintf(&b, "generation breaks (a watch made anew; unknown, rescan across): %s\n", strings.Join(s, ","))
 	}
 	if v.UnsealedRecords > 0 {
 		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, epochSpan(v.UnsealedFirst, v.UnsealedLast))

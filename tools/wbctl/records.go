@@ -13,16 +13,21 @@ var recordsCommand = &cli.Command{
 	Description: `Prints the queued records from sequence number --cursor on, in order: change
 records (ops, file handle of the object, parent handle and name for
 namespace operations, byte range for writes) and the epoch-closed markers
-that barriers queue. Records below --cursor are acknowledged: the kernel
-frees them. With --paths, the handles of the object and of its parent are
-resolved to their current paths (path= and dir=; absent if gone).
+that barriers queue. It frees nothing: the records stay queued for the
+daemon. With --ack, the records below --cursor are acknowledged: the kernel
+frees them. One reader at a time may acknowledge a watch's records (the
+daemon, while it runs): --ack fails while another holds the watch. With
+--paths, the handles of the object and of its parent are resolved to their
+current paths (path= and dir=; absent if gone).
 
 Examples:
    wbctl records /srv/data
-   wbctl records --cursor 120 --json --paths /srv/data`,
+   wbctl records --cursor 120 --json --paths /srv/data
+   wbctl records --ack --cursor 120 /srv/data   # free the records below 120`,
 	Flags: []cli.Flag{
 		jsonFlag,
-		&cli.Uint64Flag{Name: "cursor", Usage: "first sequence number wanted; acknowledges the records below it"},
+		&cli.Uint64Flag{Name: "cursor", Usage: "first sequence number wanted"},
+		&cli.BoolFlag{Name: "ack", Usage: "acknowledge (free) the records below --cursor; only one reader may, the daemon if it runs"},
 		&cli.BoolFlag{Name: "paths", Usage: "resolve file handles to paths (needs CAP_DAC_READ_SEARCH)"},
 	},
 	Action: func(ctx *cli.Context) error {
@@ -31,7 +36,11 @@ Examples:
 			return err
 		}
 		defer c.Close()
-		recs, err := c.Records(w.ID, ctx.Uint64("cursor"))
+		read := c.PeekRecords
+		if ctx.Bool("ack") {
+			read = c.Records
+		}
+		recs, err := read(w.ID, ctx.Uint64("cursor"))
 		if err != nil {
 			return err
 		}

@@ -4,7 +4,9 @@
 package drain
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/wbarrier/wbarrier/record"
 )
@@ -13,8 +15,9 @@ import (
 type Source interface {
 	// EachRecords hands the queued records of a watch from seq cursor on
 	// to fn, batch by batch in sequence order, as they arrive, and
-	// acknowledges (frees) those below cursor. If fn fails, it returns
-	// fn's error and hands over nothing more.
+	// acknowledges (frees) those below cursor, as the watch's one
+	// acknowledging reader (another gets EBUSY from the kernel). If fn
+	// fails, it returns fn's error and hands over nothing more.
 	EachRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
 }
 
@@ -36,26 +39,75 @@ type Drainer struct {
 	Log    Log
 	Watch  uint32
 	// Cursor is the next sequence number wanted: one past the last record
-	// or sealed epoch-closed marker the log holds (changelog.Log.NextSeq;
-	// 0 for a new log).
+	// or sealed epoch-closed marker the log holds (changelog.Log.NextSeq),
+	// 1 for a new log or generation (the kernel numbers from 1); a record
+	// after it is a gap. 0: where the log begins is unknown (no gap check).
 	Cursor uint64
-	// LastSealed is the newest epoch the log has sealed (0: none). A marker
-	// for it or an older epoch is a repeat after a restart and is skipped.
+	// LastSealed is the newest epoch the log has sealed (0: none), in the
+	// log's numbering. A marker for it or an older epoch is a repeat after
+	// a restart and is skipped.
 	LastSealed uint64
+	// Offset maps the watch's epochs to the log's (changelog.Generation):
+	// a record of the watch's epoch E goes into the log as epoch E+Offset,
+	// and Stats and LastSealed count in the log's epochs.
+	Offset uint64
 
 	acked uint64 // the cursor last passed to Source.Records
+
+	// A gap in the seqs (records freed before this log had them: taken
+	// by another reader, or queued before the log began) may have taken
+	// records of the epoch of the first marker after it, F, and of F+1
+	// (the kernel opens F+1 before it queues F's marker); F+2 is whole.
+	gapPending   bool   // a gap was seen, no marker yet since
+	lossyThrough uint64 // seal the log's epochs up to this one lossy
+}
+
+// A Gap is a run of seqs the log never had: [From, To).
+type Gap struct{ From, To uint64 }
+
+// Held is a seq the log holds of the current generation: a change record's,
+// or the epoch-closed marker's of a seal (Marker, with the log's Epoch).
+type Held struct {
+	Seq    uint64
+	Epoch  uint64
+	Marker bool
+}
+
+// Resume sets up the gap state of a drainer that goes on with a log after a
+// restart, from the seqs the log holds of the current generation (in any
+// order), from seq first on (1, unless the segments before were removed):
+// a gap among them that no marker followed yet still makes the next marker's
+// epoch lossy, and one the last seal followed, the epoch after it.
+func (d *Drainer) Resume(first uint64, held []Held) {
+	slices.SortFunc(held, func(a, b Held) int { return cmp.Compare(a.Seq, b.Seq) })
+	want := max(first, 1)
+	for _, h := range held {
+		if h.Seq > want {
+			d.gapPending = true
+		}
+		if h.Marker && d.gapPending {
+			d.lossyThrough = max(d.lossyThrough, h.Epoch+1)
+			d.gapPending = false
+		}
+		want = max(want, h.Seq+1)
+	}
+	if d.Cursor > want {
+		d.gapPending = true
+	}
 }
 
 // Stats counts what one pass moved.
 type Stats struct {
 	Records int      // change records appended
-	Sealed  []uint64 // epochs sealed, in order
+	Sealed  []uint64 // epochs sealed (the log's numbering), in order
 	Lossy   []uint64 // of those, the lossy ones
+	Gaps    []Gap    // seqs freed before the log had them
 }
 
-// Once drains every record queued now. Records arrive in sequence order
-// with no gaps; a gap means another reader acknowledged records this one
-// never saw, and is an error rather than a silent loss.
+// Once drains every record queued now. Records arrive in sequence order;
+// a gap (records freed before this log had them: acknowledged by another
+// reader, or before the log began) is never a silent loss: the epoch of the
+// first marker after it and the next one are sealed lossy (Stats.Gaps).
 func (d *Drainer) Once() (Stats, error) {
 	var st Stats
 	// Asking from Cursor acknowledges the records below it: the kernel
@@ -73,10 +125,15 @@ func (d *Drainer) Once() (Stats, error) {
 	var applyErr error
 	err := d.Source.EachRecords(d.Watch, d.Cursor, func(recs []record.Record) error {
 		for _, r := range recs {
-			if d.Cursor != 0 && r.Seq != d.Cursor {
-				applyErr = fmt.Errorf("drain: watch %d: expected record %d, got %d: records were taken by another reader",
-					d.Watch, d.Cursor, r.Seq)
+			if r.Seq < d.Cursor {
+				applyErr = fmt.Errorf("drain: watch %d: expected record %d, got %d", d.Watch, d.Cursor, r.Seq)
 				return applyErr
+			}
+			// Records were freed before the log had them: the epochs
+			// they may belong to are sealed lossy.
+			if d.Cursor != 0 && r.Seq > d.Cursor {
+				st.Gaps = append(st.Gaps, Gap{d.Cursor, r.Seq})
+				d.gapPending = true
 			}
 			if applyErr = d.apply(r, &st); applyErr != nil {
 				return applyErr
@@ -96,6 +153,7 @@ func (d *Drainer) Once() (Stats, error) {
 }
 
 func (d *Drainer) apply(r record.Record, st *Stats) error {
+	r.Epoch += d.Offset
 	switch r.Type {
 	case record.TypeChange:
 		if r.Epoch <= d.LastSealed {
@@ -106,9 +164,14 @@ func (d *Drainer) apply(r record.Record, st *Stats) error {
 		}
 		st.Records++
 	case record.TypeEpochClosed:
+		if d.gapPending {
+			d.lossyThrough = max(d.lossyThrough, r.Epoch+1)
+			d.gapPending = false
+		}
 		if r.Epoch <= d.LastSealed {
 			return nil
 		}
+		r.Lossy = r.Lossy || r.Epoch <= d.lossyThrough
 		if err := d.Log.Seal(r.Epoch, r.Seq, r.Lossy); err != nil {
 			return fmt.Errorf("drain: sealing epoch %d: %w", r.Epoch, err)
 		}

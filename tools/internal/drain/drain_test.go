@@ -115,6 +115,7 @@ func TestOnce(t *testing.T) {
 		queue      []record.Record
 		cursor     uint64
 		lastSealed uint64
+		offset     uint64
 		wantOps    []string
 		wantStats  Stats
 		wantCursor uint64
@@ -143,11 +144,32 @@ func TestOnce(t *testing.T) {
 			wantCursor: 9,
 		},
 		{
-			name:       "a gap is an error",
-			queue:      []record.Record{change(5, 1)},
+			name:       "a later generation: the watch's epochs go into the log after the break",
+			queue:      []record.Record{change(1, 1), closed(2, 1, false), change(3, 2)},
+			cursor:     1,
+			lastSealed: 6,
+			offset:     7,
+			wantOps:    []string{"rec 1/8", "seal 2/8 lossy=false", "rec 3/9"},
+			wantStats:  Stats{Records: 2, Sealed: []uint64{8}},
+			wantCursor: 4,
+		},
+		{
+			name: "a gap seals the epoch of the next marker and the one after lossy",
+			queue: []record.Record{
+				change(5, 2), closed(6, 1, false), change(7, 2), closed(8, 2, false), change(9, 3), closed(10, 3, false),
+			},
 			cursor:     3,
-			wantErr:    "expected record 3, got 5",
-			wantCursor: 3,
+			wantOps:    []string{"rec 5/2", "seal 6/1 lossy=true", "rec 7/2", "seal 8/2 lossy=true", "rec 9/3", "seal 10/3 lossy=false"},
+			wantStats:  Stats{Records: 3, Sealed: []uint64{1, 2, 3}, Lossy: []uint64{1, 2}, Gaps: []Gap{{3, 5}}},
+			wantCursor: 11,
+		},
+		{
+			name:       "a log begun mid-epoch seals it lossy",
+			queue:      []record.Record{change(4, 1), closed(5, 1, false), closed(6, 2, false), closed(7, 3, false)},
+			cursor:     1,
+			wantOps:    []string{"rec 4/1", "seal 5/1 lossy=true", "seal 6/2 lossy=true", "seal 7/3 lossy=false"},
+			wantStats:  Stats{Records: 1, Sealed: []uint64{1, 2, 3}, Lossy: []uint64{1, 2}, Gaps: []Gap{{1, 4}}},
+			wantCursor: 8,
 		},
 		{
 			name:       "a change after its seal is an error",
@@ -162,7 +184,7 @@ func TestOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			log := &fakeLog{}
 			d := &Drainer{Source: &fakeSource{queue: tt.queue}, Log: log, Watch: 1,
-				Cursor: tt.cursor, LastSealed: tt.lastSealed}
+				Cursor: tt.cursor, LastSealed: tt.lastSealed, Offset: tt.offset}
 			st, err := d.Once()
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -181,6 +203,58 @@ func TestOnce(t *testing.T) {
 			}
 			if d.Cursor != tt.wantCursor {
 				t.Errorf("cursor = %d, want %d", d.Cursor, tt.wantCursor)
+			}
+		})
+	}
+}
+
+// A restarted drainer finds the gaps in what the log holds: one that a
+// seal followed makes the epoch after that seal lossy, one that no marker
+// followed yet the next marker's.
+func TestResume(t *testing.T) {
+	tests := []struct {
+		name    string
+		first   uint64
+		held    []Held
+		cursor  uint64
+		queue   []record.Record
+		wantOps []string
+	}{{
+		name:    "no gap",
+		held:    []Held{{Seq: 2}, {Seq: 1}, {Seq: 3, Epoch: 1, Marker: true}},
+		cursor:  4,
+		queue:   []record.Record{closed(4, 2, false)},
+		wantOps: []string{"seal 4/2 lossy=false"},
+	}, {
+		name:    "a gap before the last seal: the next epoch is lossy",
+		held:    []Held{{Seq: 2}, {Seq: 3, Epoch: 1, Marker: true}},
+		cursor:  4,
+		queue:   []record.Record{closed(4, 2, false), closed(5, 3, false)},
+		wantOps: []string{"seal 4/2 lossy=true", "seal 5/3 lossy=false"},
+	}, {
+		name:    "a gap after the last seal: the next marker's epoch and the one after",
+		held:    []Held{{Seq: 1, Epoch: 1, Marker: true}, {Seq: 3}},
+		cursor:  4,
+		queue:   []record.Record{closed(4, 2, false), closed(5, 3, false), closed(6, 4, false)},
+		wantOps: []string{"seal 4/2 lossy=true", "seal 5/3 lossy=true", "seal 6/4 lossy=false"},
+	}, {
+		name:    "segments removed: the held seqs start later",
+		first:   10,
+		held:    []Held{{Seq: 10}, {Seq: 11, Epoch: 5, Marker: true}},
+		cursor:  12,
+		queue:   []record.Record{closed(12, 6, false)},
+		wantOps: []string{"seal 12/6 lossy=false"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &fakeLog{}
+			d := &Drainer{Source: &fakeSource{queue: tt.queue}, Log: log, Watch: 1, Cursor: tt.cursor}
+			d.Resume(tt.first, tt.held)
+			if _, err := d.Once(); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.wantOps, log.ops); diff != "" {
+				t.Errorf("log operations (-want +got):\n%s", diff)
 			}
 		})
 	}
