@@ -15,15 +15,18 @@ records (ops, file handle of the object, parent handle and name for
 namespace operations, byte range for writes) and the epoch-closed markers
 that barriers queue. Records below --cursor are acknowledged: the kernel
 frees them. With --paths, the handles of the object and of its parent are
-resolved to their current paths (path= and dir=; absent if gone).
+resolved to their current paths (path= and dir=; absent if gone), against
+the watch's own mount; --paths=MOUNT resolves them against MOUNT instead
+(the filesystem mounted elsewhere too), as "changes --paths MOUNT" does.
 
 Examples:
    wbctl records /srv/data
-   wbctl records --cursor 120 --json --paths /srv/data`,
+   wbctl records --cursor 120 --json --paths /srv/data
+   wbctl records --paths=/mnt/data-bind /srv/data`,
 	Flags: []cli.Flag{
 		jsonFlag,
 		&cli.Uint64Flag{Name: "cursor", Usage: "first sequence number wanted; acknowledges the records below it"},
-		&cli.BoolFlag{Name: "paths", Usage: "resolve file handles to paths (needs CAP_DAC_READ_SEARCH)"},
+		recordsPaths,
 	},
 	Action: func(ctx *cli.Context) error {
 		c, w, err := openWatch(ctx)
@@ -36,8 +39,8 @@ Examples:
 			return err
 		}
 		var m *consumer.Mount
-		if ctx.Bool("paths") {
-			if m, err = consumer.OpenMount(w.Path); err != nil {
+		if mount, ok := recordsPaths.mount(ctx, w.Path); ok {
+			if m, err = consumer.OpenMount(mount); err != nil {
 				return err
 			}
 			defer m.Close()
@@ -56,6 +59,9 @@ Examples:
 		return nil
 	},
 }
+
+var recordsPaths = &pathsFlag{cli.GenericFlag{Name: "paths",
+	Usage: "resolve file handles to paths: against the watch's mount, or with `[=MOUNT]` against MOUNT (needs CAP_DAC_READ_SEARCH)"}}
 
 // resolveRecord fills in the paths of the record's object and parent, as
 // the kernel gives them (Mount.Lookup): absolute, absent if gone.
