@@ -66,7 +66,9 @@ type Salvaged struct {
 // seal an epoch whose records are partly lost. The new log is one segment
 // with a new salt, the source's identity and its frames' order.
 //
-// progress, if not nil, is called as the bytes are read: done of total.
+// progress, if not nil, is called as the work goes on, at least once per
+// MiB of the source: done bytes of total (the source is read twice, first
+// to find the whole epochs, then to copy them: total is twice its size).
 // On an error, dst is removed.
 func Salvage(src, dst string, progress func(done, total int64)) (*Salvaged, error) {
 	segs, err := listSegments(src)
@@ -82,7 +84,13 @@ func Salvage(src, dst string, progress func(done, total int64)) (*Salvaged, erro
 		if err != nil {
 			return nil, fmt.Errorf("changelog: %w", err)
 		}
-		total += fi.Size()
+		total += 2 * fi.Size()
+	}
+	var done int64
+	report := func(n int64) {
+		if done += n; progress != nil {
+			progress(done, total)
+		}
 	}
 	// First pass: which epochs are whole.
 	sv := &Salvaged{}
@@ -96,7 +104,7 @@ func Salvage(src, dst string, progress func(done, total int64)) (*Salvaged, erro
 		span[0].First = min(span[0].First, epoch)
 		span[0].Last = max(span[0].Last, epoch)
 	}
-	err = salvageScan(segs, sv, nil, func(r *record.Record, s *Seal) error {
+	err = salvageScan(segs, sv, report, func(r *record.Record, s *Seal) error {
 		if r != nil {
 			counts[r.Epoch]++
 			seen(r.Epoch)
@@ -120,12 +128,6 @@ func Salvage(src, dst string, progress func(done, total int64)) (*Salvaged, erro
 		return nil, err
 	}
 	sv.Header = w.Header()
-	var done int64
-	report := func(n int64) {
-		if done += n; progress != nil {
-			progress(done, total)
-		}
-	}
 	var scanned Salvaged // the damage again
 	err = salvageScan(segs, &scanned, report, func(r *record.Record, s *Seal) error {
 		switch {
@@ -182,23 +184,30 @@ func lostEpochs(span, kept []EpochRange) []EpochRange {
 
 // salvageScan reads the segments in order and calls frame for every frame
 // proven intact (see Salvage), in file order, with its record or its seal.
-// It sets sv.Source and appends to sv.Damage; report, if not nil, gets the
-// bytes of each segment read.
+// It sets sv.Source, sv.TailDamaged and appends to sv.Damage; report gets
+// the bytes read, a MiB or a segment's end at a time.
 func salvageScan(segs []segmentFile, sv *Salvaged, report func(int64), frame func(*record.Record, *Seal) error) error {
 	chained := false // prev is the CRC of the frame before p
 	var prev uint32
+	var fileEnd int // the size of the segment being read
 	var salt uint64
 	damage := func(path string, off, end int, why string) {
 		sv.Damage = append(sv.Damage, Damage{Path: path, Offset: int64(off), Bytes: int64(end - off), Reason: why})
 		chained = false
+		sv.TailDamaged = path == segs[len(segs)-1].path && end > off && end == fileEnd
 	}
 	for i, s := range segs {
 		data, err := os.ReadFile(s.path)
 		if err != nil {
 			return fmt.Errorf("changelog: %w", err)
 		}
-		if report != nil {
-			report(int64(len(data)))
+		fileEnd = len(data)
+		reported := 0
+		progress := func(p int) {
+			if p-reported >= 1<<20 || (p == len(data) && p > reported) {
+				report(int64(p - reported))
+				reported = p
+			}
 		}
 		h, p, hcrc, err := decodeHeader(data, s.path)
 		if i == 0 {
@@ -211,6 +220,7 @@ func salvageScan(segs []segmentFile, sv *Salvaged, report func(int64), frame fun
 		}
 		if err != nil {
 			damage(s.path, 0, len(data), err.Error())
+			progress(len(data))
 			continue
 		}
 		if i > 0 && chained && h.PrevCRC != prev {
@@ -238,22 +248,11 @@ func salvageScan(segs []segmentFile, sv *Salvaged, report func(int64), frame fun
 			}
 			prev, chained = le.Uint32(f[8:]), true
 			p += len(f)
+			progress(p)
 		}
-	}
-	if n := len(sv.Damage); n > 0 {
-		d := sv.Damage[n-1]
-		sv.TailDamaged = d.Path == segs[len(segs)-1].path && d.Offset+d.Bytes == fileSize(d.Path)
+		progress(len(data))
 	}
 	return nil
-}
-
-// fileSize is the size of the file at path, -1 if it cannot be read.
-func fileSize(path string) int64 {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return -1
-	}
-	return fi.Size()
 }
 
 // decodeFrame decodes the valid frame f with an n-byte payload: a record or

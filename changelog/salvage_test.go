@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -120,17 +121,17 @@ func TestSalvage(t *testing.T) {
 				}
 			}
 			dst := filepath.Join(dir, "new.wblog")
-			var calls int
+			var calls []int64
 			got, err := Salvage(src, dst, func(done, total int64) {
-				if calls++; done != total || total != int64(len(data)) {
-					t.Errorf("progress(%d, %d), want (%d, %d)", done, total, len(data), len(data))
+				if calls = append(calls, done); total != 2*int64(len(data)) {
+					t.Errorf("progress(%d, %d): want the total %d, twice the size", done, total, 2*len(data))
 				}
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if calls != 1 {
-				t.Errorf("progress called %d times, want once (one segment)", calls)
+			if want := []int64{int64(len(data)), 2 * int64(len(data))}; !slices.Equal(calls, want) {
+				t.Errorf("progress done %v, want %v (the end of each pass over a small log)", calls, want)
 			}
 			var wantDamage [][2]int64
 			for _, d := range tt.damaged {
@@ -242,5 +243,23 @@ func TestEpochRangeText(t *testing.T) {
 		if err := r.UnmarshalText([]byte(s)); err == nil {
 			t.Errorf("%q read as %v, want an error", s, r)
 		}
+	}
+}
+
+// TestSalvageProgress: a long log reports its progress every MiB.
+func TestSalvageProgress(t *testing.T) {
+	var recs []record.Record
+	for i := range uint64(40000) { // about 3 MiB
+		recs = append(recs, write(i+1, 1, "A", i, 1))
+	}
+	dir := t.TempDir()
+	src := writeLog(t, dir, append(recs, closed(1, false))...)
+	var calls []int64
+	var total int64
+	if _, err := Salvage(src, filepath.Join(dir, "new"), func(d, n int64) { calls, total = append(calls, d), n }); err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) < 6 || !slices.IsSorted(calls) || calls[len(calls)-1] != total {
+		t.Errorf("progress done %v of %d: want 3 or more calls a pass, increasing to the total", calls, total)
 	}
 }

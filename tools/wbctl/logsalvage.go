@@ -50,7 +50,7 @@ Examples:
 		if len(args) != 2 {
 			return usageError{"log salvage: expected FILE NEWFILE (or --log FILE NEWFILE)"}
 		}
-		r, err := consumer.Salvage(args[0], args[1], salvageProgress(ctx.App.ErrWriter))
+		r, err := consumer.Salvage(args[0], args[1], salvageProgress(ctx.App.ErrWriter, time.Now))
 		if err != nil {
 			return err
 		}
@@ -62,15 +62,15 @@ Examples:
 }
 
 // salvageProgress returns a progress function that prints to w at most
-// once a second, the first time a second after it starts.
-func salvageProgress(w io.Writer) func(done, total int64) {
-	last := time.Now()
+// once a second by the clock now, the first time a second after it starts.
+func salvageProgress(w io.Writer, now func() time.Time) func(done, total int64) {
+	last := now()
 	return func(done, total int64) {
-		if time.Since(last) < time.Second {
+		if now().Sub(last) < time.Second {
 			return
 		}
-		last = time.Now()
-		fmt.Fprintf(w, "wbctl: log salvage: read %d of %d MiB (%d%%)\n", done>>20, total>>20, done*100/max(total, 1))
+		last = now()
+		fmt.Fprintf(w, "wbctl: log salvage: %d%% done\n", done*100/max(total, 1))
 	}
 }
 

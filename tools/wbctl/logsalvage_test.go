@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/wbarrier/wbarrier/changelog"
@@ -86,5 +87,19 @@ func TestLogSalvage(t *testing.T) {
 	after, err := os.ReadFile(src)
 	if err != nil || !bytes.Equal(after, data) {
 		t.Errorf("the damaged log changed (%v)", err)
+	}
+}
+
+// Progress goes to stderr once a second, not before the first.
+func TestSalvageProgress(t *testing.T) {
+	var clock time.Time
+	var b strings.Builder
+	progress := salvageProgress(&b, func() time.Time { return clock })
+	for i := range int64(4) {
+		clock = clock.Add(500 * time.Millisecond)
+		progress(i+1, 4)
+	}
+	if want := "wbctl: log salvage: 50% done\nwbctl: log salvage: 100% done\n"; b.String() != want {
+		t.Errorf("progress printed %q, want %q", b.String(), want)
 	}
 }
