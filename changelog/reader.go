@@ -365,27 +365,13 @@ func checkFrame(b []byte, salt uint64, prev uint32) (int, string) {
 // A's stored CRC as the previous CRC, and whose epoch is after the last
 // sealed epoch before p. It returns B's offset and seal.
 func findSeal(data []byte, p int, salt uint64, last uint64, sealed bool) (int, Seal, bool) {
+	isSeal := func(n int) bool { return n == sealPayloadSizeV1 || n == sealPayloadSize }
 	for q := p; q+frameHeaderSize <= len(data); q += 8 {
-		n := le.Uint32(data[q:])
-		if typ := le.Uint16(data[q+4:]); (typ != frameRecord && typ != frameSeal && typ != frameGeneration) || le.Uint16(data[q+6:]) != 0 || n > MaxPayload {
+		b, n, ok := chainedAfter(data, q, salt, isSeal)
+		if !ok || le.Uint16(data[b+4:]) != frameSeal {
 			continue
 		}
-		b := q + frameSize(int(n))
-		if b+frameHeaderSize > len(data) {
-			continue
-		}
-		l := int(le.Uint32(data[b:]))
-		if (l != sealPayloadSizeV1 && l != sealPayloadSize) || b+frameSize(l) > len(data) {
-			continue
-		}
-		f := data[b : b+frameSize(l)]
-		if le.Uint16(f[4:]) != frameSeal || le.Uint16(f[6:]) != 0 {
-			continue
-		}
-		if frameCRC(salt, le.Uint32(data[q+8:]), f) != le.Uint32(f[8:]) {
-			continue
-		}
-		s, err := decodeSealPayload(f[frameHeaderSize : frameHeaderSize+l])
+		s, err := decodeSealPayload(data[b+frameHeaderSize : b+frameHeaderSize+n])
 		if err != nil || (sealed && s.Epoch <= last) {
 			continue
 		}

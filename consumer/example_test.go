@@ -198,3 +198,73 @@ func ExampleMount_Paths() {
 		fmt.Printf("%s\x00", p)
 	}
 }
+
+// A log damaged in its middle: Salvage copies the epochs it can prove
+// intact into a new log, and a consumer of the new log is told to rescan
+// across the damage, why, and nothing more.
+func ExampleSalvage() {
+	dir, err := os.MkdirTemp("", "consumer-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	logPath := filepath.Join(dir, "data.log")
+	w, err := changelog.Create(logPath, changelog.Header{FSType: "ext4", Dev: 0x800001, Mount: "/srv/data"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	var epoch2 int64 // where the record of epoch 2 starts
+	for e := uint64(1); e <= 3; e++ {
+		if e == 2 {
+			fi, err := os.Stat(logPath) // Append seals: synced
+			if err != nil {
+				log.Fatal(err)
+			}
+			epoch2 = fi.Size()
+		}
+		appendAll(w,
+			record.Record{Type: record.TypeChange, Seq: 2*e - 1, Epoch: e, Ops: record.OpData, Handle: file, HasRange: true, Length: 4},
+			record.Record{Type: record.TypeEpochClosed, Seq: 2 * e, Epoch: e})
+	}
+	if err := w.Close(); err != nil {
+		log.Fatal(err)
+	}
+	f, err := os.OpenFile(logPath, os.O_RDWR, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{0xff}, epoch2+30); err != nil { // a byte of its payload
+		log.Fatal(err)
+	}
+	f.Close()
+
+	if _, err := consumer.Open(logPath); errors.Is(err, changelog.ErrCorrupt) {
+		fmt.Println("the log is corrupt")
+	}
+	r, err := consumer.Salvage(logPath, filepath.Join(dir, "salvaged.log"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("kept epochs %v, lost %v; %d damaged range\n", r.Kept, r.Lost, len(r.Damage))
+	l, err := consumer.Open(r.Output)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// A cursor of the damaged log, before the damage.
+	_, err = l.Changes(consumer.Cursor{Log: r.SourceLog, Epoch: 1})
+	var rescan *consumer.RescanError
+	if errors.As(err, &rescan) {
+		fmt.Printf("rescan: %s from epoch %d\n", rescan.Reason, rescan.From)
+	}
+	// After it, the log answers.
+	c, err := l.Changes(consumer.Cursor{Log: r.SourceLog, Epoch: 2})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("up to epoch %d: %d object\n", c.Until, len(c.Objects))
+	// Output:
+	// the log is corrupt
+	// kept epochs [1 3], lost [2]; 1 damaged range
+	// rescan: unsealed from epoch 2
+	// up to epoch 3: 1 object
+}

@@ -36,19 +36,26 @@ var ErrReversed = errors.New("consumer: the range ends before it starts")
 // its sealed epochs and records, and the path its consumers' registry and
 // segments are found by. It is safe for concurrent use.
 type Log struct {
-	path string
-	log  *changelog.Log
+	path    string
+	log     *changelog.Log
+	salvage *SalvageReport // if the log was made by Salvage
 }
 
 // Open reads the log at path (every segment, as changelog.Open does):
 // errors satisfy errors.Is(err, changelog.ErrCorrupt) for damage before its
 // tail. A torn tail is not an error; Changelog().Recovery() describes it.
+// A log made by Salvage takes the cursors of the log it was salvaged from,
+// and its rescans name the damage.
 func Open(path string) (*Log, error) {
 	l, err := changelog.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return &Log{path: path, log: l}, nil
+	sv, err := readSalvage(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Log{path: path, log: l, salvage: sv}, nil
 }
 
 // Changelog returns the log as read: its header, seals and torn tail.
@@ -99,13 +106,16 @@ func (l *Log) Changes(since Cursor) (*Changes, error) {
 func (l *Log) ChangesUntil(since Cursor, until uint64) (*Changes, error) {
 	id := l.ID()
 	last, _ := l.log.LastSealed()
+	if l.salvage != nil && since.Log == l.salvage.SourceLog {
+		since.Log = id // the salvaged log has the same epochs
+	}
 	if since.Log != "" && since.Log != id {
 		return nil, &RescanError{From: last, Reason: OtherLog,
 			Detail: fmt.Sprintf("the cursor %s belongs to log %s, not to this log (%s): it was made anew; after the rescan, go on from %s:%d", since, since.Log, id, id, last)}
 	}
 	if since.Epoch > last {
 		return nil, &RescanError{From: last, Reason: BeyondLastSealed,
-			Detail: fmt.Sprintf("the cursor %d is beyond the last sealed epoch %d of the log: it belongs to another log or watch", since.Epoch, last)}
+			Detail: l.damage(since.Epoch, fmt.Sprintf("the cursor %d is beyond the last sealed epoch %d of the log: it belongs to another log or watch", since.Epoch, last))}
 	}
 	if until < since.Epoch {
 		return nil, fmt.Errorf("%w: until epoch %d, since epoch %d", ErrReversed, until, since.Epoch)
@@ -115,9 +125,21 @@ func (l *Log) ChangesUntil(since Cursor, until uint64) (*Changes, error) {
 		return nil, err
 	}
 	if c.Rescan {
-		return nil, &RescanError{From: c.RescanFrom, Reason: l.why(since.Epoch, c.RescanFrom), Detail: c.Reason}
+		return nil, &RescanError{From: c.RescanFrom, Reason: l.why(since.Epoch, c.RescanFrom), Detail: l.damage(c.RescanFrom, c.Reason)}
 	}
 	return &Changes{Since: c.Since, Until: c.Until, Objects: c.Objects, Cursor: Cursor{Log: id, Epoch: c.Until}}, nil
+}
+
+// damage returns detail, followed by what lost epoch to damage if the log
+// was salvaged without it.
+func (l *Log) damage(epoch uint64, detail string) string {
+	if l.salvage == nil {
+		return detail
+	}
+	if why := l.salvage.explains(epoch); why != "" {
+		return detail + "; " + why
+	}
+	return detail
 }
 
 // why tells why changelog could not vouch for epoch from: purged if the

@@ -9,6 +9,14 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// barrierOut is what "barrier --json" prints.
+type barrierOut struct {
+	Watch   uint32 `json:"watch"`
+	Epoch   uint64 `json:"epoch"`
+	Lossy   bool   `json:"lossy"`
+	NextSeq uint64 `json:"next_seq"`
+}
+
 // The first "still waiting" line comes after barrierPatience, then one
 // every barrierRemind.
 const (
@@ -58,12 +66,7 @@ Example:
 			return err
 		}
 		if ctx.Bool("json") {
-			return printJSON(ctx, struct {
-				Watch   uint32 `json:"watch"`
-				Epoch   uint64 `json:"epoch"`
-				Lossy   bool   `json:"lossy"`
-				NextSeq uint64 `json:"next_seq"`
-			}{b.WatchID, b.Epoch, b.Lossy, b.NextSeq})
+			return printJSON(ctx, barrierOut{b.WatchID, b.Epoch, b.Lossy, b.NextSeq})
 		}
 		if b.Lossy {
 			_, err = fmt.Fprintf(ctx.App.Writer, "%d lossy\n", b.Epoch)

@@ -22,8 +22,9 @@ it had (parent and name; for a rename, the old and the new). A consumer keeps
 the cursor of what it processed and passes it as --since next time.
 
 Text output: one line per object, key=value fields. --json: one JSON object
-per line. With --paths MOUNT, handles are resolved to paths relative to MOUNT
-(a path is empty if the object is gone); --print0 then prints only paths,
+per line. With --paths MOUNT (or --paths=MOUNT, the form "records" takes
+too), handles are resolved to paths relative to MOUNT, where the watched
+filesystem is mounted now (a path is empty if the object is gone); --print0 then prints only paths,
 each ending in a NUL byte, suitable for
    rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args MOUNT/ DEST/
 The list holds the current path of every changed object (every name of one
@@ -53,7 +54,7 @@ Examples:
 		&cli.StringFlag{Name: "consumer", Usage: "take --since from the cursor of consumer `NAME` (see wbctl consumer)"},
 		&cli.Uint64Flag{Name: "until", Usage: "the last epoch to list (`M`)", DefaultText: "the last sealed epoch"},
 		&cli.StringFlag{Name: "cursor-file", Usage: "once answered, write the cursor LOGID:M to `FILE` (atomically; not on exit 3)"},
-		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT` (needs CAP_DAC_READ_SEARCH)"},
+		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT`, also as --paths=MOUNT (needs CAP_DAC_READ_SEARCH)"},
 		&cli.BoolFlag{Name: "print0", Usage: "print only the paths, each ending in NUL (needs --paths)"},
 		jsonFlag,
 	},
@@ -78,6 +79,11 @@ Examples:
 		}
 		if rec := l.Changelog().Recovery(); rec != nil {
 			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
+		}
+		if dir := ctx.String("paths"); strings.HasPrefix(dir, "-") {
+			// --paths alone, as records takes it, swallowed the next flag.
+			return usageError{fmt.Sprintf("changes: --paths takes the MOUNT to resolve against, as --paths MOUNT or --paths=MOUNT (the log's watch was on %s), not %q",
+				l.Changelog().Header().Mount, dir)}
 		}
 		var since consumer.Cursor
 		if s := ctx.String("since"); ctx.IsSet("since") {

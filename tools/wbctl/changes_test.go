@@ -90,6 +90,12 @@ ops=rename-from|rename-to epochs=2-2 records=2 fh=1:43 entry=rename-from:1:64/"o
 			wantCode: exitUsage,
 		},
 		{
+			name:     "paths without a MOUNT",
+			args:     []string{"--since", "3", "--paths", "--print0"},
+			wantErr:  `--paths takes the MOUNT to resolve against, as --paths MOUNT or --paths=MOUNT (the log's watch was on /mnt/t), not "--print0"`,
+			wantCode: exitUsage,
+		},
+		{
 			name:     "print0 needs paths",
 			args:     []string{"--since", "3", "--print0"},
 			wantErr:  "--print0 needs --paths",

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -107,3 +108,53 @@ func printOut(ctx *cli.Context, v textWriter) error {
 	}
 	return v.writeText(ctx.App.Writer)
 }
+
+// pathsFlag is records' --paths: a switch, which resolves handles against
+// the watch's own mount, that also takes a MOUNT as --paths=MOUNT, the
+// form changes --paths takes too. Apply gives every run a fresh value.
+type pathsFlag struct{ cli.GenericFlag }
+
+// Apply registers a fresh value in set.
+func (f *pathsFlag) Apply(set *flag.FlagSet) error {
+	f.Value = &mountValue{}
+	return f.GenericFlag.Apply(set)
+}
+
+// mount returns the MOUNT to resolve against, own for a bare --paths, and
+// false without --paths.
+func (f *pathsFlag) mount(ctx *cli.Context, own string) (string, bool) {
+	v, _ := ctx.Generic(f.Name).(*mountValue)
+	if v == nil || !v.set {
+		return "", false
+	}
+	if v.mount == "" {
+		return own, true
+	}
+	return v.mount, true
+}
+
+// mountValue is the value of a pathsFlag: a boolean flag to package flag
+// (--paths alone means "true"), or a MOUNT.
+type mountValue struct {
+	set   bool
+	mount string // "": the command's own
+}
+
+func (v *mountValue) Set(s string) error {
+	switch s {
+	case "true":
+		v.set, v.mount = true, ""
+	case "false":
+		v.set, v.mount = false, ""
+	case "":
+		return errors.New("an empty MOUNT (want --paths or --paths=MOUNT)")
+	default:
+		v.set, v.mount = true, s
+	}
+	return nil
+}
+
+func (v *mountValue) String() string { return v.mount }
+
+// IsBoolFlag makes --paths alone valid.
+func (v *mountValue) IsBoolFlag() bool { return true }

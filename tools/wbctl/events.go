@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -36,9 +35,10 @@ func (e eventOut) String() string {
 var eventsCommand = &cli.Command{
 	Name:      "events",
 	Usage:     "print the module's notifications as they come",
-	ArgsUsage: "[WATCH-ID]",
+	ArgsUsage: "[WATCH]",
 	Description: `Prints one line per notification of the module's events group, for every
-watch or only for WATCH-ID, until interrupted or --count events were printed:
+watch or only for WATCH (a watch id, or any path on the watched filesystem,
+as for barrier), until interrupted or --count events were printed:
    records watch=ID next_seq=N   records are queued, up to N-1
    overflow watch=ID epoch=N     a record of epoch N was lost: N is lossy
    unmount watch=ID next_seq=N   the filesystem was unmounted; records below
@@ -53,8 +53,9 @@ the last read began, or when an epoch closes. Notifications
 may be lost when the reader is slow (the socket buffer overflows): they say
 "look now", the facts stay in "wbctl status" and the records.
 
-Example:
-   wbctl events --json --count 1 3`,
+Examples:
+   wbctl events --json --count 1 3
+   wbctl events /srv/data`,
 	Flags: []cli.Flag{
 		jsonFlag,
 		&cli.IntFlag{Name: "count", Usage: "exit after `N` events (0: never)"},
@@ -62,14 +63,15 @@ Example:
 	Action: func(ctx *cli.Context) error {
 		var only uint32
 		if ctx.NArg() > 1 {
-			return usageError{"events: expected at most one WATCH-ID"}
+			return usageError{"events: expected at most one WATCH"}
 		}
 		if ctx.NArg() == 1 {
-			id, err := strconv.ParseUint(ctx.Args().First(), 10, 32)
+			c, w, err := openWatch(ctx)
 			if err != nil {
-				return usageError{fmt.Sprintf("events: %q is not a watch id", ctx.Args().First())}
+				return err
 			}
-			only = uint32(id)
+			c.Close()
+			only = w.ID
 		}
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)

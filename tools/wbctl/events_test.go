@@ -1,6 +1,11 @@
 package main
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/wbarrier/wbarrier/genl"
+)
 
 func TestEventOutString(t *testing.T) {
 	tests := []struct {
@@ -20,12 +25,33 @@ func TestEventOutString(t *testing.T) {
 }
 
 func TestEventsUsage(t *testing.T) {
-	for _, args := range [][]string{
-		{"events", "/mnt"},
-		{"events", "1", "2"},
+	if _, err := runApp(t, "events", "1", "2"); exitCode(err) != exitUsage {
+		t.Errorf("wbctl events 1 2: exit code %d (%v), want %d", exitCode(err), err, exitUsage)
+	}
+	// A path is a WATCH, resolved by the module (absent here; test 076
+	// follows a watch by its mount).
+	if _, err := runApp(t, "events", "/mnt"); err == nil || exitCode(err) == exitUsage {
+		t.Errorf("wbctl events /mnt: %v (exit code %d), want the module's error, not a usage error", err, exitCode(err))
+	}
+}
+
+// The watch id has one name in every JSON output: "watch".
+func TestWatchIDName(t *testing.T) {
+	for _, v := range []any{
+		watchJSON(genl.Watch{ID: 7}),
+		barrierOut{Watch: 7},
+		eventOut{Kind: "records", Watch: 7},
 	} {
-		if _, err := runApp(t, args...); exitCode(err) != exitUsage {
-			t.Errorf("wbctl %v: exit code %d (%v), want %d", args, exitCode(err), err, exitUsage)
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := m["id"]; ok || m["watch"] != 7.0 {
+			t.Errorf("%T prints %s: want the id as \"watch\", and no \"id\"", v, b)
 		}
 	}
 }

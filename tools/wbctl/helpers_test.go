@@ -45,3 +45,7 @@ func run(args ...string) (string, string, int) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+func regexpReplace(re, s, repl string) string {
+	return regexp.MustCompile(re).ReplaceAllString(s, repl)
+}

@@ -13,6 +13,7 @@ var logCommand = &cli.Command{
 	Usage: "read a log file written by the daemon",
 	Subcommands: []*cli.Command{
 		logVerifyCommand,
+		logSalvageCommand,
 		{
 			Name:      "dump",
 			Usage:     "print a log file's header, records and seals",

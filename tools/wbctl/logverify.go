@@ -127,7 +127,7 @@ func newVerifyOut(path string, l *changelog.Log) verifyOut {
 	v.Sealed = len(seals)
 	for i, s := range seals {
 		if i > 0 && s.Epoch > seals[i-1].Epoch+1 {
-			v.UnsealedBetween = append(v.UnsealedBetween, epochSpan(seals[i-1].Epoch+1, s.Epoch-1))
+			v.UnsealedBetween = append(v.UnsealedBetween, changelog.EpochRange{First: seals[i-1].Epoch + 1, Last: s.Epoch - 1}.String())
 		}
 		if s.Lossy {
 			v.Lossy = append(v.Lossy, s.Epoch)
@@ -193,7 +193,7 @@ func (v verifyOut) writeText(w io.Writer) error {
 		fmt.Fprintf(&b, "generation breaks (a watch made anew; unknown, rescan across): %s\n", strings.Join(s, ","))
 	}
 	if v.UnsealedRecords > 0 {
-		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, epochSpan(v.UnsealedFirst, v.UnsealedLast))
+		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, changelog.EpochRange{First: v.UnsealedFirst, Last: v.UnsealedLast})
 	}
 	if t := v.TornTail; t != nil {
 		of := ""
@@ -207,11 +207,4 @@ func (v verifyOut) writeText(w io.Writer) error {
 	b.WriteString("ok\n")
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func epochSpan(a, b uint64) string {
-	if a == b {
-		return fmt.Sprint(a)
-	}
-	return fmt.Sprintf("%d..%d", a, b)
 }

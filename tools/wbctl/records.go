@@ -18,17 +18,20 @@ daemon. With --ack, the records below --cursor are acknowledged: the kernel
 frees them. One reader at a time may acknowledge a watch's records (the
 daemon, while it runs): --ack fails while another holds the watch. With
 --paths, the handles of the object and of its parent are resolved to their
-current paths (path= and dir=; absent if gone).
+current paths (path= and dir=; absent if gone), against the watch's own
+mount; --paths=MOUNT resolves them against MOUNT instead (the filesystem
+mounted elsewhere too), as "changes --paths MOUNT" does.
 
 Examples:
    wbctl records /srv/data
    wbctl records --cursor 120 --json --paths /srv/data
+   wbctl records --paths=/mnt/data-bind /srv/data
    wbctl records --ack --cursor 120 /srv/data   # free the records below 120`,
 	Flags: []cli.Flag{
 		jsonFlag,
 		&cli.Uint64Flag{Name: "cursor", Usage: "first sequence number wanted"},
 		&cli.BoolFlag{Name: "ack", Usage: "acknowledge (free) the records below --cursor; only one reader may, the daemon if it runs"},
-		&cli.BoolFlag{Name: "paths", Usage: "resolve file handles to paths (needs CAP_DAC_READ_SEARCH)"},
+		recordsPaths,
 	},
 	Action: func(ctx *cli.Context) error {
 		c, w, err := openWatch(ctx)
@@ -45,8 +48,8 @@ Examples:
 			return err
 		}
 		var m *consumer.Mount
-		if ctx.Bool("paths") {
-			if m, err = consumer.OpenMount(w.Path); err != nil {
+		if mount, ok := recordsPaths.mount(ctx, w.Path); ok {
+			if m, err = consumer.OpenMount(mount); err != nil {
 				return err
 			}
 			defer m.Close()
@@ -65,6 +68,9 @@ Examples:
 		return nil
 	},
 }
+
+var recordsPaths = &pathsFlag{cli.GenericFlag{Name: "paths",
+	Usage: "resolve file handles to paths: against the watch's mount, or with `[=MOUNT]` against MOUNT (needs CAP_DAC_READ_SEARCH)"}}
 
 // resolveRecord fills in the paths of the record's object and parent, as
 // the kernel gives them (Mount.Lookup): absolute, absent if gone.

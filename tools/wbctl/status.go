@@ -9,8 +9,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// watchOut is a watch as printed by "status" and "watch". The watch id is
+// "watch" in every JSON output (barrier, events).
 type watchOut struct {
-	ID       uint32 `json:"id"`
+	ID       uint32 `json:"watch"`
 	Path     string `json:"path"`
 	FSType   string `json:"fstype"`
 	Dev      string `json:"dev"`
