@@ -13,13 +13,12 @@ import (
 // it while shutting it down, before the watch closed its last epoch.
 //
 // The drain seals, and so calls this, while its Client's records dump is
-// open: asking whether the watch is unmounted takes a Client of its own.
+// open: asking the module about the watch takes a Client of its own.
 func syncWatched(w genl.Watch) error {
 	fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err == nil {
 		defer unix.Close(fd)
-		var st unix.Stat_t
-		if err = unix.Fstat(fd, &st); err == nil && st.Dev == uint64(w.Dev) {
+		if err = onWatched(fd, w); err == nil {
 			if err := unix.Syncfs(fd); err != nil {
 				return fmt.Errorf("syncfs %s: %w", w.Path, err)
 			}
@@ -29,11 +28,31 @@ func syncWatched(w genl.Watch) error {
 	if watchUnmounted(w.ID) {
 		return nil
 	}
-	if err == nil {
-		err = fmt.Errorf("it is no longer on the watched filesystem (%d:%d)",
-			unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev)))
-	}
 	return fmt.Errorf("syncfs %s: %w", w.Path, err)
+}
+
+// onWatched says whether the open file fd is on the filesystem of watch w:
+// its device says so at once, except on btrfs, whose subvolumes each have
+// an anonymous device of their own; then the module, asked for the watch of
+// the file itself (its /proc/self/fd link), answers.
+func onWatched(fd int, w genl.Watch) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return err
+	}
+	if st.Dev == uint64(w.Dev) {
+		return nil
+	}
+	c, err := genl.Dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if on, err := c.StatusOf(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && on.ID == w.ID {
+		return nil
+	}
+	return fmt.Errorf("it is no longer on the watched filesystem (%d:%d)",
+		unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev)))
 }
 
 // watchUnmounted says whether watch id is known to be unmounted, asking on a
