@@ -109,6 +109,8 @@ void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n)
 		wb_record_change(f->w, f->epoch, &t[i]);
 		if (t[i].lossy)
 			f->lossy_if_done = true;
+		if (t[i].mapped)
+			wb_mapped_add(f->w, t[i].inode);
 	}
 }
 

@@ -409,6 +409,7 @@ static int wb_target_mmap_region(struct pt_regs *regs, struct wb_target *t)
 	if (!S_ISREG(t->inode->i_mode) || wb_sb_writes_back(t->inode->i_sb))
 		return 0;
 	wb_range(t, (u64)wb_arg(regs, 4) << PAGE_SHIFT, wb_arg(regs, 2));
+	t->mapped = true;
 	return 1;
 }
 

@@ -310,39 +310,6 @@ bool wb_sb_writes_back(const struct super_block *sb)
 	return sb->s_bdi->capabilities & BDI_CAP_WRITEBACK;
 }
 
-/*
- * Stores through a shared writable mapping fault (and record) only when the
- * page was write-protected, which writeback does. On a filesystem without
- * writeback (tmpfs), a mapped page takes stores for ever after its first
- * fault: so every object with a writable shared mapping may change in any
- * epoch, and is recorded in each one as it opens. Called under the
- * barrier mutex, which keeps an unwatch from releasing the superblock.
- */
-void wb_record_mapped(struct wb_watch *w, u64 epoch)
-{
-	struct super_block *sb = w->sb;
-	struct wb_target t = { .ops = WBARRIER_OP_DATA | WBARRIER_OP_MMAP };
-	struct inode *inode;
-
-	lockdep_assert_held(&w->barrier_mutex);
-	if (!sb || wb_sb_writes_back(sb))
-		return;
-	spin_lock(&sb->s_inode_list_lock);
-	list_for_each_entry(inode, &sb->s_inodes, i_sb_list) {
-		if (!mapping_writably_mapped(inode->i_mapping))
-			continue;
-		spin_lock(&inode->i_lock);
-		if (inode->i_state & (I_NEW | I_FREEING | I_WILL_FREE)) {
-			spin_unlock(&inode->i_lock);
-			continue;
-		}
-		spin_unlock(&inode->i_lock);
-		t.inode = inode;
-		wb_record_change(w, epoch, &t);
-	}
-	spin_unlock(&sb->s_inode_list_lock);
-}
-
 struct wb_record *wb_record_alloc_marker(void)
 {
 	struct wb_record *rec = kzalloc(sizeof(*rec), GFP_KERNEL);

@@ -168,6 +168,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	mutex_init(&w->barrier_mutex);
 	spin_lock_init(&w->lock);
 	hash_init(w->merge);
+	wb_mapped_init(w);
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
 	INIT_WORK(&w->barrier_work, wb_watch_barrier_work);
 	wb_ring_arm_notify(w);
@@ -296,6 +297,7 @@ struct wb_watch *wb_watch_create(const char *path_name,
 	wb_sb_slot_take(w);
 	list_add_tail_rcu(&w->node, &wb_watches);
 	mutex_unlock(&wb_watches_mutex);
+	wb_mapped_seed(w, path.dentry->d_sb);
 out:
 	path_put(&path);
 	return w;
@@ -357,6 +359,7 @@ void wb_watch_put(struct wb_watch *w)
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
 	mutex_lock(&w->barrier_mutex);
+	wb_mapped_release(w);
 	WRITE_ONCE(w->sb, NULL);
 	mutex_unlock(&w->barrier_mutex);
 	synchronize_rcu();
@@ -630,6 +633,7 @@ void wb_watch_unmounted(struct wb_watch *w)
 		mutex_unlock(&w->barrier_mutex);
 		return;
 	}
+	wb_mapped_release(w);
 	WRITE_ONCE(w->sb, NULL);
 	/* Probes that found @w have entered its section. */
 	synchronize_rcu();

@@ -27,6 +27,7 @@ struct wb_target {
 	u64 length;
 	bool has_range;
 	bool lossy;			/* more changed than it names, if it succeeds */
+	bool mapped;			/* mapped without writeback: kept (mapped.c) */
 };
 
 /* A queued record; the handles and the name follow in data[]. */
@@ -174,6 +175,11 @@ struct wb_watch {
 	const struct net *reader_net;
 	u32 reader_portid;
 
+	/* Files mapped shared and writable, without writeback (mapped.c). */
+	spinlock_t mapped_lock;
+	DECLARE_HASHTABLE(mapped, 6);
+	bool mapped_closed;		/* released: adds nothing more */
+
 	struct work_struct notify_work;
 	unsigned long notify_pending;
 	u64 notify_from;		/* next_seq when a reader last armed; under lock */
@@ -236,8 +242,14 @@ void wb_watch_release_reader(const struct net *net, u32 portid);
 /* record.c */
 void wb_record_change(struct wb_watch *w, u64 epoch,
 		      const struct wb_target *t);
-void wb_record_mapped(struct wb_watch *w, u64 epoch);
 bool wb_sb_writes_back(const struct super_block *sb);
+
+/* mapped.c */
+void wb_mapped_init(struct wb_watch *w);
+void wb_mapped_add(struct wb_watch *w, struct inode *inode);
+void wb_mapped_seed(struct wb_watch *w, struct super_block *sb);
+void wb_record_mapped(struct wb_watch *w, u64 epoch);
+void wb_mapped_release(struct wb_watch *w);
 struct wb_record *wb_record_alloc_marker(void);
 void wb_ring_queue_marker(struct wb_watch *w, struct wb_record *marker);
 bool wb_ring_has_room_for_marker(struct wb_watch *w);
