@@ -49,9 +49,6 @@ type Client struct {
 	evMu     sync.Mutex
 	ev       *genetlink.Conn // nil until Subscribe
 	deadline time.Time       // the read deadline of ev, kept until Subscribe
-
-	barrierMu sync.Mutex      // one barrier at a time waits on bev
-	bev       *genetlink.Conn // nil until the first Barrier
 }
 
 // Dial opens a generic netlink socket and looks up the family "wbarrier".
@@ -114,12 +111,6 @@ func (c *Client) Close() error {
 	if ev != nil {
 		err = errors.Join(err, ev.Close())
 	}
-	c.barrierMu.Lock()
-	if c.bev != nil {
-		err = errors.Join(err, c.bev.Close())
-		c.bev = nil
-	}
-	c.barrierMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("genl: close: %w", err)
 	}
@@ -172,13 +163,14 @@ func (c *Client) Barrier(id uint32) (Barrier, error) {
 // client is held meanwhile.
 func (c *Client) BarrierContext(ctx context.Context, id uint32) (Barrier, error) {
 	op := fmt.Sprintf("barrier watch %d", id)
-	c.barrierMu.Lock()
-	defer c.barrierMu.Unlock()
-	// Joined before the request: the epoch may close before its reply.
-	ev, err := c.barrierEvents(op)
+	// A socket of its own, joined before the request (the epoch may close
+	// before the reply comes), and only for as long as it waits: it holds
+	// no backlog of older notifications and keeps no other barrier waiting.
+	ev, err := c.joinEvents(op)
 	if err != nil {
 		return Barrier{}, err
 	}
+	defer ev.Close()
 	for {
 		msgs, err := c.execute(op, cmdBarrier, 0, watchID(id))
 		if errors.Is(err, unix.EBUSY) {
@@ -210,21 +202,6 @@ func (c *Client) BarrierContext(ctx context.Context, id uint32) (Barrier, error)
 		}
 		return Barrier{WatchID: id, Epoch: epoch, Lossy: e.Lossy, NextSeq: e.NextSeq}, nil
 	}
-}
-
-// barrierEvents returns the socket on which barriers wait for their epochs
-// to close, joined to the group "events" (apart from Subscribe's, whose
-// events are the caller's). The caller holds c.barrierMu.
-func (c *Client) barrierEvents(op string) (*genetlink.Conn, error) {
-	if c.bev != nil {
-		return c.bev, nil
-	}
-	ev, err := c.joinEvents(op)
-	if err != nil {
-		return nil, err
-	}
-	c.bev = ev
-	return ev, nil
 }
 
 // awaitClosed reads ev until watch id announces that epoch closed, and

@@ -35,6 +35,7 @@ static struct module *wb_fs_owners[2];
  * missed wait probe hides none: its call keeps its section through that
  * wait, as it would without wait probes. Nor does a missed scope: the
  * create it would have bracketed finds no frame and degrades its own watch.
+ * A missed end hides no change (a later one ends what it would have).
  */
 unsigned long wb_hooks_nmissed(void)
 {
@@ -42,7 +43,8 @@ unsigned long wb_hooks_nmissed(void)
 	size_t i;
 
 	for (i = 0; i < wb_nr_hooks; i++)
-		if (wb_hooks[i].kind != WB_HOOK_SCOPE)
+		if (wb_hooks[i].kind != WB_HOOK_SCOPE &&
+		    wb_hooks[i].kind != WB_HOOK_END)
 			missed += READ_ONCE(wb_hooks[i].krp.nmissed) +
 				  READ_ONCE(wb_hooks[i].krp.kp.nmissed);
 	for (i = 0; i < wb_nr_inner_hooks; i++)
@@ -393,7 +395,7 @@ int wb_hooks_init(void)
 		struct kprobe *kp = &wb_inner_hooks[j].kp;
 
 		kp->symbol_name = wb_inner_hooks[j].symbol;
-		kp->pre_handler = wb_inner_hooks[j].pre ?: wb_inner_pre;
+		kp->pre_handler = wb_inner_pre;
 		kp->flags = KPROBE_FLAG_DISABLED;
 		err = register_kprobe(kp);
 		if (err) {

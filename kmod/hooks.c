@@ -124,6 +124,10 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 	f->w = NULL;
 	f->kiocb = NULL;
 	f->lossy_if_done = false;
+	if (h->kind == WB_HOOK_END) {
+		h->end(regs);
+		return 1;
+	}
 	if (h->kind == WB_HOOK_SCOPE)
 		return !h->target(regs, t);
 	n = wb_targets(h->target, h->ops, regs, t);

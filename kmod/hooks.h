@@ -38,6 +38,11 @@ enum wb_hook_kind {
 	 * hook follows, from now on: its watch degrades. No section is held.
 	 */
 	WB_HOOK_ESCAPE,
+	/*
+	 * Where a section held for a change inlined elsewhere may end
+	 * (opens.c): @end runs at the call's entry. Nothing is held.
+	 */
+	WB_HOOK_END,
 };
 
 struct wb_hook {
@@ -67,19 +72,15 @@ struct wb_hook {
 	 */
 	const struct kiocb *(*kiocb)(struct pt_regs *regs);
 	bool (*completes_later)(int ret);
+	void (*end)(struct pt_regs *regs);	/* END */
 	struct kretprobe krp;	/* where not called directly */
 	struct wb_direct dc;
 };
 
-/*
- * A kprobe inside a scope: where a create begins (target: what it
- * creates), or, with a handler of its own, where an open's create ends.
- */
 struct wb_inner_hook {
 	const char *symbol;
 	u32 ops;
 	int (*target)(struct pt_regs *regs, struct wb_target *t);
-	kprobe_pre_handler_t pre;	/* NULL: wb_inner_pre() */
 	struct kprobe kp;
 };
 
@@ -124,7 +125,7 @@ void wb_degrade_watch_of(const struct wb_target *t);
 
 /* opens.c: the section of a create inside open(O_CREAT) */
 void wb_open_create(const struct wb_target *t, int n);
-int wb_open_end_opened(struct kprobe *kp, struct pt_regs *regs);
-int wb_open_end_dropped(struct kprobe *kp, struct pt_regs *regs);
+void wb_open_end_opened(struct pt_regs *regs);
+void wb_open_end_dropped(struct pt_regs *regs);
 
 #endif /* WB_HOOKS_H */

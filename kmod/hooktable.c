@@ -584,12 +584,17 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_rename", 0, wb_target_rename),
 	/* regular creates, from code inlined into vfs_create (and opens.c) */
 	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1)),
+	/*
+	 * where open(O_CREAT) is past its create: armed with the hooks,
+	 * before the inner probe that begins it; called directly, they hold
+	 * no kprobe that an interrupt's probe would find running
+	 */
+	{ .symbol = "do_dentry_open", .kind = WB_HOOK_END,
+	  .end = wb_open_end_opened },
+	{ .symbol = "fput", .kind = WB_HOOK_END, .end = wb_open_end_dropped },
 };
 
-/* The ends first: armed before a create can begin. */
 struct wb_inner_hook wb_inner_hooks[] = {
-	{ "do_dentry_open", .pre = wb_open_end_opened },
-	{ "fput", .pre = wb_open_end_dropped },
 	{ "security_inode_create", WBARRIER_OP_CREATE, wb_target_create },
 };
 

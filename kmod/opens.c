@@ -5,10 +5,11 @@
  * function every such create passes through (from may_o_create(), before
  * the lookup tells whether the name exists). The create's section is
  * entered there, kept per task in a table, and left at the first of:
- *  - do_dentry_open() of a file on the watched filesystem, by the same path
- *    walk: the create is done, the file is being opened. Whatever the open
- *    waits for from then on (a FIFO's other end, a lease, a permission
- *    event) is not waited for by a barrier;
+ *  - do_dentry_open() by the same path walk: the create is done (or there
+ *    was none: the name existed, maybe a symlink to elsewhere), a file is
+ *    being opened. Whatever the open waits for from then on (a FIFO's
+ *    other end, a lease, a permission event) is not waited for by a
+ *    barrier. No watchable filesystem opens a file inside its own create;
  *  - fput() of a file that was never opened: path_openat() gives up.
  * Nothing is kept for an open whose create is not on a watched filesystem:
  * opens parked elsewhere (a FIFO waiting for a reader) cost nothing here.
@@ -18,7 +19,7 @@
  * in no path walk at all ends every entry of that task, in case an end was
  * missed.
  */
-#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -28,6 +29,8 @@ struct wb_open {
 	struct hlist_node node;
 	const struct task_struct *task;
 	const struct nameidata *nd;
+	/* the create's; not f.w->sb, which an unwatch clears meanwhile */
+	const struct super_block *sb;
 	struct wb_frame f;
 };
 
@@ -42,7 +45,7 @@ static struct wb_open *wb_open_find(const struct nameidata *nd,
 	struct wb_open *o;
 
 	hash_for_each_possible(wb_opens, o, node, (unsigned long)current)
-		if (o->task == current && o->nd == nd && o->f.w->sb == sb)
+		if (o->task == current && o->nd == nd && o->sb == sb)
 			return o;
 	return NULL;
 }
@@ -74,6 +77,7 @@ void wb_open_create(const struct wb_target *t, int n)
 		}
 		o->task = current;
 		o->nd = nd;
+		o->sb = sb;
 		hash_add(wb_opens, &o->node, (unsigned long)current);
 		atomic_inc(&wb_opens_nr);
 	}
@@ -82,51 +86,44 @@ void wb_open_create(const struct wb_target *t, int n)
 }
 
 /*
- * Ends the entries of this task's path walk whose watch is on @sb (any
- * watch: NULL), or all of the task's entries if it is in no path walk.
+ * Ends the entries of this task's path walk, or all of the task's entries
+ * if it is in no path walk. Interrupts are off (a hook).
  */
-static void wb_opens_end(const struct super_block *sb)
+static void wb_opens_end(void)
 {
 	const struct nameidata *nd = current->nameidata;
 	struct hlist_node *tmp;
 	struct wb_open *o;
-	unsigned long flags;
 
-	spin_lock_irqsave(&wb_opens_lock, flags);
+	spin_lock(&wb_opens_lock);
 	hash_for_each_possible_safe(wb_opens, o, tmp, node,
 				    (unsigned long)current) {
-		if (o->task != current)
-			continue;
-		if (nd && (o->nd != nd || (sb && o->f.w->sb != sb)))
+		if (o->task != current || (nd && o->nd != nd))
 			continue;
 		hash_del(&o->node);
 		atomic_dec(&wb_opens_nr);
 		wb_frame_leave(&o->f);
 		kfree(o);
 	}
-	spin_unlock_irqrestore(&wb_opens_lock, flags);
+	spin_unlock(&wb_opens_lock);
 }
 
-/* do_dentry_open(f, ...): f->f_path is set; the file is being opened. */
-int wb_open_end_opened(struct kprobe *kp, struct pt_regs *regs)
+/* do_dentry_open(f, ...): a file is being opened. */
+void wb_open_end_opened(struct pt_regs *regs)
 {
-	const struct file *f = (const struct file *)wb_arg(regs, 0);
-
 	if (atomic_read(&wb_opens_nr))
-		wb_opens_end(f->f_path.dentry->d_sb);
-	return 0;
+		wb_opens_end();
 }
 
 /*
  * fput(f) of a file never opened: the open failed. Any fput() of a task in
  * no path walk: ends what an end missed.
  */
-int wb_open_end_dropped(struct kprobe *kp, struct pt_regs *regs)
+void wb_open_end_dropped(struct pt_regs *regs)
 {
 	const struct file *f = (const struct file *)wb_arg(regs, 0);
 
 	if (atomic_read(&wb_opens_nr) && in_task() &&
 	    (!(f->f_mode & FMODE_OPENED) || !current->nameidata))
-		wb_opens_end(NULL);
-	return 0;
+		wb_opens_end();
 }

@@ -571,11 +571,12 @@ static void wb_watch_barrier_work(struct work_struct *work)
 
 	synchronize_srcu(&w->srcu);
 	mutex_lock(&w->barrier_mutex);
-	if (w->closing)		/* else the unmount closed it meanwhile */
+	if (w->closing) {	/* else the unmount closed it meanwhile */
 		wb_epoch_close(w, &c);
-	mutex_unlock(&w->barrier_mutex);
-	if (c.epoch)
+		/* Under the mutex: announced before any later epoch. */
 		wb_nl_notify_closed(w, &c);
+	}
+	mutex_unlock(&w->barrier_mutex);
 	wb_watch_put(w);
 }
 
@@ -624,7 +625,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
  */
 void wb_watch_unmounted(struct wb_watch *w)
 {
-	struct wb_closed pending = {}, last = {};
+	struct wb_closed pending, last;
 	struct wb_record *marker;
 	int err;
 
@@ -641,6 +642,7 @@ void wb_watch_unmounted(struct wb_watch *w)
 	if (w->closing) {	/* a barrier's epoch closes first */
 		synchronize_srcu(&w->srcu);
 		wb_epoch_close(w, &pending);
+		wb_nl_notify_closed(w, &pending);
 	}
 	err = -ENOMEM;
 	marker = wb_record_alloc_marker();
@@ -649,16 +651,13 @@ void wb_watch_unmounted(struct wb_watch *w)
 	if (!err) {
 		synchronize_srcu(&w->srcu);
 		wb_epoch_close(w, &last);
+		wb_nl_notify_closed(w, &last);
 	}
 	mutex_unlock(&w->barrier_mutex);
-	if (pending.epoch)
-		wb_nl_notify_closed(w, &pending);
 	if (err) {
 		kfree(marker);
 		pr_warn("watch %u: filesystem unmounted, its last epoch could not be closed: %d\n",
 			w->id, err);
-	} else {
-		wb_nl_notify_closed(w, &last);
 	}
 	wb_nl_notify(w, WBARRIER_CMD_NOTIFY_UNMOUNT);
 }
