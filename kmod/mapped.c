@@ -93,11 +93,11 @@ void wb_mapped_seed(struct wb_watch *w, struct super_block *sb)
 }
 
 /*
- * At each barrier, for the epoch it opens: records every file of the set
- * that is still mapped shared and writable, and lets go of the others.
- * Under the barrier mutex.
+ * Records into @epoch every file of the set that is still mapped shared and
+ * writable and lets go of the others; with @close, lets go of all of them
+ * and takes no more.
  */
-void wb_record_mapped(struct wb_watch *w, u64 epoch)
+static void wb_mapped_sweep(struct wb_watch *w, u64 epoch, bool close)
 {
 	struct wb_target t = { .ops = WBARRIER_OP_DATA | WBARRIER_OP_MMAP };
 	struct wb_mapped *m;
@@ -105,39 +105,15 @@ void wb_record_mapped(struct wb_watch *w, u64 epoch)
 	HLIST_HEAD(gone);
 	int bkt;
 
-	lockdep_assert_held(&w->barrier_mutex);
 	spin_lock(&w->mapped_lock);
+	if (close)
+		w->mapped_closed = true;
 	hash_for_each_safe(w->mapped, bkt, tmp, m, node) {
-		if (mapping_writably_mapped(m->inode->i_mapping)) {
+		if (!close && mapping_writably_mapped(m->inode->i_mapping)) {
 			t.inode = m->inode;
 			wb_record_change(w, epoch, &t);
-		} else {
-			hash_del(&m->node);
-			hlist_add_head(&m->node, &gone);
+			continue;
 		}
-	}
-	spin_unlock(&w->mapped_lock);
-	hlist_for_each_entry_safe(m, tmp, &gone, node) {
-		iput(m->inode);
-		kfree(m);
-	}
-}
-
-/*
- * Lets go of every file, for good: before the watch lets go of its
- * superblock (retired or unmounted), under the barrier mutex.
- */
-void wb_mapped_release(struct wb_watch *w)
-{
-	struct wb_mapped *m;
-	struct hlist_node *tmp;
-	HLIST_HEAD(gone);
-	int bkt;
-
-	lockdep_assert_held(&w->barrier_mutex);
-	spin_lock(&w->mapped_lock);
-	w->mapped_closed = true;
-	hash_for_each_safe(w->mapped, bkt, tmp, m, node) {
 		hash_del(&m->node);
 		hlist_add_head(&m->node, &gone);
 	}
@@ -146,4 +122,21 @@ void wb_mapped_release(struct wb_watch *w)
 		iput(m->inode);
 		kfree(m);
 	}
+}
+
+/* At each barrier, for the epoch it opens; under the barrier mutex. */
+void wb_record_mapped(struct wb_watch *w, u64 epoch)
+{
+	lockdep_assert_held(&w->barrier_mutex);
+	wb_mapped_sweep(w, epoch, false);
+}
+
+/*
+ * Lets go of every file, for good: before the watch lets go of its
+ * superblock (retired or unmounted), under the barrier mutex.
+ */
+void wb_mapped_release(struct wb_watch *w)
+{
+	lockdep_assert_held(&w->barrier_mutex);
+	wb_mapped_sweep(w, 0, true);
 }
