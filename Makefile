@@ -9,14 +9,21 @@ DKMS_SRC ?= /usr/src/wbarrier-$(VERSION)
 
 all: module
 
+# WB_TESTING=y adds the tests' fault knobs and the benchmark's wrapper (Kbuild).
 module:
 	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) modules
 
-# Warnings are errors here: W=1 and sparse must stay silent. The module's
-# objects are removed first so that every file is compiled (and checked)
-# again: kbuild skips up-to-date objects, and their warnings with them. The
-# build's own failure fails too (a pipe would hide make's status).
+# Warnings are errors here: W=1 and sparse must stay silent, in the build
+# users install and in the tests' (WB_TESTING=y). The module's objects are
+# removed first so that every file is compiled (and checked) again: kbuild
+# skips up-to-date objects, and their warnings with them. The build's own
+# failure fails too (a pipe would hide make's status).
 check:
+	@$(MAKE) --no-print-directory check-one WB_TESTING=
+	@$(MAKE) --no-print-directory check-one WB_TESTING=y
+
+comma := ,
+check-one:
 	@rm -f $(CURDIR)/kmod/*.o $(CURDIR)/wbarrier.o
 	@log=$$(mktemp) && \
 	{ $(MAKE) -C $(KERNELDIR) M=$(CURDIR) W=1 C=2 CF="-D__CHECK_ENDIAN__" \
@@ -28,7 +35,7 @@ check:
 	if grep -E 'warning:|error:' "$$log" >/dev/null; then \
 		rm -f "$$log"; echo "make check: warnings (W=1 or sparse)" >&2; exit 1; \
 	fi && \
-	rm -f "$$log" && echo "make check: clean (W=1, sparse)"
+	rm -f "$$log" && echo "make check: clean (W=1, sparse$(if $(WB_TESTING),$(comma) WB_TESTING=y))"
 
 # Installs the built module for KERNELDIR's kernel under updates/ and runs
 # depmod; then "modprobe wbarrier" loads it. With SIGN_KEY and SIGN_CERT (a
@@ -60,4 +67,4 @@ clean:
 	cp go.mod .go.mod.keep
 	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) clean; rc=$$?; mv .go.mod.keep go.mod; exit $$rc
 
-.PHONY: all module check install dkms-install clean
+.PHONY: all module check check-one install dkms-install clean

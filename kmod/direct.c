@@ -20,8 +20,6 @@
 #include "wbarrier.h"
 
 extern const unsigned long wb_direct_stubs[WB_DIRECT_SLOTS];
-extern const unsigned long wb_wrapper_stubs[WB_DIRECT_SLOTS];
-unsigned long wb_direct_bodies[WB_DIRECT_SLOTS];
 
 static struct wb_direct *wb_direct_slots[WB_DIRECT_SLOTS];
 /* Read by the stubs, by slot; written before the stub is attached. */
@@ -76,15 +74,6 @@ void wb_direct_exit(unsigned int slot, struct pt_regs *regs, void *data)
 	atomic_long_dec(&wb_direct_inflight);
 }
 
-/* The wrapper's ftrace callback: resume in the slot's wrapper stub. */
-static void wb_wrapper_redirect(unsigned long ip, unsigned long parent_ip,
-				struct ftrace_ops *op, struct ftrace_regs *fregs)
-{
-	struct wb_direct *d = container_of(op, struct wb_direct, ops);
-
-	wb_ftrace_regs_set_ip(fregs, wb_wrapper_stubs[d->slot]);
-}
-
 /*
  * Takes a slot for @d and points its ftrace ops at function @addr, its
  * fentry call; its stub
@@ -98,11 +87,8 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 
 	if (wb_direct_nr_slots == WB_DIRECT_SLOTS)
 		return -ENOSPC;
-	if (d->wrapper) {
-		d->ops.func = wb_wrapper_redirect;
-		/* No FTRACE_OPS_FL_RECURSION: the callback calls nothing. */
-		d->ops.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY;
-	}
+	if (d->wrapper)
+		wb_wrapper_init(d, addr, wb_direct_nr_slots);
 	err = ftrace_set_filter_ip(&d->ops, addr, 0, 0);
 	if (err)
 		return err;
@@ -110,7 +96,6 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 	d->slot = wb_direct_nr_slots++;
 	d->stub = wb_direct_stubs[d->slot];
 	wb_sb_looks[d->slot] = *look;
-	wb_direct_bodies[d->slot] = addr + MCOUNT_INSN_SIZE;
 	WRITE_ONCE(wb_direct_slots[d->slot], d);
 	return 0;
 }

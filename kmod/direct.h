@@ -55,8 +55,6 @@ struct wb_sb_look {
 } __aligned(WB_LOOK_SIZE);
 
 extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
-/* Each function's body, just past its fentry call: for the wrapper stubs. */
-extern unsigned long wb_direct_bodies[WB_DIRECT_SLOTS];
 
 /*
  * A function called directly. @enter returns non-zero to bracket the call:
@@ -65,11 +63,7 @@ extern unsigned long wb_direct_bodies[WB_DIRECT_SLOTS];
  * WB_DIRECT_MAX_DATA bytes, from enter to exit.
  */
 struct wb_direct {
-	/*
-	 * Reached through ftrace's register-saving trampoline, redirected to
-	 * the stub (an IPMODIFY ops, as livepatch does), instead of by a direct
-	 * call: the slower mechanism, kept to compare them.
-	 */
+	/* Reached through the wrapper (wrapper.c) instead of a direct call. */
 	bool wrapper;
 	int (*enter)(struct wb_direct *d, struct pt_regs *regs, void *data);
 	void (*exit)(struct wb_direct *d, struct pt_regs *regs, void *data);
@@ -85,6 +79,17 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 int wb_direct_arm(struct wb_direct *d);
 int wb_direct_disarm(struct wb_direct *d);
 void wb_direct_exit_all(void);
+
+#ifdef WB_TESTING
+/* Each function's body, just past its fentry call: for the wrapper stubs. */
+extern unsigned long wb_wrapper_bodies[WB_DIRECT_SLOTS];
+void wb_wrapper_init(struct wb_direct *d, unsigned long addr, unsigned int slot);
+#else
+static inline void wb_wrapper_init(struct wb_direct *d, unsigned long addr,
+				   unsigned int slot)
+{
+}
+#endif
 
 /* The stubs' calls into C. */
 int wb_direct_enter(unsigned int slot, struct pt_regs *regs, void *data);

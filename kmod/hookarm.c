@@ -19,10 +19,14 @@ module_param_named(direct_calls, wb_direct_calls, bool, 0444);
 MODULE_PARM_DESC(direct_calls,
 		 "Hook by ftrace direct calls where possible (N: kretprobes only)");
 
+#ifdef WB_TESTING
 static bool wb_wrapper;
 module_param_named(wrapper, wb_wrapper, bool, 0444);
 MODULE_PARM_DESC(wrapper,
 		 "With direct_calls: reach the same stubs by an ftrace IPMODIFY wrapper instead (to compare the mechanisms)");
+#else
+static const bool wb_wrapper;
+#endif
 /*
  * Whether the hooks of xfs and btrfs are registered, and their modules
  * (NULL where the filesystem is built in).

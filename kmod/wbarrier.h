@@ -263,10 +263,16 @@ void wb_umount_exit(void);
 int wb_sb_mark(struct wb_watch *w);
 void wb_sb_unmark(struct wb_watch *w);
 
-/* faults.c */
+/* faults.c: the tests' knobs, in WB_TESTING builds only */
+#ifdef WB_TESTING
 bool wb_fault_record_alloc(void);
 void wb_faults_init(void);
 void wb_faults_exit(void);
+#else
+static inline bool wb_fault_record_alloc(void) { return false; }
+static inline void wb_faults_init(void) { }
+static inline void wb_faults_exit(void) { }
+#endif
 
 /* hookarm.c */
 int wb_hooks_init(void);
