@@ -120,4 +120,14 @@ wb_current_kretprobe_instance(bool (*match)(const struct kretprobe *rp))
 	return NULL;
 }
 
+/*
+ * A section left in another context than the one that entered it (an async
+ * write's, left by its completion: pending.c) is what srcu_down_read() is
+ * for, since 6.3; before, its unannotated core, which is all it is.
+ */
+#ifndef WB_HAVE_SRCU_DOWN_READ
+#define srcu_down_read(ssp)		__srcu_read_lock(ssp)
+#define srcu_up_read(ssp, idx)		__srcu_read_unlock(ssp, idx)
+#endif
+
 #endif /* _WBARRIER_COMPAT_H */

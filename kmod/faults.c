@@ -4,7 +4,9 @@
  * run on have no failslab, so the allocation that can lose a change record
  * (GFP_ATOMIC, in probe context) fails on demand instead: writing N to the
  * debugfs file wbarrier/fail_record_alloc makes the next N record
- * allocations fail. wbarrier/pending counts the SRCU sections that async
+ * allocations fail. Writing N to wbarrier/skip_completions makes the next N
+ * completion probes of tracked async writes act as if the kprobes core had
+ * skipped them (pending.c). wbarrier/pending counts the SRCU sections that async
  * writes hold until their completion (pending.c).
  */
 #include <linux/debugfs.h>
@@ -12,6 +14,7 @@
 
 static struct dentry *wb_debugfs;
 static atomic_t wb_fail_record_alloc = ATOMIC_INIT(0);
+static atomic_t wb_skip_completions = ATOMIC_INIT(0);
 
 /* Whether this record allocation is to fail. */
 bool wb_fault_record_alloc(void)
@@ -20,12 +23,21 @@ bool wb_fault_record_alloc(void)
 	return atomic_dec_if_positive(&wb_fail_record_alloc) >= 0;
 }
 
+/* Whether this completion probe is to act as skipped. */
+bool wb_fault_skip_completion(void)
+{
+	return atomic_read(&wb_pending_count) &&
+	       atomic_dec_if_positive(&wb_skip_completions) >= 0;
+}
+
 /* Without debugfs the knob is simply absent: nothing to check. */
 void wb_faults_init(void)
 {
 	wb_debugfs = debugfs_create_dir(KBUILD_MODNAME, NULL);
 	debugfs_create_atomic_t("fail_record_alloc", 0600, wb_debugfs,
 				&wb_fail_record_alloc);
+	debugfs_create_atomic_t("skip_completions", 0600, wb_debugfs,
+				&wb_skip_completions);
 	debugfs_create_atomic_t("pending", 0400, wb_debugfs, &wb_pending_count);
 }
 

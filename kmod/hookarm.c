@@ -56,6 +56,17 @@ unsigned long wb_hooks_nmissed(void)
 	return missed;
 }
 
+/* Completion probes the kprobes core skipped (pending.c). */
+unsigned long wb_completions_nmissed(void)
+{
+	unsigned long missed = 0;
+	size_t i;
+
+	for (i = 0; i < wb_nr_completions; i++)
+		missed += READ_ONCE(wb_completions[i].kp.nmissed);
+	return missed;
+}
+
 /*
  * The probes that are armed only while a watch exists: all but the scope
  * hooks. The i-th of them in the order of wb_hooks_init(), or NULL for one

@@ -7,8 +7,19 @@
  * wait for that completion, so the section is handed from the submitter's
  * kretprobe frame to this table, keyed by the kiocb, and left by the
  * completion, which may run on another CPU and in interrupt context.
+ *
+ * The kprobes core may skip a completion probe: its handler does not run
+ * while another probe's handler runs on that CPU (another tool's kprobe,
+ * interrupted by the block completion that would call ours), and the probe
+ * counts it in nmissed instead. That section would be held for ever, and
+ * with it every barrier, UNWATCH and unmount. So whoever waits for a
+ * watch's sections (wb_pending_wait()) looks at the count every second;
+ * when it grew, any of the watch's entries may be the skipped one: all are
+ * released, and the watch degrades, since a write released early may land
+ * in a later epoch.
  */
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/hashtable.h>
 #include <linux/slab.h>
 #include "wbarrier.h"
@@ -62,6 +73,74 @@ void wb_pending_release(const struct kiocb *kiocb)
 	if (!found)
 		return;
 	__acquire(&found->w->srcu);	/* entered by the submitter's probe */
-	srcu_read_unlock(&found->w->srcu, found->idx);
+	srcu_up_read(&found->w->srcu, found->idx);
 	kfree(found);
+}
+
+/* Releases every section of @w's async writes still in flight. */
+static unsigned int wb_pending_release_watch(struct wb_watch *w)
+{
+	struct wb_pending *p;
+	struct hlist_node *tmp;
+	unsigned int bkt, n = 0;
+	HLIST_HEAD(found);
+	unsigned long flags;
+
+	spin_lock_irqsave(&wb_pending_lock, flags);
+	hash_for_each_safe(wb_pending, bkt, tmp, p, node) {
+		if (p->w == w) {
+			hash_del(&p->node);
+			atomic_dec(&wb_pending_count);
+			hlist_add_head(&p->node, &found);
+		}
+	}
+	spin_unlock_irqrestore(&wb_pending_lock, flags);
+	hlist_for_each_entry_safe(p, tmp, &found, node) {
+		__acquire(&w->srcu);
+		srcu_up_read(&w->srcu, p->idx);
+		kfree(p);
+		n++;
+	}
+	return n;
+}
+
+/* If a completion probe was skipped since @w last looked, see above. */
+static void wb_pending_check_skipped(struct wb_watch *w)
+{
+	unsigned long missed = wb_completions_nmissed();
+	unsigned int n;
+
+	if (xchg(&w->completions_missed, missed) == missed)
+		return;
+	/* Degraded first: the epoch being closed must say lossy. */
+	wb_watch_degrade(w);
+	n = wb_pending_release_watch(w);
+	pr_warn("watch %u: a completion probe was skipped; async writes released early: %u\n",
+		w->id, n);
+}
+
+struct wb_pending_wait {
+	struct rcu_head head;
+	struct completion done;
+};
+
+static void wb_pending_wait_done(struct rcu_head *head)
+{
+	complete(&container_of(head, struct wb_pending_wait, head)->done);
+}
+
+/*
+ * synchronize_srcu() for @w, which no skipped completion can hold for
+ * ever. Process context; no lock of a probe's held.
+ */
+void wb_pending_wait(struct wb_watch *w)
+{
+	struct wb_pending_wait wait;
+
+	init_rcu_head_on_stack(&wait.head);
+	init_completion(&wait.done);
+	call_srcu(&w->srcu, &wait.head, wb_pending_wait_done);
+	while (!wait_for_completion_timeout(&wait.done, HZ))
+		wb_pending_check_skipped(w);
+	destroy_rcu_head_on_stack(&wait.head);
 }

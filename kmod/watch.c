@@ -165,6 +165,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	w->first_seq = 1;
 	w->next_seq = 1;
 	w->nmissed_mark = wb_hooks_nmissed();
+	w->completions_missed = wb_completions_nmissed();
 	mutex_init(&w->barrier_mutex);
 	spin_lock_init(&w->lock);
 	hash_init(w->merge);
@@ -192,6 +193,7 @@ static void wb_watch_free(struct wb_watch *w)
 	wb_ring_free(w);
 	kvfree(w->ring);
 	free_percpu(w->hints);
+	srcu_barrier(&w->srcu);	/* wb_pending_wait()'s callbacks */
 	cleanup_srcu_struct(&w->srcu);
 	kfree(w->fstype);
 	kfree(w->path_name);
@@ -363,7 +365,7 @@ static void wb_watch_retire(struct wb_watch *w, bool notify)
 	WRITE_ONCE(w->sb, NULL);
 	mutex_unlock(&w->barrier_mutex);
 	synchronize_rcu();
-	synchronize_srcu(&w->srcu);
+	wb_pending_wait(w);
 	/* A barrier under way closes its epoch; none can begin any more. */
 	flush_work(&w->barrier_work);
 	wb_sb_unmark(w);
@@ -569,7 +571,7 @@ static void wb_watch_barrier_work(struct work_struct *work)
 	struct wb_watch *w = container_of(work, struct wb_watch, barrier_work);
 	struct wb_closed c = {};
 
-	synchronize_srcu(&w->srcu);
+	wb_pending_wait(w);
 	mutex_lock(&w->barrier_mutex);
 	if (w->closing) {	/* else the unmount closed it meanwhile */
 		wb_epoch_close(w, &c);
@@ -640,7 +642,7 @@ void wb_watch_unmounted(struct wb_watch *w)
 	synchronize_rcu();
 	w->unmounted = true;
 	if (w->closing) {	/* a barrier's epoch closes first */
-		synchronize_srcu(&w->srcu);
+		wb_pending_wait(w);
 		wb_epoch_close(w, &pending);
 		wb_nl_notify_closed(w, &pending);
 	}
@@ -649,7 +651,7 @@ void wb_watch_unmounted(struct wb_watch *w)
 	if (marker)
 		err = wb_epoch_open_next(w, marker);
 	if (!err) {
-		synchronize_srcu(&w->srcu);
+		wb_pending_wait(w);
 		wb_epoch_close(w, &last);
 		wb_nl_notify_closed(w, &last);
 	}

@@ -135,6 +135,7 @@ struct wb_watch {
 	 */
 	bool degraded;
 	unsigned long nmissed_mark;	/* probe misses seen before the last barrier */
+	unsigned long completions_missed; /* skipped completions seen (pending.c) */
 	struct mutex barrier_mutex;
 	/*
 	 * The barrier under way, under barrier_mutex: the epoch it closes (0:
@@ -266,10 +267,12 @@ void wb_sb_unmark(struct wb_watch *w);
 /* faults.c: the tests' knobs, in WB_TESTING builds only */
 #ifdef WB_TESTING
 bool wb_fault_record_alloc(void);
+bool wb_fault_skip_completion(void);
 void wb_faults_init(void);
 void wb_faults_exit(void);
 #else
 static inline bool wb_fault_record_alloc(void) { return false; }
+static inline bool wb_fault_skip_completion(void) { return false; }
 static inline void wb_faults_init(void) { }
 static inline void wb_faults_exit(void) { }
 #endif
@@ -281,11 +284,13 @@ int wb_hooks_arm(void);
 void wb_hooks_disarm(void);
 int wb_hooks_get_fs(struct file_system_type *type);
 unsigned long wb_hooks_nmissed(void);
+unsigned long wb_completions_nmissed(void);
 
 /* pending.c */
 extern atomic_t wb_pending_count;
 bool wb_pending_add(const struct kiocb *kiocb, struct wb_watch *w, int idx);
 void wb_pending_release(const struct kiocb *kiocb);
+void wb_pending_wait(struct wb_watch *w);
 
 /* netlink.c */
 int wb_nl_init(void);
