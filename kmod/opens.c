@@ -17,10 +17,13 @@
  * An entry is keyed by its task and that task's nameidata when the create
  * began (do_filp_open()'s, a pointer compared only); an end seen by a task
  * in no path walk at all ends every entry of that task, in case an end was
- * missed.
+ * missed. Only a task itself adds and ends its entries: the end hooks, which
+ * run on every open and fput of the machine, look for the task's own under
+ * RCU and take the table's lock only when they find one.
  */
 #include <linux/fs.h>
 #include <linux/hashtable.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include "hooks.h"
@@ -32,6 +35,7 @@ struct wb_open {
 	/* the create's; not f.w->sb, which an unwatch clears meanwhile */
 	const struct super_block *sb;
 	struct wb_frame f;
+	struct rcu_head rcu;
 };
 
 static DEFINE_HASHTABLE(wb_opens, 6);
@@ -78,7 +82,7 @@ void wb_open_create(const struct wb_target *t, int n)
 		o->task = current;
 		o->nd = nd;
 		o->sb = sb;
-		hash_add(wb_opens, &o->node, (unsigned long)current);
+		hash_add_rcu(wb_opens, &o->node, (unsigned long)current);
 		atomic_inc(&wb_opens_nr);
 	}
 	wb_record_targets(&o->f, t, n);
@@ -100,18 +104,37 @@ static void wb_opens_end(void)
 				    (unsigned long)current) {
 		if (o->task != current || (nd && o->nd != nd))
 			continue;
-		hash_del(&o->node);
+		hash_del_rcu(&o->node);
 		atomic_dec(&wb_opens_nr);
 		wb_frame_leave(&o->f);
-		kfree(o);
+		kfree_rcu(o, rcu);
 	}
 	spin_unlock(&wb_opens_lock);
+}
+
+/* Whether this task has an entry: no other task adds or ends it. */
+static bool wb_opens_of_current(void)
+{
+	struct wb_open *o;
+	bool found = false;
+
+	if (!atomic_read(&wb_opens_nr))
+		return false;
+	rcu_read_lock();
+	hash_for_each_possible_rcu(wb_opens, o, node, (unsigned long)current) {
+		if (o->task == current) {
+			found = true;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return found;
 }
 
 /* do_dentry_open(f, ...): a file is being opened. */
 void wb_open_end_opened(struct pt_regs *regs)
 {
-	if (atomic_read(&wb_opens_nr))
+	if (wb_opens_of_current())
 		wb_opens_end();
 }
 
@@ -123,7 +146,7 @@ void wb_open_end_dropped(struct pt_regs *regs)
 {
 	const struct file *f = (const struct file *)wb_arg(regs, 0);
 
-	if (atomic_read(&wb_opens_nr) && in_task() &&
-	    (!(f->f_mode & FMODE_OPENED) || !current->nameidata))
+	if (in_task() && (!(f->f_mode & FMODE_OPENED) || !current->nameidata) &&
+	    wb_opens_of_current())
 		wb_opens_end();
 }
