@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Fault injection for the tests, and what they look at. The kernels they
- * run on have no failslab, so the allocation that can lose a change record
- * (GFP_ATOMIC, in probe context) fails on demand instead: writing N to the
- * debugfs file wbarrier/fail_record_alloc makes the next N record
- * allocations fail. Writing N to wbarrier/skip_completions makes the next N
- * completion probes of tracked async writes act as if the kprobes core had
- * skipped them (pending.c). wbarrier/pending counts the SRCU sections that async
- * writes hold until their completion (pending.c).
+ * run on have no failslab, so the allocations that matter fail on demand:
+ * writing N to the debugfs file wbarrier/fail_record_alloc makes the next N
+ * record allocations fail (GFP_ATOMIC, in probe context), to
+ * wbarrier/fail_notify_alloc the next N allocations of a barrier's
+ * epoch-closed notification. Writing N to wbarrier/skip_completions makes
+ * the next N completion probes of tracked async writes act as if the
+ * kprobes core had skipped them. wbarrier/pending counts the SRCU sections
+ * that async writes hold until their completion (pending.c).
  */
 #include <linux/debugfs.h>
 #include "wbarrier.h"
@@ -15,6 +16,7 @@
 static struct dentry *wb_debugfs;
 static atomic_t wb_fail_record_alloc = ATOMIC_INIT(0);
 static atomic_t wb_skip_completions = ATOMIC_INIT(0);
+static atomic_t wb_fail_notify_alloc = ATOMIC_INIT(0);
 
 /* Whether this record allocation is to fail. */
 bool wb_fault_record_alloc(void)
@@ -30,6 +32,12 @@ bool wb_fault_skip_completion(void)
 	       atomic_dec_if_positive(&wb_skip_completions) >= 0;
 }
 
+/* Whether this allocation of an epoch-closed notification is to fail. */
+bool wb_fault_notify_alloc(void)
+{
+	return atomic_dec_if_positive(&wb_fail_notify_alloc) >= 0;
+}
+
 /* Without debugfs the knob is simply absent: nothing to check. */
 void wb_faults_init(void)
 {
@@ -38,6 +46,8 @@ void wb_faults_init(void)
 				&wb_fail_record_alloc);
 	debugfs_create_atomic_t("skip_completions", 0600, wb_debugfs,
 				&wb_skip_completions);
+	debugfs_create_atomic_t("fail_notify_alloc", 0600, wb_debugfs,
+				&wb_fail_notify_alloc);
 	debugfs_create_atomic_t("pending", 0400, wb_debugfs, &wb_pending_count);
 }
 

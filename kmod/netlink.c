@@ -581,15 +581,23 @@ void wb_nl_notify(struct wb_watch *w, u8 cmd)
 	wb_nl_multicast(skb);
 }
 
-/* Announces that the epoch @c of @w is closed; process context. */
+/* The message wb_nl_notify_closed() fills; NULL if it cannot be had. */
+struct sk_buff *wb_nl_closed_alloc(void)
+{
+	if (wb_fault_notify_alloc())
+		return NULL;
+	return genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+}
+
+/*
+ * Announces that the epoch @c of @w is closed, in @c->skb (which it
+ * consumes); process context.
+ */
 void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = c->skb;
 	void *hdr;
 
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!skb)
-		return;	/* a waiter finds the marker in the records */
 	hdr = genlmsg_put(skb, 0, 0, &wb_family, 0,
 			  WBARRIER_CMD_NOTIFY_EPOCH_CLOSED);
 	if (!hdr ||

@@ -513,11 +513,34 @@ bool wb_watch_lossy(struct wb_watch *w, u64 epoch)
 }
 
 /*
- * Opens epoch N+1 (N, the open one, is to be closed with @marker): new
+ * What closing an epoch takes, allocated before the next one opens: the
+ * epoch-closed marker, and the notification, so that a barrier's waiter is
+ * never left without one (a multicast that fails to reach a socket sets
+ * ENOBUFS on it: the waiter learns that too).
+ */
+static int wb_closing_alloc(struct wb_closing *cl)
+{
+	cl->marker = wb_record_alloc_marker();
+	cl->skb = cl->marker ? wb_nl_closed_alloc() : NULL;
+	if (!cl->skb) {
+		kfree(cl->marker);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void wb_closing_free(struct wb_closing *cl)
+{
+	kfree(cl->marker);
+	nlmsg_free(cl->skb);
+}
+
+/*
+ * Opens epoch N+1 (N, the open one, is to be closed with @cl): new
  * operations record N+1 from now on. N closes once every operation that
  * read it has left its section (wb_epoch_close()).
  */
-static int wb_epoch_open_next(struct wb_watch *w, struct wb_record *marker)
+static int wb_epoch_open_next(struct wb_watch *w, const struct wb_closing *cl)
 {
 	u64 epoch = w->epoch;
 
@@ -525,7 +548,7 @@ static int wb_epoch_open_next(struct wb_watch *w, struct wb_record *marker)
 	if (!wb_ring_has_room_for_marker(w))
 		return -ENOBUFS;
 	w->closing = epoch;
-	w->closing_marker = marker;
+	w->closing_with = *cl;
 	w->closing_missed = wb_hooks_nmissed();
 	WRITE_ONCE(w->lossy[(epoch + 1) & 1], false);
 	smp_store_release(&w->epoch, epoch + 1);
@@ -545,7 +568,7 @@ static int wb_epoch_open_next(struct wb_watch *w, struct wb_record *marker)
  */
 static void wb_epoch_close(struct wb_watch *w, struct wb_closed *c)
 {
-	struct wb_record *marker = w->closing_marker;
+	struct wb_record *marker = w->closing_with.marker;
 
 	lockdep_assert_held(&w->barrier_mutex);
 	if (wb_hooks_nmissed() != w->nmissed_mark)
@@ -558,7 +581,8 @@ static void wb_epoch_close(struct wb_watch *w, struct wb_closed *c)
 	c->lossy = marker->lossy;
 	c->next_seq = marker->seq + 1;
 	w->closing = 0;
-	w->closing_marker = NULL;
+	c->skb = w->closing_with.skb;
+	w->closing_with = (struct wb_closing){};
 }
 
 /*
@@ -590,12 +614,12 @@ static void wb_watch_barrier_work(struct work_struct *work)
  */
 int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 {
-	struct wb_record *marker;
+	struct wb_closing cl;
 	int err;
 
-	marker = wb_record_alloc_marker();
-	if (!marker)
-		return -ENOMEM;
+	err = wb_closing_alloc(&cl);
+	if (err)
+		return err;
 	mutex_lock(&w->barrier_mutex);
 	if (w->unmounted)
 		err = -ENODEV;
@@ -604,7 +628,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 	else if (w->closing)
 		err = -EBUSY;
 	else
-		err = wb_epoch_open_next(w, marker);
+		err = wb_epoch_open_next(w, &cl);
 	if (!err) {
 		*closing = w->closing;
 		refcount_inc(&w->ref);	/* the worker's */
@@ -613,7 +637,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 	}
 	mutex_unlock(&w->barrier_mutex);
 	if (err)
-		kfree(marker);
+		wb_closing_free(&cl);
 	return err;
 }
 
@@ -628,7 +652,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 void wb_watch_unmounted(struct wb_watch *w)
 {
 	struct wb_closed pending, last;
-	struct wb_record *marker;
+	struct wb_closing cl;
 	int err;
 
 	mutex_lock(&w->barrier_mutex);
@@ -646,10 +670,12 @@ void wb_watch_unmounted(struct wb_watch *w)
 		wb_epoch_close(w, &pending);
 		wb_nl_notify_closed(w, &pending);
 	}
-	err = -ENOMEM;
-	marker = wb_record_alloc_marker();
-	if (marker)
-		err = wb_epoch_open_next(w, marker);
+	err = wb_closing_alloc(&cl);
+	if (!err) {
+		err = wb_epoch_open_next(w, &cl);
+		if (err)
+			wb_closing_free(&cl);
+	}
 	if (!err) {
 		wb_pending_wait(w);
 		wb_epoch_close(w, &last);
@@ -657,7 +683,6 @@ void wb_watch_unmounted(struct wb_watch *w)
 	}
 	mutex_unlock(&w->barrier_mutex);
 	if (err) {
-		kfree(marker);
 		pr_warn("watch %u: filesystem unmounted, its last epoch could not be closed: %d\n",
 			w->id, err);
 	}

@@ -97,6 +97,12 @@ enum {
 	WB_NOTIFY_ARMED,
 };
 
+/* What closing an epoch takes (watch.c): its marker and its notification. */
+struct wb_closing {
+	struct wb_record *marker;
+	struct sk_buff *skb;
+};
+
 /*
  * One watched superblock. Probes find it under RCU in the watch list, enter
  * its SRCU read section before the change and leave it after. The barrier
@@ -144,7 +150,7 @@ struct wb_watch {
 	 * closes it.
 	 */
 	u64 closing;
-	struct wb_record *closing_marker;
+	struct wb_closing closing_with;
 	unsigned long closing_missed;
 	struct work_struct barrier_work;
 
@@ -227,6 +233,7 @@ struct wb_closed {
 	u64 epoch;
 	bool lossy;
 	u64 next_seq;
+	struct sk_buff *skb;	/* its notification, to be filled */
 };
 
 int wb_watch_barrier(struct wb_watch *w, u64 *closing);
@@ -268,11 +275,13 @@ void wb_sb_unmark(struct wb_watch *w);
 #ifdef WB_TESTING
 bool wb_fault_record_alloc(void);
 bool wb_fault_skip_completion(void);
+bool wb_fault_notify_alloc(void);
 void wb_faults_init(void);
 void wb_faults_exit(void);
 #else
 static inline bool wb_fault_record_alloc(void) { return false; }
 static inline bool wb_fault_skip_completion(void) { return false; }
+static inline bool wb_fault_notify_alloc(void) { return false; }
 static inline void wb_faults_init(void) { }
 static inline void wb_faults_exit(void) { }
 #endif
@@ -296,6 +305,7 @@ void wb_pending_wait(struct wb_watch *w);
 int wb_nl_init(void);
 void wb_nl_exit(void);
 void wb_nl_notify(struct wb_watch *w, u8 cmd);
+struct sk_buff *wb_nl_closed_alloc(void);
 void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c);
 
 #endif /* _WBARRIER_H */
