@@ -68,68 +68,116 @@ func listSegments(path string) ([]segmentFile, error) {
 }
 
 // readAttempts bounds how often readLog lists the segments again because a
-// segment was removed (by Purge) while it read them.
+// segment was removed (by Purge) while it opened them.
 const readAttempts = 5
 
-// readLog reads and validates every segment of the log at path. It returns
-// the log, what a writer needs to append to its last segment, and that
-// segment's contents.
-func readLog(path string) (*Log, *tail, []byte, error) {
+// openFile is an open segment file.
+type openFile struct {
+	segmentFile
+	f *os.File
+}
+
+// openSegments opens the segment files of the log at path, oldest first.
+// Once open, a segment removed by Purge can still be read.
+func openSegments(path string) ([]openFile, error) {
 	for attempt := 1; ; attempt++ {
 		segs, err := listSegments(path)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		if len(segs) == 0 {
-			return nil, nil, nil, fmt.Errorf("changelog: open %s: %w", path, fs.ErrNotExist)
+			return nil, fmt.Errorf("changelog: open %s: %w", path, fs.ErrNotExist)
 		}
-		var st parser
-		var data []byte
+		files := make([]openFile, 0, len(segs))
 		for _, s := range segs {
-			data, err = os.ReadFile(s.path)
-			if err != nil {
+			var f *os.File
+			if f, err = os.Open(s.path); err != nil {
 				break
 			}
-			if err = st.segment(data, s.path); err != nil {
-				return nil, nil, nil, err
-			}
-			if h := st.t.header; h.Segment != s.n {
-				return nil, nil, nil, &CorruptError{Path: s.path, Offset: 44,
-					Reason: fmt.Sprintf("the header says segment %d", h.Segment)}
-			}
+			files = append(files, openFile{s, f})
 		}
-		if errors.Is(err, fs.ErrNotExist) && attempt < readAttempts {
-			continue // purged while we read: list again
+		if err == nil {
+			return files, nil
 		}
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("changelog: %w", err)
+		closeFiles(files)
+		if !errors.Is(err, fs.ErrNotExist) || attempt == readAttempts {
+			return nil, fmt.Errorf("changelog: %w", err)
 		}
-		return st.l, &st.t, data, nil
+		// purged while we listed: list again
 	}
 }
 
-// readHeader reads the header of the file at path.
-func readHeader(path string) (Header, error) {
-	f, err := os.Open(path)
+func closeFiles(files []openFile) {
+	for _, f := range files {
+		f.f.Close()
+	}
+}
+
+// readLog reads and validates the segments of the log at path into l, a
+// frame at a time, passing the frames to v. It reads the segments from the
+// last one whose header's Base is at most since (every segment if since is
+// 0: see doc.go for why the others hold nothing of the epochs after since),
+// and extra segments before that one. It returns what a writer needs to
+// append to the last segment.
+func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, error) {
+	files, err := openSegments(path)
 	if err != nil {
-		return Header{}, fmt.Errorf("changelog: %w", err)
+		return nil, err
 	}
-	defer f.Close()
+	defer closeFiles(files)
+	j := 0
+	if since > 0 {
+		for j = len(files) - 1; j > 0; j-- {
+			h, _, _, err := readHeaderAt(files[j].f, files[j].path)
+			if err != nil {
+				return nil, err
+			}
+			if h.Base <= since {
+				break
+			}
+		}
+	}
+	if j = max(j-extra, 0); j > 0 {
+		// The log's identity and its purged epochs are the oldest segment's.
+		if l.header, _, _, err = readHeaderAt(files[0].f, files[0].path); err != nil {
+			return nil, err
+		}
+	}
+	st := parser{l: l, v: v}
+	for _, s := range files[j:] {
+		size := func() (int64, error) {
+			fi, err := s.f.Stat()
+			if err != nil {
+				return 0, err
+			}
+			return fi.Size(), nil
+		}
+		if err := st.segment(s.f, size, s.path); err != nil {
+			return nil, err
+		}
+		if h := st.t.header; h.Segment != s.n {
+			return nil, &CorruptError{Path: s.path, Offset: 44,
+				Reason: fmt.Sprintf("the header says segment %d", h.Segment)}
+		}
+	}
+	return &st.t, nil
+}
+
+// readHeaderAt reads the header at the start of a segment.
+func readHeaderAt(r io.ReaderAt, path string) (Header, int, uint32, error) {
 	b := make([]byte, 16)
-	if _, err := io.ReadFull(f, b); err != nil {
-		return Header{}, fmt.Errorf("changelog: %s: header: %w", path, err)
-	}
-	size := int64(le.Uint32(b[12:]))
-	if size > 1<<20 {
-		size = 1 << 20 // decodeHeader reports the damage
-	}
-	b = make([]byte, size)
-	n, err := f.ReadAt(b, 0)
+	n, err := r.ReadAt(b, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return Header{}, fmt.Errorf("changelog: %s: header: %w", path, err)
+		return Header{}, 0, 0, fmt.Errorf("changelog: %s: header: %w", path, err)
 	}
-	h, _, _, err := decodeHeader(b[:n], path)
-	return h, err
+	if n == len(b) {
+		size := min(max(int(le.Uint32(b[12:])), headerMinSize), 1<<20) // decodeHeader judges it
+		b = make([]byte, size)
+		if n, err = r.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+			return Header{}, 0, 0, fmt.Errorf("changelog: %s: header: %w", path, err)
+		}
+	}
+	return decodeHeader(b[:n], path)
 }
 
 // Purge removes the oldest segments of the log at path that hold nothing
@@ -149,7 +197,7 @@ func Purge(path string, upTo uint64) ([]string, error) {
 	}
 	var removed []string
 	for i := 0; i+1 < len(segs); i++ {
-		next, err := readHeader(segs[i+1].path)
+		next, err := headerOf(segs[i+1].path)
 		if err != nil {
 			return removed, err
 		}
@@ -165,4 +213,15 @@ func Purge(path string, upTo uint64) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// headerOf reads the header of the segment file at path.
+func headerOf(path string) (Header, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Header{}, fmt.Errorf("changelog: %w", err)
+	}
+	defer f.Close()
+	h, _, _, err := readHeaderAt(f, path)
+	return h, err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -156,28 +157,39 @@ func headerSize(h Header) int {
 const openAttempts = 5
 
 // OpenWriter opens an existing log for appending to its last segment. It
-// reads and validates the log as Open does; if the last segment has a torn
-// tail, it appends the torn bytes to SEGMENT.broken (creating it with mode
-// 0600 if needed) and fsyncs it, then truncates the segment to the end of
-// its last valid frame and fsyncs it, and returns a Recovery describing
-// what it cut. The Recovery is nil if nothing was cut.
+// reads and validates the last two segments (the last one only if the log
+// has one), a frame at a time, as Open does: what the segments before hold
+// is summed up in the header of the first segment read. If the last
+// segment has a torn tail, it appends the torn bytes to SEGMENT.broken
+// (creating it with mode 0600 if needed) and fsyncs it, then truncates the
+// segment to the end of its last valid frame and fsyncs it, and returns a
+// Recovery describing what it cut. The Recovery is nil if nothing was cut.
 //
-// Damage before the tail (ErrCorrupt), ErrNotLog and ErrVersion are errors,
-// and the files are left untouched. ErrLocked means another Writer has it
-// open.
+// Damage in the segments read (ErrCorrupt), ErrNotLog and ErrVersion are
+// errors, and the files are left untouched. ErrLocked means another
+// Writer has it open.
 func OpenWriter(path string) (*Writer, *Recovery, error) {
+	return OpenWriterVisit(path, Visitor{})
+}
+
+// OpenWriterVisit is OpenWriter that also passes the frames it reads to v:
+// those of the segments it reads (see OpenWriter), in file order. A daemon
+// that resumes learns from them what it needs of the log in the same read.
+// v gets each frame once; if it returns an error, so does
+// OpenWriterVisit, and the log is left untouched.
+func OpenWriterVisit(path string, v Visitor) (*Writer, *Recovery, error) {
 	for attempt := 1; ; attempt++ {
-		w, rec, err := openLast(path)
+		w, rec, err := openLast(path, v)
 		if !errors.Is(err, errNotLast) || attempt == openAttempts {
 			return w, rec, err
 		}
 	}
 }
 
-// errNotLast: a new segment appeared while OpenWriter took the lock.
+// errNotLast: a new segment was started while OpenWriter took the lock.
 var errNotLast = errors.New("changelog: a new segment was started meanwhile")
 
-func openLast(path string) (*Writer, *Recovery, error) {
+func openLast(path string, v Visitor) (*Writer, *Recovery, error) {
 	segs, err := listSegments(path)
 	if err != nil {
 		return nil, nil, err
@@ -200,17 +212,20 @@ func openLast(path string) (*Writer, *Recovery, error) {
 		return nil, nil, fmt.Errorf("changelog: %s: %w", seg, err)
 	}
 	// A writer that held the lock may have started a segment and let go.
-	l, t, data, err := readLog(path)
+	if segs, err := listSegments(path); err != nil {
+		return nil, nil, err
+	} else if segs[len(segs)-1].path != seg {
+		return nil, nil, errNotLast
+	}
+	l := new(Log)
+	t, err := readLog(path, math.MaxUint64, 1, l, v)
 	if err != nil {
 		return nil, nil, err
-	}
-	if segs := l.Segments(); segs[len(segs)-1] != seg {
-		return nil, nil, errNotLast
 	}
 	rec := l.Recovery()
 	if rec != nil {
 		rec.Broken = seg + ".broken"
-		if err := appendBroken(rec.Broken, data[rec.Offset:]); err != nil {
+		if err := appendBroken(rec.Broken, io.NewSectionReader(f, rec.Offset, rec.Bytes)); err != nil {
 			return nil, nil, err
 		}
 		if err := f.Truncate(rec.Offset); err != nil {
@@ -277,14 +292,15 @@ func (w *Writer) rotate() error {
 	return nil
 }
 
-// appendBroken appends b to the file at path and makes it durable.
-func appendBroken(path string, b []byte) error {
+// appendBroken appends what b reads to the file at path and makes it
+// durable.
+func appendBroken(path string, b io.Reader) error {
 	_, statErr := os.Lstat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("changelog: keep torn tail: %w", err)
 	}
-	_, err = f.Write(b)
+	_, err = io.Copy(f, b)
 	if err == nil {
 		err = f.Sync()
 	}
