@@ -99,6 +99,7 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 		return err
 	}
 	l, t := st.l, &st.t
+	t.counts.restart(frameRef{int64(p), prev})
 	l.segments = append(l.segments, path)
 	l.nextSeq = max(l.nextSeq, h.NextSeq)
 	st.prev, t.header = path, h
@@ -133,7 +134,7 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 			break
 		}
 		// The frame is what a writer wrote: any fault now is a hard error.
-		why, err = st.frame(f, n, first && h.Segment > 0)
+		why, err = st.frame(f, n, first && h.Segment > 0, frameRef{int64(p), prev})
 		if why != "" {
 			return corrupt(p, "%s", why)
 		}
@@ -161,9 +162,10 @@ func (st *parser) start(h Header) {
 }
 
 // frame applies the valid frame f (payload length n) to the state and
-// passes it on. restated: it is the first frame of a later segment. It
-// returns why the frame breaks a rule, or the Visitor's error.
-func (st *parser) frame(f []byte, n int, restated bool) (string, error) {
+// passes it on. restated: it is the first frame of a later segment; at:
+// where it is. It returns why the frame breaks a rule, or the Visitor's
+// error.
+func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, error) {
 	l, t := st.l, &st.t
 	corrupt := func(format string, args ...any) (string, error) {
 		return fmt.Sprintf(format, args...), nil
@@ -186,12 +188,12 @@ func (st *parser) frame(f []byte, n int, restated bool) (string, error) {
 		}
 		l.held = true
 		l.nextSeq = max(l.nextSeq, r.Seq+1)
-		t.counts.add(r.Epoch)
+		t.counts.add(r.Epoch, at)
 		if st.v.Record != nil {
 			return "", st.v.Record(r)
 		}
 	case frameSeal:
-		s, err := decodeSealPayload(payload)
+		s, start, known, err := decodeSealPayload(payload)
 		if err != nil {
 			return corrupt("%v", err)
 		}
@@ -204,6 +206,10 @@ func (st *parser) frame(f []byte, n int, restated bool) (string, error) {
 		// Records of an epoch up to base may be in segments not read.
 		if c := t.counts.get(s.Epoch); c != s.Records && s.Epoch > st.base {
 			return corrupt("seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
+		}
+		if want := t.counts.start(s.Epoch, at); known && start != want && s.Epoch > st.base {
+			return corrupt("seal of epoch %d says the records of the epochs after it start at offset %d (crc before %#08x), they start at %d (%#08x)",
+				s.Epoch, start.off, start.prev, want.off, want.prev)
 		}
 		l.held, l.last, l.sealed = true, s.Epoch, true
 		if s.Seq != 0 {
@@ -220,6 +226,9 @@ func (st *parser) frame(f []byte, n int, restated bool) (string, error) {
 		}
 		if err := l.addGeneration(g, restated, &t.counts); err != "" {
 			return corrupt("%s", err)
+		}
+		if restated {
+			t.counts.restart(frameRef{at.off + int64(len(f)), le.Uint32(f[8:])})
 		}
 		l.held = true
 		if st.v.Generation != nil {
@@ -385,13 +394,13 @@ func findSealAt(r io.ReaderAt, size, p int64, salt uint64, last uint64, sealed b
 
 // findSeal is findSealAt in data, for the A frames at offsets p <= q < end.
 func findSeal(data []byte, p, end int, salt uint64, last uint64, sealed bool) (int, Seal, bool) {
-	isSeal := func(n int) bool { return n == sealPayloadSizeV1 || n == sealPayloadSize }
+	isSeal := func(n int) bool { return n == sealPayloadSizeV1 || n == sealPayloadSizeV2 || n == sealPayloadSize }
 	for q := p; q < end && q+frameHeaderSize <= len(data); q += 8 {
 		b, n, ok := chainedAfter(data, q, salt, isSeal)
 		if !ok || le.Uint16(data[b+4:]) != frameSeal {
 			continue
 		}
-		s, err := decodeSealPayload(data[b+frameHeaderSize : b+frameHeaderSize+n])
+		s, _, _, err := decodeSealPayload(data[b+frameHeaderSize : b+frameHeaderSize+n])
 		if err != nil || (sealed && s.Epoch <= last) {
 			continue
 		}

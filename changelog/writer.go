@@ -286,6 +286,7 @@ func (w *Writer) rotate() error {
 		return w.err
 	}
 	w.f, w.path, w.header, w.off, w.prev = f, path, h, off, crc
+	w.counts.restart(frameRef{off, crc})
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("changelog: close the previous segment of %s: %w", path, err)
 	}
@@ -418,10 +419,11 @@ func (w *Writer) Append(r record.Record) error {
 		return fmt.Errorf("%w: record (seq %d) of epoch %d, the generation starts after epoch %d", ErrSealed, r.Seq, r.Epoch, w.gen.Offset)
 	}
 	w.empty = false
+	at := frameRef{w.off + int64(len(w.buf)), w.prev}
 	w.buf, w.prev = appendFrame(w.buf, frameRecord, w.header.Salt, w.prev, func(b []byte) []byte {
 		return appendRecordPayload(b, &r)
 	})
-	w.counts.add(r.Epoch)
+	w.counts.add(r.Epoch, at)
 	w.nextSeq = max(w.nextSeq, r.Seq+1)
 	if len(w.buf) >= flushSize {
 		return w.flush()
@@ -458,8 +460,10 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 		return err
 	}
 	s := Seal{Epoch: epoch, Lossy: lossy, Records: w.counts.get(epoch), Seq: seq}
+	at := frameRef{w.off, w.prev}
+	start := w.counts.start(epoch, at)
 	w.buf, w.prev = appendFrame(w.buf, frameSeal, w.header.Salt, w.prev, func(b []byte) []byte {
-		return appendSealPayload(b, s)
+		return appendSealPayload(b, s, start)
 	})
 	if err := w.sync(); err != nil {
 		return err
