@@ -45,7 +45,7 @@ const (
 	sealVersion       = 3  // the seal payload the writer writes
 	sealPayloadSizeV1 = 24
 	sealPayloadSizeV2 = 32 // version 2: the marker's seq at offset 24
-	sealPayloadSize   = 48 // version 3: where the epochs after it start, at offset 32
+	sealPayloadSize   = 44 // version 3: where the epochs after it start, at offset 32
 	recordFlagHandle  = 1 << 0
 	recordFlagParent  = 1 << 1
 	recordFlagRange   = 1 << 2
@@ -406,8 +406,7 @@ func appendSealPayload(b []byte, s Seal, start frameRef) []byte {
 	b = le.AppendUint64(b, s.Records)
 	b = le.AppendUint64(b, s.Seq)
 	b = le.AppendUint64(b, uint64(start.off))
-	b = le.AppendUint32(b, start.prev)
-	return le.AppendUint32(b, 0)
+	return le.AppendUint32(b, start.prev)
 }
 
 // decodeSealPayload parses a seal payload of version 1 (its Seq is 0), 2
@@ -445,9 +444,6 @@ func decodeSealPayload(p []byte) (s Seal, start frameRef, ok bool, err error) {
 		s.Seq = le.Uint64(p[24:])
 	}
 	if p[0] == sealVersion {
-		if le.Uint32(p[44:]) != 0 {
-			return s, start, false, fmt.Errorf("seal reserved field is not 0")
-		}
 		start = frameRef{int64(le.Uint64(p[32:])), le.Uint32(p[40:])}
 		if start.off > math.MaxInt64/2 || start.off%8 != 0 {
 			return s, start, false, fmt.Errorf("seal says the epochs after it start at offset %d", start.off)

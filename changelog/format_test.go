@@ -86,10 +86,10 @@ func TestFormatByHand(t *testing.T) {
 	// The seal of epoch 9, lossy, 2 records, its marker seq 79, no record
 	// of a later epoch before it, so those start at the seal itself, at
 	// 56 + 72 + 72 = 200, after the frame whose crc is c2 (version 3): 12 +
-	// 48 = 60, padded to 64.
-	sealPayload := cat([]byte{3, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2), u64(79), u64(200), u32(c2), u32(0))
+	// 44 = 56, no padding.
+	sealPayload := cat([]byte{3, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2), u64(79), u64(200), u32(c2))
 	f3, _ := frame(c2, 2, sealPayload)
-	if len(f1) != 72 || len(f3) != 64 {
+	if len(f1) != 72 || len(f3) != 56 {
 		t.Fatalf("frames of %d and %d bytes", len(f1), len(f3))
 	}
 	file := cat(hdr, f1, f2, f3)

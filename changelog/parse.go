@@ -58,7 +58,7 @@ func parse(data []byte, path string) (*Log, *tail, error) {
 	st := parser{l: new(Log)}
 	st.v = st.l.keep(0, true)
 	size := func() (int64, error) { return int64(len(data)), nil }
-	if err := st.segment(bytes.NewReader(data), size, path); err != nil {
+	if err := st.segment(bytes.NewReader(data), size, path, nil); err != nil {
 		return nil, nil, err
 	}
 	return st.l, &st.t, nil
@@ -75,18 +75,32 @@ type parser struct {
 	base   uint64 // Base of the first segment read
 	buf    []byte // the frame being checked
 	reader *bufio.Reader
+	onSeal func(path string, e indexEntry) // if not nil: every seal read
+}
+
+// seekPoint is where a read of a segment starts, found by its index: the
+// seal of epoch, at offset seal, and from, where the records of the later
+// epochs that precede the seal start.
+type seekPoint struct {
+	from  frameRef
+	seal  int64
+	epoch uint64
 }
 
 // readBuffer is how much of a segment a parser reads at a time.
 const readBuffer = 256 << 10
 
 // segment validates one more segment, read from r. size returns the
-// segment's size, which is needed only when a frame is invalid.
-func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string) error {
+// segment's size, which is needed only when a frame is invalid. With seek,
+// the read starts at seek.from: the frames before the seal there are
+// checked against the chain, and only the records of the epochs after the
+// seal's are taken (see doc.go).
+func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string, seek *seekPoint) error {
 	h, p, prev, err := readHeaderAt(r, path)
 	if err != nil {
 		return err
 	}
+	frames := p
 	corrupt := func(off int, format string, args ...any) error {
 		return &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
 	}
@@ -103,11 +117,15 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 	l.segments = append(l.segments, path)
 	l.nextSeq = max(l.nextSeq, h.NextSeq)
 	st.prev, t.header = path, h
+	if seek != nil {
+		p, prev, l.held = int(seek.from.off), seek.from.prev, true
+		// The records of the seal's epoch and those before are not read.
+		st.base = max(st.base, seek.epoch)
+	}
 	if st.reader == nil {
 		st.reader = bufio.NewReaderSize(nil, readBuffer)
 	}
 	st.reader.Reset(io.NewSectionReader(r, int64(p), math.MaxInt64-int64(p)))
-	first := true
 	for {
 		f, err := st.readFrame()
 		if err != nil {
@@ -117,6 +135,24 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 			break
 		}
 		n, why := checkFrame(f, h.Salt, prev)
+		restated := p == frames && h.Segment > 0
+		if seek != nil && int64(p) < seek.seal {
+			if why == "" {
+				why, err = st.catchUp(f, n, seek.epoch, restated, frameRef{int64(p), prev})
+			}
+			if why != "" {
+				return corrupt(p, "%s; the valid seal of epoch %d at offset %d follows", why, seek.epoch, seek.seal)
+			}
+			if err != nil {
+				return err
+			}
+			prev = le.Uint32(f[8:])
+			p += len(f)
+			if int64(p) > seek.seal {
+				return corrupt(p, "the frames from where the seal of epoch %d says the later epochs start do not lead to it (at offset %d)", seek.epoch, seek.seal)
+			}
+			continue
+		}
 		if why != "" {
 			end, err := size()
 			if err != nil {
@@ -134,7 +170,7 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 			break
 		}
 		// The frame is what a writer wrote: any fault now is a hard error.
-		why, err = st.frame(f, n, first && h.Segment > 0, frameRef{int64(p), prev})
+		why, err = st.frame(f, n, restated, frameRef{int64(p), prev})
 		if why != "" {
 			return corrupt(p, "%s", why)
 		}
@@ -143,7 +179,6 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 		}
 		prev = le.Uint32(f[8:])
 		p += len(f)
-		first = false
 	}
 	t.end, t.prev = int64(p), prev
 	return nil
@@ -212,6 +247,9 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 				s.Epoch, start.off, start.prev, want.off, want.prev)
 		}
 		l.held, l.last, l.sealed = true, s.Epoch, true
+		if st.onSeal != nil {
+			st.onSeal(st.prev, indexEntry{s.Epoch, at})
+		}
 		if s.Seq != 0 {
 			l.nextSeq = max(l.nextSeq, s.Seq+1)
 		}
@@ -238,6 +276,38 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 		return corrupt("unknown frame type %d", typ)
 	}
 	return "", nil
+}
+
+// catchUp checks a valid frame f (payload length n) that comes before the
+// seal of epoch a read started at (see seekPoint): it must follow the rules
+// as far as they can be checked without the frames before it. A record of
+// a later epoch is taken as in a read from the start; the rest is skipped.
+func (st *parser) catchUp(f []byte, n int, epoch uint64, restated bool, at frameRef) (string, error) {
+	payload := f[frameHeaderSize : frameHeaderSize+n]
+	switch le.Uint16(f[4:]) {
+	case frameRecord:
+		r, err := decodeRecordPayload(payload)
+		if err == nil && r.Epoch <= epoch {
+			st.l.nextSeq = max(st.l.nextSeq, r.Seq+1)
+			return "", nil
+		}
+	case frameSeal:
+		s, _, _, err := decodeSealPayload(payload)
+		if err == nil && s.Epoch >= epoch {
+			return fmt.Sprintf("seal of epoch %d before the seal of epoch %d", s.Epoch, epoch), nil
+		}
+		if err == nil {
+			if s.Seq != 0 {
+				st.l.nextSeq = max(st.l.nextSeq, s.Seq+1)
+			}
+			return "", nil
+		}
+	case frameGeneration:
+		if !restated {
+			return fmt.Sprintf("a generation between the start of the epochs after epoch %d and its seal", epoch), nil
+		}
+	}
+	return st.frame(f, n, restated, at)
 }
 
 // readFrame reads the next frame, or as much of it as the segment holds:

@@ -117,7 +117,11 @@ func closeFiles(files []openFile) {
 // frame at a time, passing the frames to v. It reads the segments from the
 // last one whose header's Base is at most since (every segment if since is
 // 0: see doc.go for why the others hold nothing of the epochs after since),
-// and extra segments before that one. It returns what a writer needs to
+// and extra segments before that one. Without extra, it starts at the
+// last seal of an epoch up to since that the segment's index finds, and
+// rebuilds the index of a segment before the last that it read whole
+// because its index was missing or stale. With extra, it rebuilds the
+// indexes of the segments it read. It returns what a writer needs to
 // append to the last segment.
 func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, error) {
 	files, err := openSegments(path)
@@ -126,13 +130,13 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 	}
 	defer closeFiles(files)
 	j := 0
+	var h Header
 	if since > 0 {
-		for j = len(files) - 1; j > 0; j-- {
-			h, _, _, err := readHeaderAt(files[j].f, files[j].path)
-			if err != nil {
+		for j = len(files) - 1; j >= 0; j-- {
+			if h, _, _, err = readHeaderAt(files[j].f, files[j].path); err != nil {
 				return nil, err
 			}
-			if h.Base <= since {
+			if h.Base <= since || j == 0 {
 				break
 			}
 		}
@@ -144,6 +148,26 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 		}
 	}
 	st := parser{l: l, v: v}
+	var seek *seekPoint
+	rebuild := map[string][]indexEntry{}
+	switch {
+	case extra > 0:
+		for _, s := range files[j:] {
+			rebuild[s.path] = []indexEntry{}
+		}
+	case since > 0 && h.Base <= since:
+		seek, err = seekIndexed(files[j], h, since)
+		if errors.Is(err, errIndex) && j < len(files)-1 {
+			rebuild[files[j].path] = []indexEntry{}
+		} else if err != nil && !errors.Is(err, errIndex) {
+			return nil, err
+		}
+	}
+	st.onSeal = func(seg string, e indexEntry) {
+		if es, ok := rebuild[seg]; ok {
+			rebuild[seg] = append(es, e)
+		}
+	}
 	for _, s := range files[j:] {
 		size := func() (int64, error) {
 			fi, err := s.f.Stat()
@@ -152,15 +176,40 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 			}
 			return fi.Size(), nil
 		}
-		if err := st.segment(s.f, size, s.path); err != nil {
+		if err := st.segment(s.f, size, s.path, seek); err != nil {
 			return nil, err
 		}
+		seek = nil
 		if h := st.t.header; h.Segment != s.n {
 			return nil, &CorruptError{Path: s.path, Offset: 44,
 				Reason: fmt.Sprintf("the header says segment %d", h.Segment)}
 		}
 	}
+	for _, s := range files[j:] {
+		if es, ok := rebuild[s.path]; ok {
+			// A hint: a reader without write access goes on without it.
+			writeIndex(s.path, l.header.Salt, s.n, es)
+		}
+	}
 	return &st.t, nil
+}
+
+// seekIndexed returns where a reader of the epochs after since starts in
+// the segment s whose header is h: at the last seal of an epoch in
+// [h.Base, since] that the segment's index names, if the log confirms it.
+// It returns nil if the index names none; errIndex if the index is missing,
+// damaged or stale.
+func seekIndexed(s openFile, h Header, since uint64) (*seekPoint, error) {
+	e, ok, err := findIndexed(s.path, h.Salt, h.Segment, h.Base, since)
+	if !ok || err != nil {
+		return nil, err
+	}
+	frames := int64(headerSize(h))
+	from, err := indexedSeal(s.f, s.path, h.Salt, frames, e)
+	if err != nil {
+		return nil, err
+	}
+	return &seekPoint{from: from, seal: e.seal.off, epoch: e.epoch}, nil
 }
 
 // readHeaderAt reads the header at the start of a segment.
@@ -207,6 +256,7 @@ func Purge(path string, upTo uint64) ([]string, error) {
 		if err := os.Remove(segs[i].path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return removed, fmt.Errorf("changelog: purge: %w", err)
 		}
+		os.Remove(indexPath(segs[i].path)) // a hint, gone with its segment
 		removed = append(removed, segs[i].path)
 		if err := syncDir(filepath.Dir(path)); err != nil {
 			return removed, fmt.Errorf("changelog: purge: %w", err)

@@ -31,6 +31,7 @@ const flushSize = 64 << 10
 type Writer struct {
 	mu      sync.Mutex
 	f       *os.File
+	idx     *os.File // the segment's index, appended to at each seal; nil once that failed
 	base    string // the log's path: segment 0, and the prefix of the others
 	path    string // the segment being appended to
 	header  Header // its header
@@ -79,7 +80,41 @@ func Create(path string, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc, empty: true}, nil
+	w := &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc, empty: true}
+	w.idx = newIndex(path, h)
+	return w, nil
+}
+
+// newIndex starts the index of the new segment seg with header h, and
+// returns it open for appending; nil if that fails: the index is a hint,
+// readers do without it.
+func newIndex(seg string, h Header) *os.File {
+	if err := writeIndex(seg, h.Salt, h.Segment, nil); err != nil {
+		return nil
+	}
+	return appendIndex(seg)
+}
+
+// appendIndex opens the index of segment seg for appending, or returns nil.
+func appendIndex(seg string) *os.File {
+	f, err := os.OpenFile(indexPath(seg), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// indexSeal appends the seal of epoch at at to the segment's index. A
+// failure ends the index where it is: readers find the later seals by
+// reading the segment, and the next OpenWriter rebuilds it.
+func (w *Writer) indexSeal(epoch uint64, at frameRef) {
+	if w.idx == nil {
+		return
+	}
+	if _, err := w.idx.Write(appendIndexEntry(nil, w.header.Salt, w.header.Segment, indexEntry{epoch, at})); err != nil {
+		w.idx.Close()
+		w.idx = nil
+	}
 }
 
 // createSegment creates the segment file path with header h, locked: the
@@ -236,6 +271,7 @@ func openLast(path string, v Visitor) (*Writer, *Recovery, error) {
 		}
 	}
 	w := &Writer{f: f, base: path, path: seg, header: t.header, off: t.end, prev: t.prev, counts: t.counts, nextSeq: l.NextSeq(), empty: l.empty()}
+	w.idx = appendIndex(seg) // readLog rebuilt it
 	w.last, w.sealed = l.LastSealed()
 	w.gen, w.hasGen = l.Generation()
 	ok = true
@@ -287,6 +323,10 @@ func (w *Writer) rotate() error {
 	}
 	w.f, w.path, w.header, w.off, w.prev = f, path, h, off, crc
 	w.counts.restart(frameRef{off, crc})
+	if w.idx != nil {
+		w.idx.Close()
+	}
+	w.idx = newIndex(path, h)
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("changelog: close the previous segment of %s: %w", path, err)
 	}
@@ -469,6 +509,7 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 		return err
 	}
 	w.last, w.sealed, w.empty = epoch, true, false
+	w.indexSeal(epoch, at)
 	if seq != 0 {
 		w.nextSeq = max(w.nextSeq, seq+1)
 	}
@@ -504,6 +545,9 @@ func (w *Writer) Close() error {
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("changelog: close %s: %w", w.path, cerr)
+	}
+	if w.idx != nil {
+		w.idx.Close() // a hint: its errors do not matter
 	}
 	return err
 }
