@@ -75,7 +75,7 @@ type parser struct {
 	base   uint64 // Base of the first segment read
 	buf    []byte // the frame being checked
 	reader *bufio.Reader
-	onSeal func(path string, e indexEntry) // if not nil: every seal read
+	onSeal func(path string, e indexEntry) // if not nil: every version 3 seal read
 }
 
 // seekPoint is where a read of a segment starts, found by its index: the
@@ -247,7 +247,7 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 				s.Epoch, start.off, start.prev, want.off, want.prev)
 		}
 		l.held, l.last, l.sealed = true, s.Epoch, true
-		if st.onSeal != nil {
+		if st.onSeal != nil && known {
 			st.onSeal(st.prev, indexEntry{s.Epoch, at})
 		}
 		if s.Seq != 0 {
