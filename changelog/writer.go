@@ -32,14 +32,14 @@ type Writer struct {
 	mu      sync.Mutex
 	f       *os.File
 	idx     *os.File // the segment's index, appended to at each seal; nil once that failed
-	base    string // the log's path: segment 0, and the prefix of the others
-	path    string // the segment being appended to
-	header  Header // its header
-	segSize int64  // start a new segment at a seal past this size (0: never)
-	off     int64  // file offset where buf goes
-	buf     []byte // frames appended but not yet written
-	prev    uint32 // CRC of the last frame (in buf or in the file)
-	last    uint64 // last sealed epoch, if sealed
+	base    string   // the log's path: segment 0, and the prefix of the others
+	path    string   // the segment being appended to
+	header  Header   // its header
+	segSize int64    // start a new segment at a seal past this size (0: never)
+	off     int64    // file offset where buf goes
+	buf     []byte   // frames appended but not yet written
+	prev    uint32   // CRC of the last frame (in buf or in the file)
+	last    uint64   // last sealed epoch, if sealed
 	sealed  bool
 	nextSeq uint64      // one past the seq of the last record or sealed marker
 	counts  epochCounts // records per epoch after the last seal
