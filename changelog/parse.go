@@ -18,6 +18,8 @@ import (
 // A frame is passed on once it has passed its checks; a read that fails
 // later (corruption further on) has passed on the frames before it.
 type Visitor struct {
+	// Segment gets the header of each segment read, before its frames.
+	Segment    func(Header) error
 	Record     func(record.Record) error
 	Seal       func(Seal) error
 	Generation func(Generation) error
@@ -117,6 +119,11 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 	l.segments = append(l.segments, path)
 	l.nextSeq = max(l.nextSeq, h.NextSeq)
 	st.prev, t.header = path, h
+	if st.v.Segment != nil {
+		if err := st.v.Segment(h); err != nil {
+			return err
+		}
+	}
 	if seek != nil {
 		p, prev, l.held = int(seek.from.off), seek.from.prev, true
 		// The records of the seal's epoch and those before are not read.
@@ -262,6 +269,7 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 		if err != nil {
 			return corrupt("%v", err)
 		}
+		n := len(l.gens)
 		if err := l.addGeneration(g, restated, &t.counts); err != "" {
 			return corrupt("%s", err)
 		}
@@ -269,7 +277,8 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 			t.counts.restart(frameRef{at.off + int64(len(f)), le.Uint32(f[8:])})
 		}
 		l.held = true
-		if st.v.Generation != nil {
+		// A generation restated as it is in force is no news.
+		if st.v.Generation != nil && len(l.gens) > n {
 			return "", st.v.Generation(l.gens[len(l.gens)-1])
 		}
 	default:
