@@ -172,8 +172,7 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 		return nil, nil, err
 	}
 
-	var held heldSeqs
-	log, rec, err := changelog.OpenWriterVisit(path, held.visitor())
+	log, rec, held, err := drain.OpenLog(path)
 	if errors.Is(err, changelog.ErrNotLog) || errors.Is(err, changelog.ErrVersion) {
 		return nil, nil, personError{fmt.Sprintf("%v: move it away or give another --log", err)}
 	}
@@ -197,7 +196,7 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 	if cur, found := log.Generation(); found && cur.Same(gen) {
 		d.Offset = cur.Offset
 		d.Cursor = max(log.NextSeq(), 1)
-		d.Resume(held.of(cur))
+		d.ResumeAfter(held, cur)
 		if w.NextSeq < d.Cursor {
 			return nil, nil, personError{fmt.Sprintf("%s holds records of watch %d up to %d, but the watch has queued only up to %d: the log is not this watch's; give the daemon another --log, or move the log away (its consumers then rescan)",
 				path, w.ID, d.Cursor-1, w.NextSeq-1)}

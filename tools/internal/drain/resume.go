@@ -1,26 +1,44 @@
-package main
+package drain
 
 import (
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/record"
-	"github.com/wbarrier/wbarrier/tools/internal/drain"
 )
 
-// heldSeqs collects, as OpenWriterVisit reads the log's last segments,
-// the seqs the drain resumes after (Drainer.Resume): a gap found before a
-// restart still makes its epochs lossy. The segments before hold nothing
+// OpenLog opens the log at path for appending (changelog.OpenWriterVisit:
+// its last two segments read once, a frame at a time) and returns, from
+// the same read, the seqs a Drainer resumes after (ResumeAfter).
+func OpenLog(path string) (*changelog.Writer, *changelog.Recovery, *LogSeqs, error) {
+	s := new(LogSeqs)
+	w, rec, err := changelog.OpenWriterVisit(path, s.visitor())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return w, rec, s, nil
+}
+
+// ResumeAfter sets up the gap state of d, which goes on with generation g
+// of a log, from what OpenLog read of it (see Resume).
+func (d *Drainer) ResumeAfter(s *LogSeqs, g changelog.Generation) {
+	d.Resume(s.of(g))
+}
+
+// LogSeqs are the seqs a log holds that a Drainer resumes after
+// (Drainer.Resume), collected as OpenLog reads the log's last segments: a
+// gap found before a restart still makes its epochs lossy. The segments before hold nothing
 // that matters: each ends with a seal, and a gap before a seal has made
 // the epoch after it lossy by the time a later seal is written.
-type heldSeqs struct {
+type LogSeqs struct {
 	first    changelog.Header // of the first segment read
 	segments int
 	frames   int // since the start of the segment
-	held     []drain.Held
+	held     []Held
 	gens     []changelog.Generation
 	restated bool // gens[0] is the first frame of a later segment
 }
 
-func (h *heldSeqs) visitor() changelog.Visitor {
+// visitor collects them, frame by frame.
+func (h *LogSeqs) visitor() changelog.Visitor {
 	return changelog.Visitor{
 		Segment: func(s changelog.Header) error {
 			if h.segments == 0 {
@@ -32,13 +50,13 @@ func (h *heldSeqs) visitor() changelog.Visitor {
 		},
 		Record: func(r record.Record) error {
 			h.frames++
-			h.held = append(h.held, drain.Held{Seq: r.Seq, Epoch: r.Epoch})
+			h.held = append(h.held, Held{Seq: r.Seq, Epoch: r.Epoch})
 			return nil
 		},
 		Seal: func(s changelog.Seal) error {
 			h.frames++
 			if s.Seq != 0 {
-				h.held = append(h.held, drain.Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
+				h.held = append(h.held, Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
 			}
 			return nil
 		},
@@ -56,8 +74,8 @@ func (h *heldSeqs) visitor() changelog.Visitor {
 // of returns where generation g's seqs start in what was read (1, unless
 // g goes on from segments not read: then the first header's next seq) and
 // the seqs held of g.
-func (h *heldSeqs) of(g changelog.Generation) (uint64, []drain.Held) {
-	var held []drain.Held
+func (h *LogSeqs) of(g changelog.Generation) (uint64, []Held) {
+	var held []Held
 	for _, s := range h.held {
 		if s.Epoch > g.Offset {
 			held = append(held, s)
