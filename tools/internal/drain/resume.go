@@ -20,7 +20,14 @@ func OpenLog(path string) (*changelog.Writer, *changelog.Recovery, *LogSeqs, err
 // ResumeAfter sets up the gap state of d, which goes on with generation g
 // of a log, from what OpenLog read of it (see Resume).
 func (d *Drainer) ResumeAfter(s *LogSeqs, g changelog.Generation) {
-	d.Resume(s.of(g))
+	first := uint64(1)
+	if len(s.gens) == 1 && s.restated && s.gens[0] == g {
+		first = s.first.NextSeq // g goes on from the segments not read
+	}
+	if len(s.gens) == 0 || s.gens[len(s.gens)-1] != g {
+		s.held = seqs{} // none of g's
+	}
+	d.resume(first, &s.held)
 }
 
 // LogSeqs are the seqs a log holds that a Drainer resumes after
@@ -31,8 +38,8 @@ func (d *Drainer) ResumeAfter(s *LogSeqs, g changelog.Generation) {
 type LogSeqs struct {
 	first    changelog.Header // of the first segment read
 	segments int
-	frames   int // since the start of the segment
-	held     []Held
+	frames   int  // since the start of the segment
+	held     seqs // of the last generation read
 	gens     []changelog.Generation
 	restated bool // gens[0] is the first frame of a later segment
 }
@@ -50,13 +57,13 @@ func (h *LogSeqs) visitor() changelog.Visitor {
 		},
 		Record: func(r record.Record) error {
 			h.frames++
-			h.held = append(h.held, Held{Seq: r.Seq, Epoch: r.Epoch})
+			h.held.add(Held{Seq: r.Seq})
 			return nil
 		},
 		Seal: func(s changelog.Seal) error {
 			h.frames++
 			if s.Seq != 0 {
-				h.held = append(h.held, Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
+				h.held.add(Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
 			}
 			return nil
 		},
@@ -66,24 +73,8 @@ func (h *LogSeqs) visitor() changelog.Visitor {
 			}
 			h.frames++
 			h.gens = append(h.gens, g)
+			h.held = seqs{} // of the generations before
 			return nil
 		},
 	}
-}
-
-// of returns where generation g's seqs start in what was read (1, unless
-// g goes on from segments not read: then the first header's next seq) and
-// the seqs held of g.
-func (h *LogSeqs) of(g changelog.Generation) (uint64, []Held) {
-	var held []Held
-	for _, s := range h.held {
-		if s.Epoch > g.Offset {
-			held = append(held, s)
-		}
-	}
-	first := uint64(1)
-	if len(h.gens) == 1 && h.restated && h.gens[0] == g {
-		first = h.first.NextSeq
-	}
-	return first, held
 }
