@@ -97,3 +97,36 @@ func TestStreamAsOpen(t *testing.T) {
 		t.Errorf("Stream with a Visitor that fails: %v, want its error", err)
 	}
 }
+
+// The search for a valid seal after damage reads the segment a window at a
+// time: a seal megabytes after the damage, past the first windows, makes
+// it corruption; without it, a torn tail.
+func TestDamageFarBeforeSeal(t *testing.T) {
+	big := string(make([]byte, 60000))
+	var recs []record.Record
+	for i := range 60 { // about 3.6 MiB of records of epoch 1
+		recs = append(recs, create(uint64(i+1), 1, big, fmt.Sprintf("%s%d", big, i)))
+	}
+	sealed := append(recs, closed(1, false))
+	for _, tt := range []struct {
+		name    string
+		recs    []record.Record
+		corrupt bool
+	}{{"seal far after", sealed, true}, {"no seal after", recs, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := logBytes(t, tt.recs...)
+			if len(data) < 3*MaxPayload {
+				t.Fatalf("log of %d bytes, want more than three windows", len(data))
+			}
+			off := frameOffsets(t, data)[1]
+			data[off+frameHeaderSize+20] ^= 1
+			l, err := openBytes(t, data)
+			switch {
+			case tt.corrupt && !errors.Is(err, ErrCorrupt):
+				t.Errorf("Open: %v, want corruption", err)
+			case !tt.corrupt && (err != nil || l.Recovery() == nil || l.Recovery().Offset != int64(off)):
+				t.Errorf("Open: %v, want a torn tail at %d", err, off)
+			}
+		})
+	}
+}
