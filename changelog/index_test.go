@@ -389,3 +389,45 @@ func TestOldFormat(t *testing.T) {
 		t.Errorf("after appending with a new writer, Changes(8, 9) = %+v, %v; want the create and the new write", c, err)
 	}
 }
+
+// A break's reason names what came before it (the same module load: an
+// unwatch and a new watch; another: a reboot or a reload), also when the
+// read seeks past the generation before it.
+func TestOpenSinceBreakReason(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "test.wblog")
+	w, err := Create(path, testHeader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []Generation{{LoadID: 1, WatchID: 7}, {LoadID: 1, WatchID: 8}, {LoadID: 2, WatchID: 1}} {
+		g, err := w.StartGeneration(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range straddling(5) {
+			r.Epoch += g.Offset
+			if err := w.Append(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, _ := whole.LastSealed()
+	for since := uint64(0); since <= last; since++ {
+		l, err := OpenSince(path, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := l.Changes(since, last)
+		want, _ := whole.Changes(since, last)
+		if got.Reason != want.Reason {
+			t.Errorf("Changes(%d, %d): reason %q, want %q", since, last, got.Reason, want.Reason)
+		}
+	}
+}

@@ -78,6 +78,8 @@ type parser struct {
 	buf    []byte // the frame being checked
 	reader *bufio.Reader
 	onSeal func(path string, e indexEntry) // if not nil: every version 3 seal read
+	stopAt int64                           // if not 0: the offset a read stops at
+	sought bool                            // the read started at a seal its index found
 }
 
 // seekPoint is where a read of a segment starts, found by its index: the
@@ -125,7 +127,7 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 		}
 	}
 	if seek != nil {
-		p, prev, l.held = int(seek.from.off), seek.from.prev, true
+		p, prev, l.held, st.sought = int(seek.from.off), seek.from.prev, true, true
 		// The records of the seal's epoch and those before are not read.
 		st.base = max(st.base, seek.epoch)
 	}
@@ -133,7 +135,7 @@ func (st *parser) segment(r io.ReaderAt, size func() (int64, error), path string
 		st.reader = bufio.NewReaderSize(nil, readBuffer)
 	}
 	st.reader.Reset(io.NewSectionReader(r, int64(p), math.MaxInt64-int64(p)))
-	for {
+	for st.stopAt == 0 || int64(p) < st.stopAt {
 		f, err := st.readFrame()
 		if err != nil {
 			return fmt.Errorf("changelog: %s: %w", path, err)
@@ -273,6 +275,8 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 		if err := l.addGeneration(g, restated, &t.counts); err != "" {
 			return corrupt("%s", err)
 		}
+		// The generation before it was in the frames a seek skipped.
+		l.priorUnknown = l.priorUnknown || (st.sought && n == 0 && !restated)
 		if restated {
 			t.counts.restart(frameRef{at.off + int64(len(f)), le.Uint32(f[8:])})
 		}

@@ -27,7 +27,9 @@ type Log struct {
 	sealed   bool
 	held     bool   // a record, seal or generation frame was read
 	since    uint64 // OpenSince: records and seals of later epochs only
-	partial  bool   // OpenSince or Stream: not every frame is kept
+	// The first generation read followed one in frames not read.
+	priorUnknown bool
+	partial      bool // OpenSince or Stream: not every frame is kept
 }
 
 // Open reads and validates every segment of the log at path: path itself

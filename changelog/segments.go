@@ -107,6 +107,15 @@ func openSegments(path string) ([]openFile, error) {
 	}
 }
 
+// size returns the file's size now.
+func (s openFile) size() (int64, error) {
+	fi, err := s.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
 func closeFiles(files []openFile) {
 	for _, f := range files {
 		f.f.Close()
@@ -148,7 +157,7 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 		}
 	}
 	st := parser{l: l, v: v}
-	var seek *seekPoint
+	var seek, sought *seekPoint
 	rebuild := map[string][]indexEntry{}
 	switch {
 	case extra > 0:
@@ -157,6 +166,7 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 		}
 	case since > 0 && h.Base <= since:
 		seek, err = seekIndexed(files[j], h, since)
+		sought = seek
 		if errors.Is(err, errIndex) && j < len(files)-1 {
 			rebuild[files[j].path] = []indexEntry{}
 		} else if err != nil && !errors.Is(err, errIndex) {
@@ -169,20 +179,19 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 		}
 	}
 	for _, s := range files[j:] {
-		size := func() (int64, error) {
-			fi, err := s.f.Stat()
-			if err != nil {
-				return 0, err
-			}
-			return fi.Size(), nil
-		}
-		if err := st.segment(s.f, size, s.path, seek); err != nil {
+		if err := st.segment(s.f, s.size, s.path, seek); err != nil {
 			return nil, err
 		}
 		seek = nil
 		if h := st.t.header; h.Segment != s.n {
 			return nil, &CorruptError{Path: s.path, Offset: 44,
 				Reason: fmt.Sprintf("the header says segment %d", h.Segment)}
+		}
+	}
+	if l.priorUnknown {
+		// The generation a break follows names the break's cause.
+		if err := l.priorGeneration(files[j], sought.seal); err != nil {
+			return nil, err
 		}
 	}
 	for _, s := range files[j:] {
@@ -192,6 +201,24 @@ func readLog(path string, since uint64, extra int, l *Log, v Visitor) (*tail, er
 		}
 	}
 	return &st.t, nil
+}
+
+// priorGeneration puts first in l's generations the one in force at
+// offset upTo of segment s, where a read that found l's first generation
+// started: the segment is read from its start up to there, once, when a
+// generation follows that point.
+func (l *Log) priorGeneration(s openFile, upTo int64) error {
+	st := parser{l: new(Log), stopAt: upTo}
+	if err := st.segment(s.f, s.size, s.path, nil); err != nil {
+		return err
+	}
+	g, ok := st.l.Generation()
+	if !ok {
+		return nil
+	}
+	l.gens = append([]Generation{g}, l.gens...)
+	l.genPos = append([][2]int{{0, 0}}, l.genPos...)
+	return nil
 }
 
 // seekIndexed returns where a reader of the epochs after since starts in
