@@ -320,12 +320,16 @@ func TestSealStartChecked(t *testing.T) {
 	path := segLog(t, t.TempDir(), 0, straddling(8)...)
 	data, _ := os.ReadFile(path)
 	h, _ := headerOf(path)
-	seal := sealFrames(t, path)[2]
+	seals := sealFrames(t, path)
+	seal := seals[len(seals)-1] // the last frame: nothing chains to it
 	p := int(seal.seal.off)
-	// Move the start a frame later, and make the frame valid again.
-	f := data[p : p+frameSize(sealPayloadSize)]
+	if p+frameSize(sealPayloadSize) != len(data) {
+		t.Fatal("the last seal is not the last frame")
+	}
+	// Move the start a frame earlier, and make the frame valid again.
+	f := data[p:]
 	start := le.Uint64(f[frameHeaderSize+32:])
-	le.PutUint64(f[frameHeaderSize+32:], start+72)
+	le.PutUint64(f[frameHeaderSize+32:], start-72)
 	le.PutUint32(f[8:], frameCRC(h.Salt, seal.seal.prev, f))
 	if _, err := openBytes(t, data); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Open with a seal whose start is off: %v, want corruption", err)
