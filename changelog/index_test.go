@@ -119,8 +119,14 @@ func TestOpenSinceEveryEpoch(t *testing.T) {
 			for _, d := range indexDamage {
 				t.Run(fmt.Sprintf("segments of %d/purged to %d/%s", size, purge, d.name), func(t *testing.T) {
 					path := segLog(t, t.TempDir(), size, recs...)
-					if _, err := Purge(path, purge); err != nil {
+					removed, err := Purge(path, purge)
+					if err != nil {
 						t.Fatal(err)
+					}
+					for _, seg := range removed {
+						if _, err := os.Stat(indexPath(seg)); !errors.Is(err, os.ErrNotExist) {
+							t.Errorf("the index of %s, purged, is left: %v", seg, err)
+						}
 					}
 					segs, _ := listSegments(path)
 					for _, s := range segs {
