@@ -77,6 +77,9 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 	if until < since {
 		return c, fmt.Errorf("changelog: changes since epoch %d until epoch %d: the range is reversed", since, until)
 	}
+	if l.partial && since < l.since {
+		return c, fmt.Errorf("changelog: changes since epoch %d: the log was read for the epochs after %d only", since, l.since)
+	}
 	if until == since {
 		return c, nil
 	}

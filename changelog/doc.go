@@ -131,18 +131,35 @@
 // # Seal payload (frame type 2)
 //
 // The epoch-closed marker (record.TypeEpochClosed) as the log keeps it:
-// epoch N is complete. The writer writes version 2, L = 32; a reader also
-// accepts version 1, L = 24, which older writers wrote (without the seq).
-// L must be exactly the length of its version.
+// epoch N is complete. The writer writes version 3, L = 44; a reader also
+// accepts version 2, L = 32 (without start and start_prev), and version 1,
+// L = 24 (without the seq either), which older writers wrote. L must be
+// exactly the length of its version.
 //
 //	offset  size  field
-//	0       1     payload version: 2 (or 1)
+//	0       1     payload version: 3 (or 2, or 1)
 //	1       1     flags: bit 0 lossy (records of the epoch were lost); other bits 0
 //	2       6     reserved: 0
 //	8       8     epoch
-//	16      8     records: the number of record frames of this epoch before this seal
-//	24      8     seq: the seq of the epoch-closed marker (version 2 only;
+//	16      8     records: the number of record frames of this epoch before
+//	              this seal (a Writer reopened counts those in the segments
+//	              it read: the last two)
+//	24      8     seq: the seq of the epoch-closed marker (versions 2 and 3;
 //	              0 if unknown: the kernel numbers records from 1)
+//	32      8     start: the offset in this segment of the first record
+//	              frame of an epoch after this seal's that comes before the
+//	              seal; this seal's own offset if there is none; the offset
+//	              of the segment's first frame after its restated generation
+//	              (or after its header) if the first such record is in an
+//	              earlier segment (version 3 only; a multiple of 8)
+//	40      4     start_prev: the crc of the frame before start (the
+//	              header_crc if none)
+//
+// start lets a reader of the epochs after N begin at the seal of N (see
+// Index) without missing the records of N+1 that the kernel queued before
+// it closed N. A reader that reads the frames before a version 3 seal
+// checks start and start_prev against them: a mismatch is corruption,
+// unless the seal's epoch is at most the base of the first segment read.
 //
 // The seq matters to a drain that resumes: the kernel gives markers seqs
 // among the change records, and a restarted daemon asks for records from
@@ -226,7 +243,7 @@
 // for some offset q >= p with q % 8 == 0, the 12 bytes at q read as a frame
 // header A with type 1, 2 or 3, reserved 0 and L_A <= MaxPayload, and at b =
 // q + align8(12 + L_A) there is a whole frame B (within the file) with L =
-// 24 or 32 (40 or 48 bytes), type 2, reserved 0, a valid seal payload, a
+// 24, 32 or 44 (40, 48 or 56 bytes), type 2, reserved 0, a valid seal payload, a
 // seal epoch greater than the last seal epoch before p (if any), and crc
 // equal to CRC32C(salt || crc field of A || B[0:8] || B[12:]). A random or stale
 // frame passes this with probability about 2^-32.
@@ -294,5 +311,52 @@
 // greatest epoch of their records after it); and a torn tail in any
 // segment but the last. Only the last segment can have a torn tail, and
 // OpenWriter cuts it into SEGMENT.broken. A segment removed by Purge while
-// Open reads makes it list the files again.
+// Open lists the files makes it list them again; once open, a segment is
+// read to its end even if Purge removes it.
+//
+// A reader reads a frame at a time and holds only what the rules need (the
+// last seal, the generation in force, the record counts of the epochs not
+// sealed yet): Stream hands each frame to a Visitor once it has passed its
+// checks. OpenSince starts where the epochs after N start (see Index), and
+// OpenWriter reads the last two segments (the headers of the later one
+// sum up what comes before).
+//
+// # Index
+//
+// Each segment SEGMENT may have an index, SEGMENT.idx, listing its seals:
+//
+//	offset  size  field
+//	0       8     magic: the bytes 57 42 4C 4F 47 49 58 01 ("WBLOGIX\x01")
+//	8       2     version: 1
+//	10      6     reserved: 0
+//	16      8     salt: the log's
+//	24      8     segment: its number
+//	32      24*n  entries, in the order of the seals:
+//	              0   8  epoch of the seal
+//	              8   8  offset of the seal frame in the segment
+//	              16  4  crc of the frame before it (prev of the seal)
+//	              20  4  CRC32C(salt || segment || bytes [0, 20) of the entry),
+//	                     salt and segment 8 bytes little-endian each
+//
+// The Writer starts a segment's index with the segment and appends an entry
+// once each seal is durable (the index is never fsynced); a partial last
+// entry is ignored. OpenWriter rewrites the indexes of the segments it read,
+// and a reader that read a segment before the last from its start because
+// its index was missing, damaged or stale rewrites that index (new file,
+// renamed into place); Purge removes a segment's index with it.
+//
+// The index is a hint, never trusted over the log. A reader of the epochs
+// after N (OpenSince) starts at the last segment K whose header's base is
+// at most N (the first segment if none), finds in K's index the entry with
+// the greatest epoch E <= N, and uses it only if E >= K's base and the
+// segment holds, at the entry's offset, a seal frame of epoch E and version
+// 3 whose crc is valid with the entry's crc as prev, and whose start lies
+// between the segment's first frame and the seal. It then reads from start,
+// with start_prev as the chain's prev: the frames up to the seal must chain
+// to it (an invalid one, with the valid seal after it, is corruption), hold
+// no seal of E or later and no generation frame (but the restated one at
+// the segment's start); of their records, only those of epochs after E are
+// taken (and counted for their seals). From the seal on, the read goes on
+// as any read. Otherwise it reads K from its start. docs/changes.md gives
+// the argument that this answers every range after N as a full read does.
 package changelog

@@ -41,9 +41,11 @@ const (
 	payloadVersion    = 1  // of record payloads
 	recordFixed       = 56 // record payload bytes before handle, parent and name
 	sealVersion1      = 1  // a seal payload without its marker's seq
-	sealVersion       = 2  // the seal payload the writer writes
+	sealVersion2      = 2  // with the marker's seq
+	sealVersion       = 3  // the seal payload the writer writes
 	sealPayloadSizeV1 = 24
-	sealPayloadSize   = 32 // version 2: the marker's seq at offset 24
+	sealPayloadSizeV2 = 32 // version 2: the marker's seq at offset 24
+	sealPayloadSize   = 44 // version 3: where the epochs after it start, at offset 32
 	recordFlagHandle  = 1 << 0
 	recordFlagParent  = 1 << 1
 	recordFlagRange   = 1 << 2
@@ -385,8 +387,16 @@ func (s Seal) String() string {
 	return fmt.Sprintf("epoch %d sealed (%d records%s)", s.Epoch, s.Records, l)
 }
 
-// appendSealPayload appends a version 2 seal payload.
-func appendSealPayload(b []byte, s Seal) []byte {
+// frameRef is where a frame starts in its segment file, and the crc of the
+// frame before it (or the header's): what reading from there needs.
+type frameRef struct {
+	off  int64
+	prev uint32
+}
+
+// appendSealPayload appends a version 3 seal payload; start is where the
+// records of the epochs after s.Epoch that come before the seal start.
+func appendSealPayload(b []byte, s Seal, start frameRef) []byte {
 	var flags uint8
 	if s.Lossy {
 		flags |= sealFlagLossy
@@ -394,39 +404,51 @@ func appendSealPayload(b []byte, s Seal) []byte {
 	b = append(b, sealVersion, flags, 0, 0, 0, 0, 0, 0)
 	b = le.AppendUint64(b, s.Epoch)
 	b = le.AppendUint64(b, s.Records)
-	return le.AppendUint64(b, s.Seq)
+	b = le.AppendUint64(b, s.Seq)
+	b = le.AppendUint64(b, uint64(start.off))
+	return le.AppendUint32(b, start.prev)
 }
 
-// decodeSealPayload parses a seal payload of version 1 (its Seq is 0) or 2.
-func decodeSealPayload(p []byte) (Seal, error) {
-	var s Seal
+// decodeSealPayload parses a seal payload of version 1 (its Seq is 0), 2
+// or 3. The start of the epochs after it is known in version 3 only (ok).
+func decodeSealPayload(p []byte) (s Seal, start frameRef, ok bool, err error) {
 	if len(p) == 0 {
-		return s, fmt.Errorf("seal payload is empty")
+		return s, start, false, fmt.Errorf("seal payload is empty")
 	}
-	size := sealPayloadSize
+	var size int
 	switch p[0] {
 	case sealVersion1:
 		size = sealPayloadSizeV1
+	case sealVersion2:
+		size = sealPayloadSizeV2
 	case sealVersion:
+		size = sealPayloadSize
 	default:
-		return s, fmt.Errorf("seal payload version %d, this reader knows %d and %d", p[0], sealVersion1, sealVersion)
+		return s, start, false, fmt.Errorf("seal payload version %d, this reader knows %d to %d", p[0], sealVersion1, sealVersion)
 	}
 	if len(p) != size {
-		return s, fmt.Errorf("version %d seal payload is %d bytes, not %d", p[0], len(p), size)
+		return s, start, false, fmt.Errorf("version %d seal payload is %d bytes, not %d", p[0], len(p), size)
 	}
 	if p[1]&^sealFlagsKnown != 0 {
-		return s, fmt.Errorf("seal has unknown flags %#x", p[1])
+		return s, start, false, fmt.Errorf("seal has unknown flags %#x", p[1])
 	}
 	for _, c := range p[2:8] {
 		if c != 0 {
-			return s, fmt.Errorf("seal reserved field is not 0")
+			return s, start, false, fmt.Errorf("seal reserved field is not 0")
 		}
 	}
 	s.Lossy = p[1]&sealFlagLossy != 0
 	s.Epoch = le.Uint64(p[8:])
 	s.Records = le.Uint64(p[16:])
-	if p[0] == sealVersion {
+	if p[0] >= sealVersion2 {
 		s.Seq = le.Uint64(p[24:])
 	}
-	return s, nil
+	if p[0] == sealVersion {
+		start = frameRef{int64(le.Uint64(p[32:])), le.Uint32(p[40:])}
+		if start.off > math.MaxInt64/2 || start.off%8 != 0 {
+			return s, start, false, fmt.Errorf("seal says the epochs after it start at offset %d", start.off)
+		}
+		ok = true
+	}
+	return s, start, ok, nil
 }

@@ -83,11 +83,13 @@ func TestFormatByHand(t *testing.T) {
 		u32(0), u32(1), u16(0), u16(1), u16(3), u16(0), []byte("Pnew"),
 	)
 	f2, c2 := frame(c1, 1, createPayload)
-	// The seal of epoch 9, lossy, 2 records, its marker seq 79 (version
-	// 2): 12 + 32 = 44, padded to 48.
-	sealPayload := cat([]byte{2, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2), u64(79))
+	// The seal of epoch 9, lossy, 2 records, its marker seq 79, no record
+	// of a later epoch before it, so those start at the seal itself, at
+	// 56 + 72 + 72 = 200, after the frame whose crc is c2 (version 3): 12 +
+	// 44 = 56, no padding.
+	sealPayload := cat([]byte{3, 1, 0, 0, 0, 0, 0, 0}, u64(9), u64(2), u64(79), u64(200), u32(c2))
 	f3, _ := frame(c2, 2, sealPayload)
-	if len(f1) != 72 || len(f3) != 48 {
+	if len(f1) != 72 || len(f3) != 56 {
 		t.Fatalf("frames of %d and %d bytes", len(f1), len(f3))
 	}
 	file := cat(hdr, f1, f2, f3)
@@ -119,7 +121,7 @@ func TestFormatByHand(t *testing.T) {
 		b, prev = appendFrame(b, frameRecord, salt, prev, func(dst []byte) []byte { return appendRecordPayload(dst, &r) })
 	}
 	b, _ = appendFrame(b, frameSeal, salt, prev, func(dst []byte) []byte {
-		return appendSealPayload(dst, Seal{Epoch: 9, Lossy: true, Records: 2, Seq: 79})
+		return appendSealPayload(dst, Seal{Epoch: 9, Lossy: true, Records: 2, Seq: 79}, frameRef{200, prev})
 	})
 	if !bytes.Equal(b, file) {
 		t.Errorf("encoders differ from the hand-built file:\n got %x\nwant %x", b, file)

@@ -1,8 +1,7 @@
 package changelog
 
 import (
-	"container/heap"
-	"fmt"
+	"math"
 	"slices"
 
 	"github.com/wbarrier/wbarrier/record"
@@ -11,8 +10,11 @@ import (
 // Log is a log as read and validated by Open: the header of its first
 // segment, its records and seals in order, and the torn tail if there was
 // one. It is immutable and safe for concurrent use.
+//
+// OpenSince and Stream return a Log that holds less: see them.
 type Log struct {
-	header   Header
+	header   Header // of the oldest segment
+	start    Header // of the first segment read
 	records  []record.Record
 	seals    []Seal
 	sealPos  []int // how many records precede each seal in the files
@@ -21,6 +23,13 @@ type Log struct {
 	nextSeq  uint64
 	gens     []Generation
 	genPos   [][2]int // how many records and seals precede each generation
+	last     uint64   // the last seal's epoch, if sealed
+	sealed   bool
+	held     bool   // a record, seal or generation frame was read
+	since    uint64 // OpenSince: records and seals of later epochs only
+	// The first generation read followed one in frames not read.
+	priorUnknown bool
+	partial      bool // OpenSince or Stream: not every frame is kept
 }
 
 // Open reads and validates every segment of the log at path: path itself
@@ -40,8 +49,43 @@ type Log struct {
 // Open may run while a Writer appends: frames still being written show up
 // as a torn tail. It may run while segments are rotated or removed.
 func Open(path string) (*Log, error) {
-	l, _, _, err := readLog(path)
-	return l, err
+	l := new(Log)
+	if _, err := readLog(path, 0, 0, l, l.keep(0, true)); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// OpenSince is Open for a reader of the epochs after since: it reads and
+// validates only the segments that can hold their records and seals (from
+// the last one whose header's Base is at most since), a frame at a time,
+// and keeps only the records and seals of the epochs after since. Damage
+// in the segments before is not seen (Open and Stream see it); docs/changes.md
+// says why the answers stay right. The Log's Changes answers ranges that
+// start at since or later; Segments lists the files read; Generations the
+// generations in force in them; Header and Base are the oldest segment's.
+func OpenSince(path string, since uint64) (*Log, error) {
+	l := new(Log)
+	if _, err := readLog(path, since, 0, l, l.keep(since, false)); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Stream reads and validates every segment of the log at path as Open
+// does, a frame at a time, and passes each frame to v as soon as it has
+// passed its checks: memory stays small whatever the log's size. The Log
+// it returns holds what Open's does except the records and seals (Records,
+// Seals and EachFrame give none; Changes answers nothing).
+//
+// An error (corruption found further on, or v's) comes after v has had the
+// frames before it.
+func Stream(path string, v Visitor) (*Log, error) {
+	l := &Log{partial: true, since: math.MaxUint64}
+	if _, err := readLog(path, 0, 0, l, v); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 // Header returns the header of the log's first (oldest remaining) segment.
@@ -106,12 +150,7 @@ func (l *Log) Base() uint64 { return l.header.Base }
 
 // LastSealed returns the epoch of the last seal, and false if there is none.
 // The seal may be in a segment that was removed.
-func (l *Log) LastSealed() (uint64, bool) {
-	if len(l.seals) == 0 {
-		return l.header.Sealed, l.header.Sealed != 0
-	}
-	return l.seals[len(l.seals)-1].Epoch, true
-}
+func (l *Log) LastSealed() (uint64, bool) { return l.last, l.sealed }
 
 // Generations returns the watches the log followed, oldest first (those
 // whose frames are in removed segments excepted). A log written before
@@ -129,9 +168,7 @@ func (l *Log) Generation() (Generation, bool) {
 
 // empty reports whether the log never held anything: no record, seal or
 // generation, and no segment removed.
-func (l *Log) empty() bool {
-	return len(l.records) == 0 && len(l.seals) == 0 && len(l.gens) == 0 && l.header.Segment == 0
-}
+func (l *Log) empty() bool { return !l.held && l.start.Segment == 0 }
 
 // NextSeq returns one past the greatest seq the log holds or held: of its
 // records, of the epoch-closed markers its seals were made of (version 2
@@ -148,281 +185,4 @@ func (l *Log) Recovery() *Recovery {
 	}
 	r := *l.recovery
 	return &r
-}
-
-// tail is what a Writer needs to append after the valid part of a log.
-type tail struct {
-	header Header // of the last segment
-	end    int64  // end of the last valid frame in the last segment
-	prev   uint32 // its CRC (the header CRC if there is no frame)
-	counts epochCounts
-}
-
-// parse validates a whole file image as a log of one segment. It never
-// panics on any input.
-func parse(data []byte, path string) (*Log, *tail, error) {
-	var st parser
-	if err := st.segment(data, path); err != nil {
-		return nil, nil, err
-	}
-	return st.l, &st.t, nil
-}
-
-// parser validates the segments of a log, oldest first.
-type parser struct {
-	l    *Log
-	t    tail
-	prev string // path of the previous segment
-}
-
-// segment validates one more segment, whose file holds data.
-func (st *parser) segment(data []byte, path string) error {
-	h, p, prev, err := decodeHeader(data, path)
-	if err != nil {
-		return err
-	}
-	corrupt := func(off int, format string, args ...any) error {
-		return &CorruptError{Path: path, Offset: int64(off), Reason: fmt.Sprintf(format, args...)}
-	}
-	if st.l == nil {
-		st.l = &Log{header: h}
-	} else if err := st.follows(h, corrupt); err != nil {
-		return err
-	}
-	l, t := st.l, &st.t
-	l.segments = append(l.segments, path)
-	l.nextSeq = max(l.nextSeq, h.NextSeq)
-	st.prev, t.header = path, h
-	first := true
-	for p < len(data) {
-		n, why := checkFrame(data[p:], h.Salt, prev)
-		if why != "" {
-			last, sealed := l.LastSealed()
-			if q, s, ok := findSeal(data, p, h.Salt, last, sealed); ok {
-				return corrupt(p, "%s; the valid seal of epoch %d at offset %d follows, so this frame was durable", why, s.Epoch, q)
-			}
-			l.recovery = &Recovery{Path: path, Offset: int64(p), Bytes: int64(len(data) - p), Reason: why}
-			break
-		}
-		// The frame is what a writer wrote: any fault now is a hard error.
-		f := data[p : p+frameSize(n)]
-		if r := le.Uint16(f[6:]); r != 0 {
-			return corrupt(p, "frame reserved field is %#x, not 0", r)
-		}
-		payload := f[frameHeaderSize : frameHeaderSize+n]
-		switch typ := le.Uint16(f[4:]); typ {
-		case frameRecord:
-			r, err := decodeRecordPayload(payload)
-			if err != nil {
-				return corrupt(p, "%v", err)
-			}
-			if last, ok := l.LastSealed(); ok && r.Epoch <= last {
-				return corrupt(p, "record (seq %d) of epoch %d after epoch %d was sealed", r.Seq, r.Epoch, last)
-			}
-			if g, ok := l.Generation(); ok && r.Epoch <= g.Offset {
-				return corrupt(p, "record (seq %d) of epoch %d in the generation after epoch %d", r.Seq, r.Epoch, g.Offset)
-			}
-			l.records = append(l.records, r)
-			l.nextSeq = max(l.nextSeq, r.Seq+1)
-			t.counts.add(r.Epoch)
-		case frameSeal:
-			s, err := decodeSealPayload(payload)
-			if err != nil {
-				return corrupt(p, "%v", err)
-			}
-			if last, ok := l.LastSealed(); ok && s.Epoch <= last {
-				return corrupt(p, "seal of epoch %d after the seal of epoch %d", s.Epoch, last)
-			}
-			if g, ok := l.Generation(); ok && s.Epoch <= g.Offset {
-				return corrupt(p, "seal of epoch %d in the generation after epoch %d", s.Epoch, g.Offset)
-			}
-			// Records of an epoch up to Base may be in removed segments.
-			if c := t.counts.get(s.Epoch); c != s.Records && s.Epoch > l.header.Base {
-				return corrupt(p, "seal of epoch %d counts %d records, the log holds %d", s.Epoch, s.Records, c)
-			}
-			l.seals = append(l.seals, s)
-			l.sealPos = append(l.sealPos, len(l.records))
-			if s.Seq != 0 {
-				l.nextSeq = max(l.nextSeq, s.Seq+1)
-			}
-			t.counts.dropThrough(s.Epoch)
-		case frameGeneration:
-			g, err := decodeGenerationPayload(payload)
-			if err != nil {
-				return corrupt(p, "%v", err)
-			}
-			if err := l.addGeneration(g, first && h.Segment > 0, &t.counts); err != "" {
-				return corrupt(p, "%s", err)
-			}
-		default:
-			return corrupt(p, "unknown frame type %d", typ)
-		}
-		prev = le.Uint32(f[8:])
-		p += len(f)
-		first = false
-	}
-	t.end, t.prev = int64(p), prev
-	if l.recovery != nil {
-		t.end = l.recovery.Offset
-	}
-	return nil
-}
-
-// addGeneration applies a generation frame. The first frame of a later
-// segment restates the generation in force (so that it survives the removal
-// of the segment that started it); any other is a new generation, a break
-// if the log held anything before it. It returns why the frame is invalid.
-func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) string {
-	cur, ok := l.Generation()
-	if restated {
-		if ok {
-			if g.LoadID != cur.LoadID || g.WatchID != cur.WatchID || g.Dev != cur.Dev || g.Offset != cur.Offset {
-				return fmt.Sprintf("the generation restated at the start of the segment (%v) is not the one in force (%v)", g, cur)
-			}
-			return ""
-		}
-		g.Break = g.Offset > 0
-		l.appendGen(g)
-		return ""
-	}
-	if !l.empty() {
-		last, _ := l.LastSealed()
-		floor := max(last, counts.max())
-		if ok {
-			floor = max(floor, cur.Offset)
-		}
-		if g.Offset <= floor {
-			return fmt.Sprintf("generation at epoch %d, not after epoch %d, the last the log holds", g.Offset, floor)
-		}
-		g.Break = true
-		l.nextSeq = 0
-	}
-	l.appendGen(g)
-	return ""
-}
-
-func (l *Log) appendGen(g Generation) {
-	l.gens = append(l.gens, g)
-	l.genPos = append(l.genPos, [2]int{len(l.records), len(l.seals)})
-}
-
-// follows checks that a segment with header h may follow the segments read
-// so far: same log, next number, chained to the last frame before it.
-func (st *parser) follows(h Header, corrupt func(int, string, ...any) error) error {
-	l, t := st.l, &st.t
-	if r := l.recovery; r != nil {
-		return &CorruptError{Path: r.Path, Offset: r.Offset,
-			Reason: fmt.Sprintf("%s, but the segment is not the last", r.Reason)}
-	}
-	first := l.header
-	if h.Salt != first.Salt || h.Dev != first.Dev || h.FSType != first.FSType || h.Mount != first.Mount || h.UUID != first.UUID {
-		return corrupt(0, "the header is not of the log of %s", st.prev)
-	}
-	if want := t.header.Segment + 1; h.Segment != want {
-		return corrupt(44, "header says segment %d, want %d (after %s)", h.Segment, want, st.prev)
-	}
-	if h.PrevCRC != t.prev {
-		return corrupt(76, "does not chain to the end of %s (previous crc %#08x, the segment ends with %#08x)", st.prev, h.PrevCRC, t.prev)
-	}
-	last, _ := l.LastSealed()
-	if h.Sealed != last || h.NextSeq < l.NextSeq() || h.Base != max(last, t.counts.max()) {
-		return corrupt(52, "header says base %d, sealed %d, next seq %d; %s ends with sealed %d, next seq %d or more, epochs up to %d",
-			h.Base, h.Sealed, h.NextSeq, st.prev, last, l.NextSeq(), max(last, t.counts.max()))
-	}
-	return nil
-}
-
-// checkFrame checks that b starts with a whole frame whose chained CRC is
-// valid. It returns the payload length, or a reason why there is no valid
-// frame.
-func checkFrame(b []byte, salt uint64, prev uint32) (int, string) {
-	if len(b) < frameHeaderSize {
-		return 0, fmt.Sprintf("partial frame header (%d bytes)", len(b))
-	}
-	if le.Uint64(b) == 0 {
-		return 0, "zeroed bytes"
-	}
-	n := le.Uint32(b)
-	if n > MaxPayload {
-		return 0, fmt.Sprintf("implausible frame length %d", n)
-	}
-	size := frameSize(int(n))
-	if size > len(b) {
-		return 0, fmt.Sprintf("partial frame (%d of %d bytes)", len(b), size)
-	}
-	if stored, got := le.Uint32(b[8:]), frameCRC(salt, prev, b[:size]); stored != got {
-		return 0, fmt.Sprintf("CRC mismatch (stored %#08x, computed %#08x)", stored, got)
-	}
-	return int(n), ""
-}
-
-// findSeal looks for evidence that the invalid frame at offset p had been
-// made durable: a valid seal frame anywhere after it. A seal is written only
-// after every frame before it was fsynced. Since the chain is broken at p, a
-// seal is validated against the CRC stored in the frame just before it: for
-// every 8-byte aligned offset q >= p where a plausible frame header A
-// starts, the frame B right after A must be a seal whose CRC matches with
-// A's stored CRC as the previous CRC, and whose epoch is after the last
-// sealed epoch before p. It returns B's offset and seal.
-func findSeal(data []byte, p int, salt uint64, last uint64, sealed bool) (int, Seal, bool) {
-	isSeal := func(n int) bool { return n == sealPayloadSizeV1 || n == sealPayloadSize }
-	for q := p; q+frameHeaderSize <= len(data); q += 8 {
-		b, n, ok := chainedAfter(data, q, salt, isSeal)
-		if !ok || le.Uint16(data[b+4:]) != frameSeal {
-			continue
-		}
-		s, err := decodeSealPayload(data[b+frameHeaderSize : b+frameHeaderSize+n])
-		if err != nil || (sealed && s.Epoch <= last) {
-			continue
-		}
-		return b, s, true
-	}
-	return 0, Seal{}, false
-}
-
-// epochCounts counts records per epoch for the epochs after the last seal.
-type epochCounts struct {
-	n map[uint64]uint64
-	h epochHeap // the keys of n, to drop the sealed ones in order
-}
-
-func (c *epochCounts) add(epoch uint64) {
-	if c.n == nil {
-		c.n = make(map[uint64]uint64)
-	}
-	if _, ok := c.n[epoch]; !ok {
-		heap.Push(&c.h, epoch)
-	}
-	c.n[epoch]++
-}
-
-func (c *epochCounts) get(epoch uint64) uint64 { return c.n[epoch] }
-
-// max returns the greatest epoch counted, 0 if none.
-func (c *epochCounts) max() uint64 {
-	var m uint64
-	for e := range c.n {
-		m = max(m, e)
-	}
-	return m
-}
-
-// dropThrough forgets the epochs up to and including epoch.
-func (c *epochCounts) dropThrough(epoch uint64) {
-	for len(c.h) > 0 && c.h[0] <= epoch {
-		delete(c.n, heap.Pop(&c.h).(uint64))
-	}
-}
-
-type epochHeap []uint64
-
-func (h epochHeap) Len() int           { return len(h) }
-func (h epochHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h epochHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *epochHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
-func (h *epochHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
 }

@@ -318,15 +318,17 @@ func sealFrame(epoch, records uint64, lossy bool) craftFrame {
 	return sealV2(Seal{Epoch: epoch, Records: records, Lossy: lossy})
 }
 
-// sealV2 is the seal frame the writer writes (payload version 2).
+// sealV2 is a seal frame of payload version 2, which older writers wrote:
+// no start of the epochs after it, which a crafted log need not get right.
 func sealV2(s Seal) craftFrame {
-	return craftFrame{typ: frameSeal, payload: appendSealPayload(nil, s)}
+	p := appendSealPayload(nil, s, frameRef{})[:sealPayloadSizeV2]
+	p[0] = sealVersion2
+	return craftFrame{typ: frameSeal, payload: p}
 }
 
-// sealV1 is a seal frame of payload version 1, which older writers wrote:
-// no marker seq.
+// sealV1 is a seal frame of payload version 1: no marker seq either.
 func sealV1(s Seal) craftFrame {
-	p := appendSealPayload(nil, s)[:sealPayloadSizeV1]
+	p := sealV2(s).payload[:sealPayloadSizeV1]
 	p[0] = sealVersion1
 	return craftFrame{typ: frameSeal, payload: p}
 }

@@ -272,7 +272,7 @@ func decodeFrame(f []byte, n int) (*record.Record, *Seal, string) {
 		}
 		return &r, nil, ""
 	case frameSeal:
-		s, err := decodeSealPayload(payload)
+		s, _, _, err := decodeSealPayload(payload)
 		if err != nil {
 			return nil, nil, err.Error()
 		}

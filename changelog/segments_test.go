@@ -284,7 +284,9 @@ func TestTornLastSegment(t *testing.T) {
 }
 
 // Segments missing, replaced, misnamed, cut short or torn before the
-// last are corruption, reported with the file.
+// last are corruption, reported with the file. OpenWriter reads the last
+// two segments only: it finds the damage in those, and in the list of
+// files.
 func TestSegmentDamage(t *testing.T) {
 	recs := splitEpochs(5)
 	other := segLog(t, t.TempDir(), 1, recs...) // another log: another salt
@@ -327,14 +329,22 @@ func TestSegmentDamage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := segLog(t, t.TempDir(), 1, recs...)
 			tt.damage(t, path)
-			for _, open := range []func(string) error{
-				func(p string) error { _, err := Open(p); return err },
-				func(p string) error { _, _, err := OpenWriter(p); return err },
-			} {
-				var ce *CorruptError
-				if err := open(path); !errors.As(err, &ce) || ce.Path != SegmentPath(path, tt.bad) {
-					t.Errorf("got %v, want corruption of %s", err, SegmentPath(path, tt.bad))
+			var ce *CorruptError
+			if _, err := Open(path); !errors.As(err, &ce) || ce.Path != SegmentPath(path, tt.bad) {
+				t.Errorf("Open: %v, want corruption of %s", err, SegmentPath(path, tt.bad))
+			}
+			segs, _ := listSegments(path)
+			last := uint64(len(segs) - 1)
+			w, _, err := OpenWriter(path)
+			switch {
+			case tt.bad+1 >= last || tt.name == "segment missing":
+				if !errors.As(err, &ce) || ce.Path != SegmentPath(path, tt.bad) {
+					t.Errorf("OpenWriter: %v, want corruption of %s", err, SegmentPath(path, tt.bad))
 				}
+			case err != nil:
+				t.Errorf("OpenWriter, damage before the segments it reads: %v", err)
+			default:
+				w.Close()
 			}
 			if _, err := Create(path, testHeader); !errors.Is(err, os.ErrExist) {
 				t.Errorf("Create over a damaged log: %v, want fs.ErrExist", err)

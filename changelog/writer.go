@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,14 +31,15 @@ const flushSize = 64 << 10
 type Writer struct {
 	mu      sync.Mutex
 	f       *os.File
-	base    string // the log's path: segment 0, and the prefix of the others
-	path    string // the segment being appended to
-	header  Header // its header
-	segSize int64  // start a new segment at a seal past this size (0: never)
-	off     int64  // file offset where buf goes
-	buf     []byte // frames appended but not yet written
-	prev    uint32 // CRC of the last frame (in buf or in the file)
-	last    uint64 // last sealed epoch, if sealed
+	idx     *os.File // the segment's index, appended to at each seal; nil once that failed
+	base    string   // the log's path: segment 0, and the prefix of the others
+	path    string   // the segment being appended to
+	header  Header   // its header
+	segSize int64    // start a new segment at a seal past this size (0: never)
+	off     int64    // file offset where buf goes
+	buf     []byte   // frames appended but not yet written
+	prev    uint32   // CRC of the last frame (in buf or in the file)
+	last    uint64   // last sealed epoch, if sealed
 	sealed  bool
 	nextSeq uint64      // one past the seq of the last record or sealed marker
 	counts  epochCounts // records per epoch after the last seal
@@ -78,7 +80,41 @@ func Create(path string, h Header) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc, empty: true}, nil
+	w := &Writer{f: f, base: path, path: path, header: h, off: int64(headerSize(h)), prev: crc, empty: true}
+	w.idx = newIndex(path, h)
+	return w, nil
+}
+
+// newIndex starts the index of the new segment seg with header h, and
+// returns it open for appending; nil if that fails: the index is a hint,
+// readers do without it.
+func newIndex(seg string, h Header) *os.File {
+	if err := writeIndex(seg, h.Salt, h.Segment, nil); err != nil {
+		return nil
+	}
+	return appendIndex(seg)
+}
+
+// appendIndex opens the index of segment seg for appending, or returns nil.
+func appendIndex(seg string) *os.File {
+	f, err := os.OpenFile(indexPath(seg), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// indexSeal appends the seal of epoch at at to the segment's index. A
+// failure ends the index where it is: readers find the later seals by
+// reading the segment, and the next OpenWriter rebuilds it.
+func (w *Writer) indexSeal(epoch uint64, at frameRef) {
+	if w.idx == nil {
+		return
+	}
+	if _, err := w.idx.Write(appendIndexEntry(nil, w.header.Salt, w.header.Segment, indexEntry{epoch, at})); err != nil {
+		w.idx.Close()
+		w.idx = nil
+	}
 }
 
 // createSegment creates the segment file path with header h, locked: the
@@ -156,28 +192,39 @@ func headerSize(h Header) int {
 const openAttempts = 5
 
 // OpenWriter opens an existing log for appending to its last segment. It
-// reads and validates the log as Open does; if the last segment has a torn
-// tail, it appends the torn bytes to SEGMENT.broken (creating it with mode
-// 0600 if needed) and fsyncs it, then truncates the segment to the end of
-// its last valid frame and fsyncs it, and returns a Recovery describing
-// what it cut. The Recovery is nil if nothing was cut.
+// reads and validates the last two segments (the last one only if the log
+// has one), a frame at a time, as Open does: what the segments before hold
+// is summed up in the header of the first segment read. If the last
+// segment has a torn tail, it appends the torn bytes to SEGMENT.broken
+// (creating it with mode 0600 if needed) and fsyncs it, then truncates the
+// segment to the end of its last valid frame and fsyncs it, and returns a
+// Recovery describing what it cut. The Recovery is nil if nothing was cut.
 //
-// Damage before the tail (ErrCorrupt), ErrNotLog and ErrVersion are errors,
-// and the files are left untouched. ErrLocked means another Writer has it
-// open.
+// Damage in the segments read (ErrCorrupt), ErrNotLog and ErrVersion are
+// errors, and the files are left untouched. ErrLocked means another
+// Writer has it open.
 func OpenWriter(path string) (*Writer, *Recovery, error) {
+	return OpenWriterVisit(path, Visitor{})
+}
+
+// OpenWriterVisit is OpenWriter that also passes the frames it reads to v:
+// those of the segments it reads (see OpenWriter), in file order. A daemon
+// that resumes learns from them what it needs of the log in the same read.
+// v gets each frame once; if it returns an error, so does
+// OpenWriterVisit, and the log is left untouched.
+func OpenWriterVisit(path string, v Visitor) (*Writer, *Recovery, error) {
 	for attempt := 1; ; attempt++ {
-		w, rec, err := openLast(path)
+		w, rec, err := openLast(path, v)
 		if !errors.Is(err, errNotLast) || attempt == openAttempts {
 			return w, rec, err
 		}
 	}
 }
 
-// errNotLast: a new segment appeared while OpenWriter took the lock.
+// errNotLast: a new segment was started while OpenWriter took the lock.
 var errNotLast = errors.New("changelog: a new segment was started meanwhile")
 
-func openLast(path string) (*Writer, *Recovery, error) {
+func openLast(path string, v Visitor) (*Writer, *Recovery, error) {
 	segs, err := listSegments(path)
 	if err != nil {
 		return nil, nil, err
@@ -200,17 +247,20 @@ func openLast(path string) (*Writer, *Recovery, error) {
 		return nil, nil, fmt.Errorf("changelog: %s: %w", seg, err)
 	}
 	// A writer that held the lock may have started a segment and let go.
-	l, t, data, err := readLog(path)
+	if segs, err := listSegments(path); err != nil {
+		return nil, nil, err
+	} else if segs[len(segs)-1].path != seg {
+		return nil, nil, errNotLast
+	}
+	l := new(Log)
+	t, err := readLog(path, math.MaxUint64, 1, l, v)
 	if err != nil {
 		return nil, nil, err
-	}
-	if segs := l.Segments(); segs[len(segs)-1] != seg {
-		return nil, nil, errNotLast
 	}
 	rec := l.Recovery()
 	if rec != nil {
 		rec.Broken = seg + ".broken"
-		if err := appendBroken(rec.Broken, data[rec.Offset:]); err != nil {
+		if err := appendBroken(rec.Broken, io.NewSectionReader(f, rec.Offset, rec.Bytes)); err != nil {
 			return nil, nil, err
 		}
 		if err := f.Truncate(rec.Offset); err != nil {
@@ -221,6 +271,7 @@ func openLast(path string) (*Writer, *Recovery, error) {
 		}
 	}
 	w := &Writer{f: f, base: path, path: seg, header: t.header, off: t.end, prev: t.prev, counts: t.counts, nextSeq: l.NextSeq(), empty: l.empty()}
+	w.idx = appendIndex(seg) // readLog rebuilt it
 	w.last, w.sealed = l.LastSealed()
 	w.gen, w.hasGen = l.Generation()
 	ok = true
@@ -271,20 +322,26 @@ func (w *Writer) rotate() error {
 		return w.err
 	}
 	w.f, w.path, w.header, w.off, w.prev = f, path, h, off, crc
+	w.counts.restart(frameRef{off, crc})
+	if w.idx != nil {
+		w.idx.Close()
+	}
+	w.idx = newIndex(path, h)
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("changelog: close the previous segment of %s: %w", path, err)
 	}
 	return nil
 }
 
-// appendBroken appends b to the file at path and makes it durable.
-func appendBroken(path string, b []byte) error {
+// appendBroken appends what b reads to the file at path and makes it
+// durable.
+func appendBroken(path string, b io.Reader) error {
 	_, statErr := os.Lstat(path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("changelog: keep torn tail: %w", err)
 	}
-	_, err = f.Write(b)
+	_, err = io.Copy(f, b)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -402,10 +459,11 @@ func (w *Writer) Append(r record.Record) error {
 		return fmt.Errorf("%w: record (seq %d) of epoch %d, the generation starts after epoch %d", ErrSealed, r.Seq, r.Epoch, w.gen.Offset)
 	}
 	w.empty = false
+	at := frameRef{w.off + int64(len(w.buf)), w.prev}
 	w.buf, w.prev = appendFrame(w.buf, frameRecord, w.header.Salt, w.prev, func(b []byte) []byte {
 		return appendRecordPayload(b, &r)
 	})
-	w.counts.add(r.Epoch)
+	w.counts.add(r.Epoch, at)
 	w.nextSeq = max(w.nextSeq, r.Seq+1)
 	if len(w.buf) >= flushSize {
 		return w.flush()
@@ -442,13 +500,16 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 		return err
 	}
 	s := Seal{Epoch: epoch, Lossy: lossy, Records: w.counts.get(epoch), Seq: seq}
+	at := frameRef{w.off, w.prev}
+	start := w.counts.start(epoch, at)
 	w.buf, w.prev = appendFrame(w.buf, frameSeal, w.header.Salt, w.prev, func(b []byte) []byte {
-		return appendSealPayload(b, s)
+		return appendSealPayload(b, s, start)
 	})
 	if err := w.sync(); err != nil {
 		return err
 	}
 	w.last, w.sealed, w.empty = epoch, true, false
+	w.indexSeal(epoch, at)
 	if seq != 0 {
 		w.nextSeq = max(w.nextSeq, seq+1)
 	}
@@ -484,6 +545,9 @@ func (w *Writer) Close() error {
 	}
 	if cerr := w.f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("changelog: close %s: %w", w.path, cerr)
+	}
+	if w.idx != nil {
+		w.idx.Close() // a hint: its errors do not matter
 	}
 	return err
 }

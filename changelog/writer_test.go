@@ -163,14 +163,14 @@ func TestCreate(t *testing.T) {
 	if m := fi.Mode().Perm(); m != 0o600 {
 		t.Errorf("mode %v, want 0600", m)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Errorf("directory holds %v, want the log only", ents)
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 || ents[1].Name() != "log.idx" {
+		t.Errorf("directory holds %v, want the log and its index only", ents)
 	}
 	if _, err := Create(path, testHeader); !errors.Is(err, fs.ErrExist) {
 		t.Errorf("second Create: %v, want fs.ErrExist", err)
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-		t.Errorf("after a failed Create the directory holds %v, want the log only", ents)
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("after a failed Create the directory holds %v, want the log and its index only", ents)
 	}
 	if _, err := Create(filepath.Join(dir, "missing", "log"), testHeader); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Create in a missing directory: %v, want fs.ErrNotExist", err)

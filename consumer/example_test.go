@@ -238,7 +238,11 @@ func ExampleSalvage() {
 	}
 	f.Close()
 
-	if _, err := consumer.Open(logPath); errors.Is(err, changelog.ErrCorrupt) {
+	damaged, err := consumer.Open(logPath) // reads from the last seal on
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := damaged.Changes(consumer.Cursor{Epoch: 1}); errors.Is(err, changelog.ErrCorrupt) {
 		fmt.Println("the log is corrupt")
 	}
 	r, err := consumer.Salvage(logPath, filepath.Join(dir, "salvaged.log"), nil)

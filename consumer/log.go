@@ -21,6 +21,7 @@ package consumer
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/wbarrier/wbarrier/changelog"
 )
@@ -32,22 +33,26 @@ const lazytimeNote = "on a lazytime mount, timestamps may be stale on disk after
 // ErrReversed: the range asked for ends before it starts (until < since).
 var ErrReversed = errors.New("consumer: the range ends before it starts")
 
-// Log is a change log as a consumer reads it: a snapshot taken by Open of
-// its sealed epochs and records, and the path its consumers' registry and
-// segments are found by. It is safe for concurrent use.
+// Log is a change log as a consumer reads it: what Open found at its end
+// (its last sealed epoch, its torn tail), and the path its records,
+// consumers' registry and segments are found by. Each answer reads the
+// log again from where it starts (changelog.OpenSince): memory and time
+// follow the answer, not the log's size. It is safe for concurrent use.
 type Log struct {
 	path    string
 	log     *changelog.Log
 	salvage *SalvageReport // if the log was made by Salvage
 }
 
-// Open reads the log at path (every segment, as changelog.Open does):
-// errors satisfy errors.Is(err, changelog.ErrCorrupt) for damage before its
-// tail. A torn tail is not an error; Changelog().Recovery() describes it.
-// A log made by Salvage takes the cursors of the log it was salvaged from,
-// and its rescans name the damage.
+// Open reads the end of the log at path: its frames from its last seal on
+// (changelog.OpenSince, which the segments' indexes take there): errors
+// satisfy errors.Is(err, changelog.ErrCorrupt) for damage in what it
+// reads. A torn tail is not an error; Changelog().Recovery() describes it.
+// Damage in the frames an answer does not need is not seen: `wbctl log
+// verify` reads them all. A log made by Salvage takes the cursors of the
+// log it was salvaged from, and its rescans name the damage.
 func Open(path string) (*Log, error) {
-	l, err := changelog.Open(path)
+	l, err := changelog.OpenSince(path, math.MaxUint64)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +63,8 @@ func Open(path string) (*Log, error) {
 	return &Log{path: path, log: l, salvage: sv}, nil
 }
 
-// Changelog returns the log as read: its header, seals and torn tail.
+// Changelog returns the log as Open read it: its header, last seal, base,
+// generation and torn tail (not its records or seals).
 func (l *Log) Changelog() *changelog.Log { return l.log }
 
 // ID returns the log's ID (LogID of its header): a log made anew at the
@@ -120,12 +126,18 @@ func (l *Log) ChangesUntil(since Cursor, until uint64) (*Changes, error) {
 	if until < since.Epoch {
 		return nil, fmt.Errorf("%w: until epoch %d, since epoch %d", ErrReversed, until, since.Epoch)
 	}
-	c, err := l.log.Changes(since.Epoch, until)
+	// The epochs after since, read again: the log may have grown, never
+	// before until.
+	log, err := changelog.OpenSince(l.path, since.Epoch)
+	if err != nil {
+		return nil, err
+	}
+	c, err := log.Changes(since.Epoch, until)
 	if err != nil {
 		return nil, err
 	}
 	if c.Rescan {
-		return nil, &RescanError{From: c.RescanFrom, Reason: l.why(since.Epoch, c.RescanFrom), Detail: l.damage(c.RescanFrom, c.Reason)}
+		return nil, &RescanError{From: c.RescanFrom, Reason: why(log, since.Epoch, c.RescanFrom), Detail: l.damage(c.RescanFrom, c.Reason)}
 	}
 	return &Changes{Since: c.Since, Until: c.Until, Objects: c.Objects, Cursor: Cursor{Log: id, Epoch: c.Until}}, nil
 }
@@ -142,14 +154,14 @@ func (l *Log) damage(epoch uint64, detail string) string {
 	return detail
 }
 
-// why tells why changelog could not vouch for epoch from: purged if the
-// range starts before the log's oldest epoch, lossy if from has a lossy
+// why tells why log (read since) could not vouch for epoch from: purged if
+// the range starts before the log's oldest epoch, lossy if from has a lossy
 // seal, else not sealed.
-func (l *Log) why(since, from uint64) Reason {
-	if since < l.log.Base() {
+func why(log *changelog.Log, since, from uint64) Reason {
+	if since < log.Base() {
 		return Purged
 	}
-	for _, s := range l.log.Seals() {
+	for _, s := range log.Seals() {
 		if s.Epoch == from && s.Lossy {
 			return Lossy
 		}

@@ -172,7 +172,7 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 		return nil, nil, err
 	}
 
-	log, rec, err := changelog.OpenWriter(path)
+	log, rec, held, err := drain.OpenLog(path)
 	if errors.Is(err, changelog.ErrNotLog) || errors.Is(err, changelog.ErrVersion) {
 		return nil, nil, personError{fmt.Sprintf("%v: move it away or give another --log", err)}
 	}
@@ -196,9 +196,7 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 	if cur, found := log.Generation(); found && cur.Same(gen) {
 		d.Offset = cur.Offset
 		d.Cursor = max(log.NextSeq(), 1)
-		if err := resumeGaps(d, path, cur, log.NextSeq()); err != nil {
-			return nil, nil, err
-		}
+		d.ResumeAfter(held, cur)
 		if w.NextSeq < d.Cursor {
 			return nil, nil, personError{fmt.Sprintf("%s holds records of watch %d up to %d, but the watch has queued only up to %d: the log is not this watch's; give the daemon another --log, or move the log away (its consumers then rescan)",
 				path, w.ID, d.Cursor-1, w.NextSeq-1)}
@@ -221,36 +219,6 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 	d.Log = log
 	ok = true
 	return d, log, nil
-}
-
-// resumeGaps tells d the gaps in the seqs the log holds of generation g,
-// so that a gap found before a restart still makes its epochs lossy.
-func resumeGaps(d *drain.Drainer, path string, g changelog.Generation, next uint64) error {
-	l, err := changelog.Open(path)
-	if err != nil {
-		return err
-	}
-	if l.NextSeq() != next {
-		return fmt.Errorf("%s changed while the daemon opened it", path)
-	}
-	var held []drain.Held
-	for _, r := range l.Records() {
-		if r.Epoch > g.Offset {
-			held = append(held, drain.Held{Seq: r.Seq})
-		}
-	}
-	for _, s := range l.Seals() {
-		if s.Epoch > g.Offset && s.Seq != 0 {
-			held = append(held, drain.Held{Seq: s.Seq, Epoch: s.Epoch, Marker: true})
-		}
-	}
-	// Segments removed: what they held of g is behind the oldest header.
-	first := uint64(1)
-	if gens := l.Generations(); l.Header().Segment > 0 && len(gens) == 1 && gens[0] == g {
-		first = l.Header().NextSeq
-	}
-	d.Resume(first, held)
-	return nil
 }
 
 // daemonConfig is what runDaemon needs besides the drainer.

@@ -18,9 +18,10 @@ var logCommand = &cli.Command{
 			Name:      "dump",
 			Usage:     "print a log file's header, records and seals",
 			ArgsUsage: "FILE",
-			Description: `Validates the whole file first: a torn tail (an interrupted write at the
-end) is reported and ignored; damage before the tail, or a file that is not
-a wbarrier log, is an error. The records print as "wbctl records" prints
+			Description: `Prints each frame once it has passed its checks, reading a frame at a
+time: a torn tail (an interrupted write at the end) is reported after the
+last frame and ignored; damage before the tail ends the output with an
+error (status 4), and a file that is not a wbarrier log is an error. The records print as "wbctl records" prints
 them; a seal prints as "epoch=N sealed records=K seq=S" (and "lossy"),
 where S is the seq of the module's epoch-closed marker the seal was made of
 (absent in logs written before wbctl kept it; "seq" in --json). The watch
@@ -36,14 +37,14 @@ Example:
 				if err != nil {
 					return err
 				}
-				l, err := changelog.Open(path)
+				l, err := changelog.Stream(path, dumpVisitor(ctx))
 				if err != nil {
 					return err
 				}
 				if rec := l.Recovery(); rec != nil {
 					fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
 				}
-				return dumpLog(ctx, l)
+				return nil
 			},
 		},
 	},
@@ -65,21 +66,17 @@ func logFileArg(ctx *cli.Context, cmd string) (string, error) {
 	return "", usageError{cmd + ": expected one FILE, as the argument or as --log FILE"}
 }
 
-func dumpLog(ctx *cli.Context, l *changelog.Log) error {
-	h := l.Header()
+// dumpVisitor prints the frames of a log as they are read: the header of
+// its first segment, then its records, seals and generations.
+func dumpVisitor(ctx *cli.Context) changelog.Visitor {
 	asJSON := ctx.Bool("json")
-	var err error
-	if asJSON {
-		err = printJSON(ctx, struct {
-			FSType string `json:"fstype"`
-			Mount  string `json:"mount"`
-			UUID   string `json:"uuid,omitempty"`
-		}{h.FSType, h.Mount, h.UUID})
-	} else {
-		_, err = fmt.Fprintf(ctx.App.Writer, "log of %s (%s)\n", h.Mount, h.FSType)
-	}
-	if err != nil {
-		return err
+	printed := false
+	header := func(h changelog.Header) error {
+		if printed {
+			return nil
+		}
+		printed = true
+		return dumpHeader(ctx, h, asJSON)
 	}
 	record := func(r record.Record) error {
 		return printOut(ctx, newRecordOut(r))
@@ -120,5 +117,18 @@ func dumpLog(ctx *cli.Context, l *changelog.Log) error {
 		_, err := fmt.Fprintf(ctx.App.Writer, "generation watch=%d load=%016x from-epoch=%d%s\n", g.WatchID, g.LoadID, g.Offset+1, more)
 		return err
 	}
-	return l.EachFrameGen(record, seal, gen)
+	return changelog.Visitor{Segment: header, Record: record, Seal: seal, Generation: gen}
+}
+
+// dumpHeader prints what the header of a log says of its watch.
+func dumpHeader(ctx *cli.Context, h changelog.Header, asJSON bool) error {
+	if asJSON {
+		return printJSON(ctx, struct {
+			FSType string `json:"fstype"`
+			Mount  string `json:"mount"`
+			UUID   string `json:"uuid,omitempty"`
+		}{h.FSType, h.Mount, h.UUID})
+	}
+	_, err := fmt.Fprintf(ctx.App.Writer, "log of %s (%s)\n", h.Mount, h.FSType)
+	return err
 }

@@ -28,14 +28,14 @@ func TestLogSalvage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A 64-byte header, 72-byte records, 48-byte seals: the record of
-	// epoch 2 is at 184, its seal at 256.
-	data[184+30] ^= 0x10
+	// A 64-byte header, 72-byte records, 56-byte seals: the record of
+	// epoch 2 is at 192, its seal at 264.
+	data[192+30] ^= 0x10
 	if err := os.WriteFile(src, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	dir := filepath.Dir(src)
-	damage := "72 bytes at offset 184 of " + src + " (CRC mismatch (stored 0x"
+	damage := "72 bytes at offset 192 of " + src + " (CRC mismatch (stored 0x"
 	tests := []struct {
 		name     string
 		args     []string
@@ -46,7 +46,7 @@ func TestLogSalvage(t *testing.T) {
 		{name: "text", args: []string{"log", "salvage", src, dir + "/text.log"},
 			want: "damage: " + damage + "@CRC@))\nkept: epochs 1,3 (2 records, 2 seals)\nlost: epochs 2 (0 records dropped)\nwrote " + dir + "/text.log (log @ID@, from log @SRC@)\n"},
 		{name: "json", args: []string{"log", "salvage", "--json", "--log", src, dir + "/json.log"},
-			want: `{"source":"` + src + `","source_log":"@SRC@","output":"` + dir + `/json.log","log":"@ID@","damage":[{"file":"` + src + `","offset":184,"bytes":72,"reason":"CRC mismatch (stored 0x@CRC@)"}],"kept":["1","3"],"records":2,"seals":2,"lost":["2"],"dropped_records":0}` + "\n"},
+			want: `{"source":"` + src + `","source_log":"@SRC@","output":"` + dir + `/json.log","log":"@ID@","damage":[{"file":"` + src + `","offset":192,"bytes":72,"reason":"CRC mismatch (stored 0x@CRC@)"}],"kept":["1","3"],"records":2,"seals":2,"lost":["2"],"dropped_records":0}` + "\n"},
 		{name: "exists", args: []string{"log", "salvage", src, src}, wantErr: "file already exists", wantCode: exitError},
 		{name: "missing", args: []string{"log", "salvage", dir + "/missing", dir + "/m.log"}, wantErr: "file does not exist", wantCode: exitError},
 		{name: "unreadable", args: []string{"log", "salvage", t.TempDir(), dir + "/u.log"}, wantErr: "is a directory", wantCode: exitError},

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/consumer"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 var logVerifyCommand = &cli.Command{
@@ -48,7 +49,8 @@ Examples:
 		if err != nil {
 			return err
 		}
-		l, err := changelog.Open(path)
+		var v verifyOut
+		l, err := changelog.Stream(path, v.visitor())
 		var ce *changelog.CorruptError
 		if errors.As(err, &ce) {
 			if ctx.Bool("json") {
@@ -66,7 +68,8 @@ Examples:
 		if err != nil {
 			return err
 		}
-		return printOut(ctx, newVerifyOut(path, l))
+		v.finish(path, l)
+		return printOut(ctx, v)
 	},
 }
 
@@ -109,46 +112,70 @@ type verifyOut struct {
 	// has just copied everything goes on from (changes --since).
 	Cursor string `json:"cursor"`
 	OK     bool   `json:"ok"`
+
+	open map[uint64]int // records of the epochs after the last seal so far
 }
 
-func newVerifyOut(path string, l *changelog.Log) verifyOut {
+// visitor counts what verify reports as the log is read, a frame at a
+// time: memory stays small whatever the log's size (the records of the
+// epochs not sealed yet are counted per epoch).
+func (v *verifyOut) visitor() changelog.Visitor {
+	var last uint64
+	v.open = map[uint64]int{}
+	return changelog.Visitor{
+		Record: func(r record.Record) error {
+			v.Records++
+			v.open[r.Epoch]++
+			return nil
+		},
+		Seal: func(s changelog.Seal) error {
+			if v.Sealed > 0 && s.Epoch > last+1 {
+				v.UnsealedBetween = append(v.UnsealedBetween, changelog.EpochRange{First: last + 1, Last: s.Epoch - 1}.String())
+			}
+			if v.Sealed == 0 {
+				v.FirstSealed = s.Epoch
+			}
+			if s.Lossy {
+				v.Lossy = append(v.Lossy, s.Epoch)
+			}
+			v.Sealed++
+			last = s.Epoch
+			for e := range v.open {
+				if e <= last {
+					delete(v.open, e)
+				}
+			}
+			return nil
+		},
+		Generation: func(g changelog.Generation) error {
+			if g.Break {
+				v.Breaks = append(v.Breaks, g.Offset)
+			}
+			return nil
+		},
+	}
+}
+
+// finish fills in what the log as read says once every frame was counted.
+func (v *verifyOut) finish(path string, l *changelog.Log) {
 	h := l.Header()
 	last, _ := l.LastSealed()
-	v := verifyOut{Format: h.Version, FSType: h.FSType, Mount: h.Mount, Purged: l.Base(), OK: true,
-		Cursor: consumer.Cursor{Log: consumer.LogID(h), Epoch: last}.String()}
+	v.Format, v.FSType, v.Mount, v.Purged, v.OK = h.Version, h.FSType, h.Mount, l.Base(), true
+	v.Cursor = consumer.Cursor{Log: consumer.LogID(h), Epoch: last}.String()
 	if segs := l.Segments(); len(segs) > 1 || segs[0] != path {
 		for _, s := range segs {
 			v.Segments = append(v.Segments, filepath.Base(s))
 		}
 	}
-	recs := l.Records()
-	v.Records = len(recs)
-	seals := l.Seals()
-	v.Sealed = len(seals)
-	for i, s := range seals {
-		if i > 0 && s.Epoch > seals[i-1].Epoch+1 {
-			v.UnsealedBetween = append(v.UnsealedBetween, changelog.EpochRange{First: seals[i-1].Epoch + 1, Last: s.Epoch - 1}.String())
-		}
-		if s.Lossy {
-			v.Lossy = append(v.Lossy, s.Epoch)
-		}
+	if v.Sealed > 0 {
+		v.LastSealed = last
 	}
-	if len(seals) > 0 {
-		v.FirstSealed, v.LastSealed = seals[0].Epoch, seals[len(seals)-1].Epoch
-	}
-	for _, r := range recs {
-		if r.Epoch > v.LastSealed {
-			if v.UnsealedRecords == 0 || r.Epoch < v.UnsealedFirst {
-				v.UnsealedFirst = r.Epoch
-			}
-			v.UnsealedLast = max(v.UnsealedLast, r.Epoch)
-			v.UnsealedRecords++
+	for e, n := range v.open {
+		if v.UnsealedRecords == 0 || e < v.UnsealedFirst {
+			v.UnsealedFirst = e
 		}
-	}
-	for _, g := range l.Generations() {
-		if g.Break {
-			v.Breaks = append(v.Breaks, g.Offset)
-		}
+		v.UnsealedLast = max(v.UnsealedLast, e)
+		v.UnsealedRecords += n
 	}
 	if rec := l.Recovery(); rec != nil {
 		v.TornTail = &tailOut{rec.Offset, rec.Bytes, rec.Reason, ""}
@@ -156,7 +183,6 @@ func newVerifyOut(path string, l *changelog.Log) verifyOut {
 			v.TornTail.File = rec.Path
 		}
 	}
-	return v
 }
 
 // writeText prints one line per finding, "ok" last.

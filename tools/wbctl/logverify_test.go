@@ -55,11 +55,11 @@ func TestLogVerify(t *testing.T) {
 		wantCode int
 	}{
 		{"good", good, false, head + "unsealed records: 1, epochs 5\ntail: clean\nok\n", 0},
-		{"torn", torn, false, "header: format 1, tmpfs on /mnt/t\nrecords: 3\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\ntail: torn: 69 bytes at offset 424 (partial frame (69 of 72 bytes))\nok\n", 0},
+		{"torn", torn, false, "header: format 1, tmpfs on /mnt/t\nrecords: 3\nsealed: 3 epochs, 1..4\nunsealed between: 3\nlossy: 2\ntail: torn: 69 bytes at offset 448 (partial frame (69 of 72 bytes))\nok\n", 0},
 		{"corrupt", bad, false, "", exitCorrupt},
 		{"not a log", notLog, false, "", exitError},
 		{"good json", good, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":4,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"unsealed_records":1,"unsealed_first":5,"unsealed_last":5,"cursor":"@ID@:4","ok":true}` + "\n", 0},
-		{"torn json", torn, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":3,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"torn_tail":{"offset":424,"bytes":69,"reason":"partial frame (69 of 72 bytes)"},"cursor":"@ID@:4","ok":true}` + "\n", 0},
+		{"torn json", torn, true, `{"format":1,"fstype":"tmpfs","mount":"/mnt/t","records":3,"sealed":3,"first_sealed":1,"last_sealed":4,"unsealed_between":["3"],"lossy":[2],"torn_tail":{"offset":448,"bytes":69,"reason":"partial frame (69 of 72 bytes)"},"cursor":"@ID@:4","ok":true}` + "\n", 0},
 		{"corrupt json", bad, true, "", exitCorrupt},
 	}
 	for _, tt := range tests {

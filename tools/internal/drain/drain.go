@@ -4,7 +4,6 @@
 package drain
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 
@@ -79,20 +78,48 @@ type Held struct {
 // a gap among them that no marker followed yet still makes the next marker's
 // epoch lossy, and one the last seal followed, the epoch after it.
 func (d *Drainer) Resume(first uint64, held []Held) {
-	slices.SortFunc(held, func(a, b Held) int { return cmp.Compare(a.Seq, b.Seq) })
-	want := max(first, 1)
+	var s seqs
 	for _, h := range held {
-		if h.Seq > want {
+		s.add(h)
+	}
+	d.resume(first, &s)
+}
+
+// resume is Resume from the seqs in s.
+func (d *Drainer) resume(first uint64, s *seqs) {
+	if !slices.IsSorted(s.all) {
+		slices.Sort(s.all)
+	}
+	want := max(first, 1)
+	for _, seq := range s.all {
+		if seq > want {
 			d.gapPending = true
 		}
-		if h.Marker && d.gapPending {
-			d.lossyThrough = max(d.lossyThrough, h.Epoch+1)
+		if epoch, ok := s.markers[seq]; ok && d.gapPending {
+			d.lossyThrough = max(d.lossyThrough, epoch+1)
 			d.gapPending = false
 		}
-		want = max(want, h.Seq+1)
+		want = max(want, seq+1)
 	}
 	if d.Cursor > want {
 		d.gapPending = true
+	}
+}
+
+// seqs are seqs held, 8 bytes each: a log's last segments may hold
+// millions.
+type seqs struct {
+	all     []uint64          // every seq, the markers' too
+	markers map[uint64]uint64 // the markers' seqs: their epochs
+}
+
+func (s *seqs) add(h Held) {
+	s.all = append(s.all, h.Seq)
+	if h.Marker {
+		if s.markers == nil {
+			s.markers = make(map[uint64]uint64)
+		}
+		s.markers[h.Seq] = h.Epoch
 	}
 }
 
