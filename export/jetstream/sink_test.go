@@ -1,0 +1,198 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/export"
+	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
+	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
+)
+
+// newSink starts a server, creates the stream "wb" and returns a sink to it.
+func newSink(t *testing.T) (*jstest.Server, jetstream.JetStream, *wbjs.Sink) {
+	t.Helper()
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := wbjs.New(ctx, js, "wb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, js, sink
+}
+
+func TestExport(t *testing.T) {
+	_, js, sink := newSink(t)
+	l := makeLog(t, 6, 25, 3) // epochs 1-5 sealed, 3 lossy; 6 open
+	src := source(l, "web1")
+	opt := export.Options{BatchRecords: 10}
+	var seen []uint64
+	opt.Progress = func(p export.Progress) { seen = append(seen, p.Epoch) }
+	p, err := export.Export(context.Background(), l, src, sink, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Epochs != 5 || p.Records != 125 || p.Batches != 15 || len(seen) != 5 {
+		t.Errorf("progress %+v, %d calls; want 5 epochs, 125 records, 15 batches", p, len(seen))
+	}
+	if n := check(t, dump(t, js, "wb"), l, src); n != 15 {
+		t.Errorf("%d batches in the stream, want 15", n)
+	}
+
+	// Again: nothing to do, nothing doubled.
+	p, err = export.Export(context.Background(), l, src, sink, opt)
+	if err != nil || p.Epochs != 0 || p.Batches != 0 {
+		t.Errorf("second export: %+v, %v; want nothing published", p, err)
+	}
+	if msgs := dump(t, js, "wb"); len(msgs) != 20 {
+		t.Errorf("%d messages after the second export, want 20", len(msgs))
+	}
+}
+
+func TestNoStream(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	_, err := wbjs.New(context.Background(), js, "missing")
+	if !errors.Is(err, wbjs.ErrNoStream) || !strings.Contains(err.Error(), "--subjects 'wbarrier.>'") {
+		t.Errorf("New on a missing stream: %v; want ErrNoStream saying how to create it", err)
+	}
+}
+
+// failing is a sink that stops working after n batches, as an exporter
+// killed in the middle of an epoch.
+type failing struct {
+	export.Sink
+	n int
+}
+
+var errKilled = errors.New("killed")
+
+func (f *failing) PublishBatch(ctx context.Context, b *export.Batch) error {
+	if f.n == 0 {
+		return errKilled
+	}
+	f.n--
+	return f.Sink.PublishBatch(ctx, b)
+}
+
+func TestExportResumesMidEpoch(t *testing.T) {
+	for _, n := range []int{0, 1, 4, 5, 9} { // batches of 3 records, 4 batches an epoch
+		_, js, sink := newSink(t)
+		l := makeLog(t, 4, 10)
+		src := source(l, "web1")
+		opt := export.Options{BatchRecords: 3}
+		if _, err := export.Export(context.Background(), l, src, &failing{sink, n}, opt); !errors.Is(err, errKilled) {
+			t.Fatalf("killed after %d batches: %v", n, err)
+		}
+		// Nothing of the epoch it was killed in is sealed.
+		for _, m := range dump(t, js, "wb") {
+			if m.seal != nil && m.seal.Epoch > uint64(n/4) {
+				t.Errorf("killed after %d batches: epoch %d sealed", n, m.seal.Epoch)
+			}
+		}
+		p, err := export.Export(context.Background(), l, src, sink, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Batches != 12-n {
+			t.Errorf("killed after %d batches: the restart published %d batches, want %d", n, p.Batches, 12-n)
+		}
+		check(t, dump(t, js, "wb"), l, src)
+	}
+}
+
+// restarting is a sink whose server restarts after n batches.
+type restarting struct {
+	export.Sink
+	srv *jstest.Server
+	n   int
+}
+
+func (r *restarting) PublishBatch(ctx context.Context, b *export.Batch) error {
+	if r.n--; r.n == 0 {
+		r.srv.Restart()
+	}
+	return r.Sink.PublishBatch(ctx, b)
+}
+
+func TestServerRestartMidExport(t *testing.T) {
+	srv, js, sink := newSink(t)
+	l := makeLog(t, 8, 10)
+	src := source(l, "web1")
+	opt := export.Options{BatchRecords: 4}
+	rs := &restarting{Sink: sink, srv: srv, n: 7}
+	var err error
+	for try := 0; try < 5; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err = export.Export(ctx, l, src, rs, opt)
+		cancel()
+		if err == nil {
+			break
+		}
+		t.Logf("export %d: %v", try, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, dump(t, js, "wb"), l, src)
+}
+
+// TestFleet exports the logs of three hosts into one stream, which one
+// reader then checks whole.
+func TestFleet(t *testing.T) {
+	_, js, sink := newSink(t)
+	var logs []*changelog.Log
+	var srcs []export.Source
+	for i, h := range []string{"web1", "web2", "db1"} {
+		l := makeLog(t, 3+i, 7)
+		src := source(l, h)
+		if _, err := export.Export(context.Background(), l, src, sink, export.Options{BatchRecords: 5}); err != nil {
+			t.Fatal(err)
+		}
+		logs, srcs = append(logs, l), append(srcs, src)
+	}
+	msgs := dump(t, js, "wb")
+	for i := range logs {
+		check(t, msgs, logs[i], srcs[i])
+	}
+}
+
+func TestStreamLimit(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "small", Subjects: []string{"wbarrier.>"},
+		Discard: jetstream.DiscardNew, MaxMsgs: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := wbjs.New(ctx, js, "small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal: 12 messages
+	src := source(l, "web1")
+	_, err = export.Export(ctx, l, src, sink, export.Options{BatchRecords: 4})
+	if err == nil || !strings.Contains(err.Error(), "maximum messages exceeded") {
+		t.Fatalf("export past the stream's limit: %v; want the server's error", err)
+	}
+	t.Log(err)
+	msgs := dump(t, js, "small")
+	if len(msgs) != 6 || msgs[3].seal == nil || msgs[5].seal != nil {
+		t.Errorf("the stream holds %d messages, want epoch 1 sealed and 2 batches of epoch 2", len(msgs))
+	}
+	pos, err := sink.Position(ctx, src)
+	if want := (export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}); err != nil || pos != want {
+		t.Errorf("Position = %+v, %v; want %+v", pos, err, want)
+	}
+}
