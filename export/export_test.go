@@ -79,11 +79,11 @@ func TestExport(t *testing.T) {
 		want  []string
 	}{
 		{"empty sink", export.Position{}, []string{
-			"0123456789abcdef.0.1.0", "0123456789abcdef.0.1.seal",
-			"0123456789abcdef.0.2.0", "0123456789abcdef.0.2.1", "0123456789abcdef.0.2.seal",
-			"0123456789abcdef.0.3.seal"}},
+			"h.f.0123456789abcdef.0.1.0", "h.f.0123456789abcdef.0.1.seal",
+			"h.f.0123456789abcdef.0.2.0", "h.f.0123456789abcdef.0.2.1", "h.f.0123456789abcdef.0.2.seal",
+			"h.f.0123456789abcdef.0.3.seal"}},
 		{"epoch 1 sealed, a batch of 2", export.Position{Sealed: 1, Epoch: 2, Batches: 1, Records: 2}, []string{
-			"0123456789abcdef.0.2.1", "0123456789abcdef.0.2.seal", "0123456789abcdef.0.3.seal"}},
+			"h.f.0123456789abcdef.0.2.1", "h.f.0123456789abcdef.0.2.seal", "h.f.0123456789abcdef.0.3.seal"}},
 		{"all sealed", export.Position{Sealed: 3}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,8 +184,8 @@ func Example() {
 	}
 	fmt.Printf("%d epochs, %d records: epoch 2 is not sealed\n", p.Epochs, p.Records)
 	// Output:
-	// batch 0123456789abcdef.0.1.0: 2 records, seqs 1-2, first "a"
-	// batch 0123456789abcdef.0.1.1: 1 records, seqs 3-3, first "c"
-	// seal 0123456789abcdef.0.1.seal: 3 records in 2 batches, lossy false
+	// batch web1.data.0123456789abcdef.0.1.0: 2 records, seqs 1-2, first "a"
+	// batch web1.data.0123456789abcdef.0.1.1: 1 records, seqs 3-3, first "c"
+	// seal web1.data.0123456789abcdef.0.1.seal: 3 records in 2 batches, lossy false
 	// 1 epochs, 3 records: epoch 2 is not sealed
 }

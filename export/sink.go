@@ -13,7 +13,7 @@
 //   - Only sealed epochs are exported, lossy ones as lossy. An epoch the log
 //     never sealed, or one whose records were purged from the log before
 //     they were exported, gets no seal: a reader must rescan across it.
-//   - Every batch and seal has an ID made of the log ID, the generation,
+//   - Every batch and seal has an ID made of the source, the generation,
 //     the epoch and the batch's index (Batch.ID, Seal.ID), the same on
 //     every run: a sink that deduplicates by ID never stores one twice.
 //   - Export resumes from the sink's Position: after the last epoch the
@@ -35,6 +35,9 @@ type Source struct {
 	FS   string // the filesystem's ID on that host
 }
 
+// String is HOST.FS.LOG.
+func (s Source) String() string { return s.Host + "." + s.FS + "." + s.Log }
+
 // Batch is a run of records of one sealed epoch, in log order.
 type Batch struct {
 	Source     Source
@@ -51,9 +54,9 @@ type Batch struct {
 	Data []byte
 }
 
-// ID is the batch's deduplication ID: LOG.GENERATION.EPOCH.INDEX.
+// ID is the batch's deduplication ID: HOST.FS.LOG.GENERATION.EPOCH.INDEX.
 func (b *Batch) ID() string {
-	return fmt.Sprintf("%s.%d.%d.%d", b.Source.Log, b.Generation, b.Epoch, b.Index)
+	return fmt.Sprintf("%s.%d.%d.%d", b.Source, b.Generation, b.Epoch, b.Index)
 }
 
 // Seal says that an epoch is complete in the sink: its Batches batches,
@@ -68,9 +71,9 @@ type Seal struct {
 	Seq        uint64 // the seq of the epoch-closed marker (changelog.Seal)
 }
 
-// ID is the seal's deduplication ID: LOG.GENERATION.EPOCH.seal.
+// ID is the seal's deduplication ID: HOST.FS.LOG.GENERATION.EPOCH.seal.
 func (s *Seal) ID() string {
-	return fmt.Sprintf("%s.%d.%d.seal", s.Source.Log, s.Generation, s.Epoch)
+	return fmt.Sprintf("%s.%d.%d.seal", s.Source, s.Generation, s.Epoch)
 }
 
 // Position is where a sink stands for a source's log.

@@ -96,6 +96,7 @@ Exit status:
 			logCommand,
 			changesCommand,
 			consumerCommand,
+			exportCommand,
 			eventsCommand,
 		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
+)
+
+func TestExport(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	path := writeLog(t,
+		write(1, 1, "A", 0, 4), write(2, 1, "B", 0, 4), closed(1, false),
+		write(3, 2, "A", 4, 4), closed(2, true),
+		write(4, 3, "C", 0, 1))
+	base := []string{"export", "--nats", srv.URL(), "--stream", "wb", "--host", "web1", "--log", path}
+	tests := []struct {
+		name     string
+		args     []string
+		want     string // a regexp on stdout
+		wantErr  string // in stderr
+		wantCode int
+	}{
+		{name: "no stream", args: base, wantErr: `no such stream "wb": create it (wbctl export --create, or: nats stream add wb`, wantCode: exitError},
+		{name: "create", args: slices.Concat(base, []string{"--create", "--batch-records", "1"}),
+			want: `^epoch 1 sealed in the stream; 1 epochs, 2 records, 2 batches so far
+epoch 2 sealed in the stream \(lossy\); 2 epochs, 3 records, 3 batches so far
+published 2 epochs \(3 records, 3 batches\) of log [0-9a-f]{16} on wbarrier.web1.dev-0-42.\*; 0 epochs skipped \(purged from the log first\)
+$`},
+		{name: "again", args: slices.Concat(base, []string{"--json"}),
+			want: `^\{"done":true,"subject":"wbarrier.web1.dev-0-42.\*","log":"[0-9a-f]{16}","epochs":0,"records":0,"batches":0,"skipped":0\}
+$`},
+		{name: "json", args: slices.Concat(base[:len(base)-4], []string{"--host", "web2", "--log", path, "--json"}),
+			want: `^\{"epoch":1,"lossy":false,"epochs":1,"records":2,"batches":1,"skipped":0\}
+\{"epoch":2,"lossy":true,"epochs":2,"records":3,"batches":2,"skipped":0\}
+\{"done":true,`},
+		{name: "bad host", args: slices.Concat(base, []string{"--host", "a.b"}), wantErr: `the host "a.b" has '.'`, wantCode: exitUsage},
+		{name: "server down", args: []string{"export", "--nats", "nats://127.0.0.1:1", "--stream", "wb", "--log", path, "--host", "h"},
+			wantErr: "is the NATS server running there?", wantCode: exitError},
+		{name: "no log", args: []string{"export", "--nats", srv.URL(), "--stream", "wb"}, wantErr: `"log" not set`, wantCode: exitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := run(tt.args...)
+			if code != tt.wantCode || !strings.Contains(errOut, tt.wantErr) {
+				t.Fatalf("exit code %d, stderr %q; want %d, %q", code, errOut, tt.wantCode, tt.wantErr)
+			}
+			if tt.want != "" && !regexpMatch(tt.want, out) {
+				t.Errorf("stdout:\n%s\nwant it to match:\n%s", out, tt.want)
+			}
+		})
+	}
+	s, err := js.Stream(context.Background(), "wb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// web1: 3 batches, 2 seals; web2: 2 batches, 2 seals.
+	if info.State.Msgs != 9 {
+		t.Errorf("the stream holds %d messages, want 9", info.State.Msgs)
+	}
+}
