@@ -16,7 +16,7 @@ import (
 )
 
 // newSink starts a server, creates the stream "wb" and returns a sink to it.
-func newSink(t *testing.T) (*jstest.Server, jetstream.JetStream, *wbjs.Sink) {
+func newSink(t testing.TB) (*jstest.Server, jetstream.JetStream, *wbjs.Sink) {
 	t.Helper()
 	srv := jstest.Start(t)
 	_, js := srv.Connect()
