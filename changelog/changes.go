@@ -90,21 +90,30 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 		c.explainBreak(l.gens)
 	}
 
+	c.Objects = Merge(l.records, since, until)
+	return c, nil
+}
+
+// Merge merges the records of recs whose epoch e is since < e <= until,
+// one Object per object in the order of its first record, as Changes does:
+// for records of a log read elsewhere (an exported stream).
+func Merge(recs []record.Record, since, until uint64) []Object {
+	var objs []Object
 	index := make(map[string]int)
 	var key []byte
-	for i := range l.records {
-		r := &l.records[i]
+	for i := range recs {
+		r := &recs[i]
 		if r.Epoch <= since || r.Epoch > until {
 			continue
 		}
 		key = objectKey(key[:0], r)
 		j, ok := index[string(key)]
 		if !ok {
-			j = len(c.Objects)
+			j = len(objs)
 			index[string(key)] = j
-			c.Objects = append(c.Objects, Object{Handle: r.Handle, FirstEpoch: r.Epoch})
+			objs = append(objs, Object{Handle: r.Handle, FirstEpoch: r.Epoch})
 		}
-		o := &c.Objects[j]
+		o := &objs[j]
 		o.Ops |= r.Ops
 		o.Records++
 		o.LastEpoch = max(o.LastEpoch, r.Epoch)
@@ -117,10 +126,10 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 			o.addEntry(r)
 		}
 	}
-	for i := range c.Objects {
-		c.Objects[i].Ranges = joinRanges(c.Objects[i].Ranges)
+	for i := range objs {
+		objs[i].Ranges = joinRanges(objs[i].Ranges)
 	}
-	return c, nil
+	return objs
 }
 
 // checkSealed sets Rescan if an epoch in (Since, Until] is not sealed or is
