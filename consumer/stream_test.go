@@ -1,0 +1,98 @@
+package consumer
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/export"
+	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
+	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
+)
+
+// exportTo publishes l's sealed epochs to the stream as host's fs "data".
+func exportTo(t *testing.T, js jetstream.JetStream, l *Log, host string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := wbjs.New(ctx, js, "wb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := changelog.Open(l.path) // every epoch, not the end consumer.Open reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := export.Source{Log: l.ID(), Host: host, FS: "data"}
+	if _, err := export.Export(ctx, all, src, sink, export.Options{BatchRecords: 2}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStreamChanges holds the stream's answers to the local log's, for
+// three hosts' logs in one stream.
+func TestStreamChanges(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	logs := map[string]*Log{
+		"web1": writeLog(t, 0,
+			write(1, 1, "A", 0, 4), closed(1, false),
+			write(2, 2, "A", 4, 4), write(3, 2, "B", 0, 1), write(4, 2, "C", 0, 1), closed(2, false),
+			write(5, 3, "A", 100, 1), closed(3, true),
+			write(6, 4, "B", 0, 1), closed(4, false),
+			write(7, 5, "B", 0, 1)), // epoch 5 is not sealed
+		"web2": writeLog(t, 0,
+			write(1, 1, "X", 0, 4), closed(1, false),
+			write(2, 2, "Y", 0, 1), // epoch 2 is never sealed
+			write(3, 3, "Y", 0, 1), closed(3, false)),
+		"db1": writeLog(t, 0, closed(1, false), closed(2, false)),
+	}
+	for host, l := range logs {
+		exportTo(t, js, l, host)
+	}
+	for host, l := range logs {
+		st, err := ReadStream(context.Background(), js, "wb", host, "data")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.ID() != l.ID() || st.Cursor() != l.Cursor() {
+			t.Errorf("%s: the stream's log %s, cursor %s; the log's %s, %s", host, st.ID(), st.Cursor(), l.ID(), l.Cursor())
+		}
+		for since := uint64(0); since <= 5; since++ {
+			for _, c := range []Cursor{{Log: l.ID(), Epoch: since}, {Epoch: since}, {Log: "0000000000000001", Epoch: since}} {
+				want, wantErr := l.Changes(c)
+				got, err := st.Changes(c)
+				var wantRe, gotRe *RescanError
+				if errors.As(wantErr, &wantRe) != errors.As(err, &gotRe) || (wantRe != nil && (wantRe.From != gotRe.From || wantRe.Reason != gotRe.Reason)) {
+					t.Errorf("%s: changes since %s: the stream says %v; the log %v", host, c, err, wantErr)
+					continue
+				}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("%s: changes since %s (-log +stream):\n%s", host, c, diff)
+				}
+			}
+		}
+	}
+}
+
+func TestStreamEmpty(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	if err := wbjs.CreateStream(context.Background(), js, "wb"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := ReadStream(context.Background(), js, "wb", "nobody", "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := st.Changes(Cursor{})
+	if err != nil || len(c.Objects) != 0 || st.ID() != "" {
+		t.Errorf("changes of an empty subject: %+v, %v; want nothing", c, err)
+	}
+}
