@@ -44,8 +44,15 @@ Having answered, changes reports the cursor LOGID:M for the next --since:
 as a last JSON object with --json, else on stderr; --cursor-file writes it
 to a file, atomically (not on exit 3).
 
+With --nats URL --stream S --host H --fs F instead of --log, it answers the
+same from what "wbctl export" published of host H's filesystem F to the
+JetStream stream S, for a consumer on another machine, with the same
+contract (exit 3 for an epoch not sealed in the stream, lossy, removed from
+it, or a generation break); --consumer and --until are for a log file.
+
 Examples:
    wbctl changes --log data.log --since 41
+   wbctl changes --nats nats://nats.example:4222 --stream wbarrier --host web1 --fs data --since 5e1d0c2a9b3f4e77:41
    wbctl changes --log data.log --since 41 --paths /srv/data --print0 |
       rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{
@@ -57,8 +64,14 @@ Examples:
 		&cli.StringFlag{Name: "paths", Usage: "resolve handles to paths relative to `MOUNT`, also as --paths=MOUNT (needs CAP_DAC_READ_SEARCH)"},
 		&cli.BoolFlag{Name: "print0", Usage: "print only the paths, each ending in NUL (needs --paths)"},
 		jsonFlag,
+		natsFlag, streamFlag, hostFlag, fsFlag,
 	},
-	Before: requireLog,
+	Before: func(ctx *cli.Context) error {
+		if ctx.String("nats") != "" {
+			return nil // the stream stands for the log
+		}
+		return requireLog(ctx)
+	},
 	Action: func(ctx *cli.Context) error {
 		if ctx.NArg() != 0 {
 			return usageError{"changes: unexpected arguments (the log is --log FILE)"}
@@ -72,44 +85,12 @@ Examples:
 		if ctx.Bool("print0") && ctx.Bool("json") {
 			return usageError{"changes: --print0 and --json exclude each other"}
 		}
-		path := ctx.String("log")
-		l, err := consumer.Open(path)
-		if err != nil {
-			return err
-		}
-		if rec := l.Changelog().Recovery(); rec != nil {
-			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
-		}
-		if dir := ctx.String("paths"); strings.HasPrefix(dir, "-") {
-			// --paths alone, as records takes it, swallowed the next flag.
-			return usageError{fmt.Sprintf("changes: --paths takes the MOUNT to resolve against, as --paths MOUNT or --paths=MOUNT (the log's watch was on %s), not %q",
-				l.Changelog().Header().Mount, dir)}
-		}
-		var since consumer.Cursor
-		if s := ctx.String("since"); ctx.IsSet("since") {
-			if since, err = consumer.ParseCursor(s); err != nil {
-				return usageError{fmt.Sprintf("changes: --since %q: want N or LOGID:N", s)}
-			}
-		}
-		if name := ctx.String("consumer"); name != "" {
-			r, err := l.Consumers()
-			if err != nil {
-				return err
-			}
-			p, err := r.Find(name)
-			if err != nil {
-				return err
-			}
-			since.Epoch = p.Epoch
-		}
 		var c *consumer.Changes
-		if ctx.IsSet("until") {
-			c, err = l.ChangesUntil(since, ctx.Uint64("until"))
+		var err error
+		if ctx.String("nats") != "" {
+			c, err = streamChanges(ctx)
 		} else {
-			c, err = l.Changes(since)
-		}
-		if errors.Is(err, consumer.ErrReversed) {
-			return usageError{fmt.Sprintf("changes: --until %d is before --since %d", ctx.Uint64("until"), since.Epoch)}
+			c, err = logChanges(ctx)
 		}
 		if err != nil {
 			return err
@@ -135,6 +116,51 @@ Examples:
 		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: answered up to epoch %d: cursor %s\n", c.Until, c.Cursor)
 		return nil
 	},
+}
+
+// logChanges answers from the log file: since --since or --consumer's
+// cursor, until --until.
+func logChanges(ctx *cli.Context) (*consumer.Changes, error) {
+	path := ctx.String("log")
+	l, err := consumer.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if rec := l.Changelog().Recovery(); rec != nil {
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: %v\n", path, rec)
+	}
+	if dir := ctx.String("paths"); strings.HasPrefix(dir, "-") {
+		// --paths alone, as records takes it, swallowed the next flag.
+		return nil, usageError{fmt.Sprintf("changes: --paths takes the MOUNT to resolve against, as --paths MOUNT or --paths=MOUNT (the log's watch was on %s), not %q",
+			l.Changelog().Header().Mount, dir)}
+	}
+	var since consumer.Cursor
+	if s := ctx.String("since"); ctx.IsSet("since") {
+		if since, err = consumer.ParseCursor(s); err != nil {
+			return nil, usageError{fmt.Sprintf("changes: --since %q: want N or LOGID:N", s)}
+		}
+	}
+	if name := ctx.String("consumer"); name != "" {
+		r, err := l.Consumers()
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.Find(name)
+		if err != nil {
+			return nil, err
+		}
+		since.Epoch = p.Epoch
+	}
+	var c *consumer.Changes
+	if ctx.IsSet("until") {
+		c, err = l.ChangesUntil(since, ctx.Uint64("until"))
+	} else {
+		c, err = l.Changes(since)
+	}
+	if errors.Is(err, consumer.ErrReversed) {
+		return nil, usageError{fmt.Sprintf("changes: --until %d is before --since %d", ctx.Uint64("until"), since.Epoch)}
+	}
+	return c, err
 }
 
 // cursorOut ends the JSON output of changes: what it answered.

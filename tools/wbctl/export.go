@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -26,11 +25,9 @@ var exportCommand = &cli.Command{
 	Name:  "export",
 	Usage: "publish a log's sealed epochs to a NATS JetStream stream",
 	Flags: []cli.Flag{
-		&cli.StringFlag{Name: "nats", Usage: "the NATS server's `URL`", Required: true},
-		&cli.StringFlag{Name: "stream", Usage: "the JetStream stream's `NAME`", Required: true},
-		&cli.StringFlag{Name: "log", Usage: "the log `FILE`", Required: true},
-		&cli.StringFlag{Name: "host", Usage: "the host's `NAME` in the subjects (default: the host name up to its first dot)"},
-		&cli.StringFlag{Name: "fs", Usage: "the filesystem's `ID` in the subjects (default: the log's filesystem UUID, else dev-MAJOR-MINOR)"},
+		natsFlag, streamFlag, logFlag,
+		&cli.StringFlag{Name: hostFlag.Name, Usage: hostFlag.Usage, DefaultText: "the host name up to its first dot"},
+		&cli.StringFlag{Name: fsFlag.Name, Usage: fsFlag.Usage, DefaultText: "the log's filesystem UUID, else dev-MAJOR-MINOR"},
 		&cli.BoolFlag{Name: "create", Usage: "create the stream if it does not exist"},
 		&cli.BoolFlag{Name: "follow", Usage: "keep publishing epochs as they are sealed, until SIGINT or SIGTERM"},
 		&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "with --follow, how often to read the log (and to retry after an error)"},
@@ -68,6 +65,14 @@ Examples:
        --log /var/lib/wbarrier/srv-data.log
    wbctl export --nats nats://nats.example:4222 --stream wbarrier --follow \
        --host web1 --fs data --log /var/lib/wbarrier/srv-data.log`,
+	Before: func(c *cli.Context) error {
+		for _, f := range []string{"nats", "stream"} {
+			if c.String(f) == "" {
+				return usageError{"export: --nats URL, --stream NAME and --log FILE are required"}
+			}
+		}
+		return requireLog(c)
+	},
 	Action: runExport,
 }
 
@@ -86,19 +91,11 @@ func runExport(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts := []nats.Option{nats.Name("wbctl export " + src.Host + "." + src.FS), nats.Timeout(c.Duration("timeout"))}
-	if c.Bool("follow") {
-		opts = append(opts, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	}
-	nc, err := nats.Connect(c.String("nats"), opts...)
-	if err != nil {
-		return fmt.Errorf("export: connecting to %s (is the NATS server running there?): %w", c.String("nats"), err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(c.Duration("timeout")))
+	nc, js, err := dialJetStream(c, "wbctl export "+src.Host+"."+src.FS, c.Duration("timeout"), c.Bool("follow"))
 	if err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
+	defer nc.Close()
 	out := exportPrinter{w: c.App.Writer, json: c.Bool("json"), c: c}
 	opt := export.Options{BatchRecords: c.Int("batch-records"), Progress: out.progress}
 	for {

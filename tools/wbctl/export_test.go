@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 func TestExport(t *testing.T) {
@@ -40,7 +41,7 @@ $`},
 		{name: "bad host", args: slices.Concat(base, []string{"--host", "a.b"}), wantErr: `the host "a.b" has '.'`, wantCode: exitUsage},
 		{name: "server down", args: []string{"export", "--nats", "nats://127.0.0.1:1", "--stream", "wb", "--log", path, "--host", "h"},
 			wantErr: "is the NATS server running there?", wantCode: exitError},
-		{name: "no log", args: []string{"export", "--nats", srv.URL(), "--stream", "wb"}, wantErr: `"log" not set`, wantCode: exitError},
+		{name: "no log", args: []string{"export", "--nats", srv.URL(), "--stream", "wb"}, wantErr: "export: --log FILE is required", wantCode: exitUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,5 +65,44 @@ $`},
 	// web1: 3 batches, 2 seals; web2: 2 batches, 2 seals.
 	if info.State.Msgs != 9 {
 		t.Errorf("the stream holds %d messages, want 9", info.State.Msgs)
+	}
+}
+
+// TestChangesNATS holds changes --nats to what changes --log answers, from
+// a log exported to a stream.
+func TestChangesNATS(t *testing.T) {
+	srv := jstest.Start(t)
+	path := writeLog(t,
+		write(1, 1, "A", 0, 4), named(2, 1, record.OpCreate, "", "D", "new"), closed(1, false),
+		write(3, 2, "A", 4, 4), closed(2, false),
+		write(4, 3, "B", 0, 1), closed(3, true),
+		write(5, 4, "C", 0, 1), closed(4, false),
+		write(6, 5, "C", 8, 1))
+	if _, errOut, code := run("export", "--nats", srv.URL(), "--stream", "wb", "--create", "--host", "web1", "--fs", "data", "--log", path); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	stream := []string{"changes", "--nats", srv.URL(), "--stream", "wb", "--host", "web1", "--fs", "data"}
+	for _, since := range []string{"0", "1", "2", "3", "4", "5", "0000000000000001:1"} {
+		for _, format := range [][]string{nil, {"--json"}} {
+			want, wantErr, wantCode := run(slices.Concat([]string{"changes", "--log", path, "--since", since}, format)...)
+			got, gotErr, code := run(slices.Concat(stream, []string{"--since", since}, format)...)
+			if code != wantCode || got != want {
+				t.Errorf("since %s %v: exit %d, stdout\n%s\nstderr %s\nwant exit %d, stdout\n%s\nstderr %s",
+					since, format, code, got, gotErr, wantCode, want, wantErr)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"--since", "0", "--until", "2"}, "--until is for a log file"},
+		{[]string{"--since", "0", "--fs", "a.b"}, `the fs "a.b" has '.'`},
+		{[]string{"--since", "0", "--host", ""}, "--stream, --host, --fs and --since are required"},
+	} {
+		_, errOut, code := run(slices.Concat(stream, tt.args)...)
+		if code != exitUsage || !strings.Contains(errOut, tt.wantErr) {
+			t.Errorf("changes %v: exit %d, %q; want %d, %q", tt.args, code, errOut, exitUsage, tt.wantErr)
+		}
 	}
 }
