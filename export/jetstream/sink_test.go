@@ -111,6 +111,60 @@ func TestExportResumesMidEpoch(t *testing.T) {
 	}
 }
 
+// TestExportResumesOtherBatchSize restarts an export killed in the middle
+// of an epoch with another batch size: it goes on from the record after the
+// last one stored.
+func TestExportResumesOtherBatchSize(t *testing.T) {
+	for _, size := range []int{1, 2, 4, 100} {
+		_, js, sink := newSink(t)
+		l := makeLog(t, 3, 10)
+		src := source(l, "web1")
+		if _, err := export.Export(context.Background(), l, src, &failing{sink, 5}, export.Options{BatchRecords: 3}); !errors.Is(err, errKilled) {
+			t.Fatal(err)
+		}
+		if _, err := export.Export(context.Background(), l, src, sink, export.Options{BatchRecords: size}); err != nil {
+			t.Fatal(err)
+		}
+		check(t, dump(t, js, "wb"), l, src)
+	}
+}
+
+// stopping is a sink whose server stops after n batches.
+type stopping struct {
+	export.Sink
+	srv *jstest.Server
+	n   int
+}
+
+func (s *stopping) PublishBatch(ctx context.Context, b *export.Batch) error {
+	if s.n--; s.n == 0 {
+		s.srv.Stop()
+	}
+	return s.Sink.PublishBatch(ctx, b)
+}
+
+// TestServerDownMidExport: the export fails with the server down, the
+// epoch it was in unsealed; once the server is back, the next export
+// completes the stream.
+func TestServerDownMidExport(t *testing.T) {
+	srv, js, sink := newSink(t)
+	l := makeLog(t, 5, 10)
+	src := source(l, "web1")
+	opt := export.Options{BatchRecords: 4}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	p, err := export.Export(ctx, l, src, &stopping{Sink: sink, srv: srv, n: 5}, opt)
+	if err == nil || p.Epochs != 1 {
+		t.Fatalf("export with the server gone after 5 batches: %+v, %v; want an error after one epoch", p, err)
+	}
+	t.Log(err)
+	srv.Restart()
+	if _, err := export.Export(context.Background(), l, src, sink, opt); err != nil {
+		t.Fatal(err)
+	}
+	check(t, dump(t, js, "wb"), l, src)
+}
+
 // restarting is a sink whose server restarts after n batches.
 type restarting struct {
 	export.Sink
