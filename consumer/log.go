@@ -13,6 +13,10 @@
 // last epoch answered) and passes it next time; a cursor of another log is
 // a rescan too.
 //
+// A log that wbctl export published to a NATS JetStream stream is read
+// with ReadStream: Stream.Changes keeps the same contract, for a consumer
+// on another machine.
+//
 // Reading the log needs only read access to its files; resolving handles
 // (Mount) needs CAP_DAC_READ_SEARCH; registering consumers needs write
 // access to the log's directory.
