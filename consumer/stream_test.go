@@ -96,3 +96,34 @@ func TestStreamEmpty(t *testing.T) {
 		t.Errorf("changes of an empty subject: %+v, %v; want nothing", c, err)
 	}
 }
+
+// TestStreamTrimmed: a stream that dropped its oldest messages (limits,
+// discard old) answers the epochs it lost as purged.
+func TestStreamTrimmed(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "wb", Subjects: []string{"wbarrier.>"}, MaxMsgs: 5}); err != nil {
+		t.Fatal(err)
+	}
+	l := writeLog(t, 0,
+		write(1, 1, "A", 0, 1), closed(1, false),
+		write(2, 2, "A", 0, 1), closed(2, false),
+		write(3, 3, "A", 0, 1), closed(3, false),
+		write(4, 4, "A", 0, 1), closed(4, false)) // 8 messages: epoch 1 and the batch of 2 go
+	exportTo(t, js, l, "web1")
+	st, err := ReadStream(ctx, js, "wb", "web1", "data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		since  uint64
+		reason Reason // 0: answered
+	}{{0, Purged}, {1, Purged}, {2, 0}, {3, 0}} {
+		_, err := st.Changes(Cursor{Log: l.ID(), Epoch: tc.since})
+		var re *RescanError
+		if errors.As(err, &re) != (tc.reason != 0) || (re != nil && re.Reason != tc.reason) {
+			t.Errorf("changes since %d: %v; want reason %v", tc.since, err, tc.reason)
+		}
+	}
+}
