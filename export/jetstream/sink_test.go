@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wbarrier/wbarrier/changelog"
@@ -249,4 +250,66 @@ func TestStreamLimit(t *testing.T) {
 	if want := (export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}); err != nil || pos != want {
 		t.Errorf("Position = %+v, %v; want %+v", pos, err, want)
 	}
+}
+
+// pausing is a sink whose server process is paused after n batches, and
+// resumed after a while.
+type pausing struct {
+	export.Sink
+	proc *jstest.Process
+	n    int
+	t    *testing.T
+}
+
+func (p *pausing) PublishBatch(ctx context.Context, b *export.Batch) error {
+	if p.n--; p.n == 0 {
+		if err := p.proc.Pause(); err != nil {
+			p.t.Fatal(err)
+		}
+		time.AfterFunc(1500*time.Millisecond, func() { p.proc.Resume() })
+	}
+	return p.Sink.PublishBatch(ctx, b)
+}
+
+// TestServerPaused: a server stopped by SIGSTOP in the middle of an epoch
+// answers nothing: the export times out with the epoch unsealed and is run
+// again until the server is back; nothing skipped, nothing doubled.
+func TestServerPaused(t *testing.T) {
+	proc := jstest.StartProcess(t)
+	nc, err := nats.Connect(proc.URL(), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithDefaultTimeout(500*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
+		t.Fatal(err)
+	}
+	sink, err := wbjs.New(ctx, js, "wb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := makeLog(t, 5, 10)
+	src := source(l, "web1")
+	ps := &pausing{Sink: sink, proc: proc, n: 5, t: t}
+	failed := 0
+	for try := 0; ; try++ {
+		_, err := export.Export(ctx, l, src, ps, export.Options{BatchRecords: 4})
+		if err == nil {
+			break
+		}
+		failed++
+		if try == 20 {
+			t.Fatalf("still failing after %d tries: %v", try, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if failed == 0 {
+		t.Error("the export never failed while the server was paused")
+	}
+	check(t, dump(t, js, "wb"), l, src)
 }
