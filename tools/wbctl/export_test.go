@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/urfave/cli/v2"
+
+	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
 	"github.com/wbarrier/wbarrier/record"
 )
@@ -104,5 +110,69 @@ func TestChangesNATS(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut, tt.wantErr) {
 			t.Errorf("changes %v: exit %d, %q; want %d, %q", tt.args, code, errOut, exitUsage, tt.wantErr)
 		}
+	}
+}
+
+// lineWriter hands each line written to it to a channel.
+type lineWriter struct{ lines chan string }
+
+func (w lineWriter) Write(b []byte) (int, error) {
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if l != "" {
+			w.lines <- l
+		}
+	}
+	return len(b), nil
+}
+
+// TestExportFollow: export --follow publishes the epochs sealed while it
+// runs, and stops on SIGINT with its summary.
+func TestExportFollow(t *testing.T) {
+	srv := jstest.Start(t)
+	path := writeLog(t, write(1, 1, "A", 0, 4), closed(1, false), write(2, 2, "B", 0, 1))
+	out := lineWriter{make(chan string, 16)}
+	app := newApp()
+	app.Writer, app.ErrWriter = out, out
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run([]string{"wbctl", "export", "--nats", srv.URL(), "--stream", "wb", "--create", "--host", "web1",
+			"--log", path, "--follow", "--interval", "50ms", "--json"})
+	}()
+	next := func(want string) {
+		t.Helper()
+		select {
+		case l := <-out.lines:
+			if !regexpMatch(want, l) {
+				t.Fatalf("export --follow printed %q, want it to match %q", l, want)
+			}
+		case err := <-done:
+			t.Fatalf("export --follow ended: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("export --follow printed nothing in 10s; want %q", want)
+		}
+	}
+	next(`^\{"epoch":1,"lossy":false,"epochs":1,"records":1,"batches":1,"skipped":0\}`)
+
+	w, _, err := changelog.OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []record.Record{closed(2, false), write(3, 3, "C", 0, 1)} {
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	next(`^\{"epoch":2,"lossy":false,"epochs":2,"records":2,"batches":2,"skipped":0\}`)
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	next(`^\{"done":true,"subject":"wbarrier.web1.dev-0-42.\*","log":"[0-9a-f]{16}","epochs":2,"records":2,"batches":2,"skipped":0\}`)
+	if err := <-done; err != nil {
+		t.Errorf("export --follow after SIGINT: %v", err)
 	}
 }
