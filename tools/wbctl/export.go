@@ -58,7 +58,12 @@ errors (the server down, the stream full) are printed and retried.
 
 Prints a line per epoch published, and a summary; with --json, an object
 per epoch ("epoch", "lossy", and the totals so far: "epochs", "records",
-"batches") and a last one with "done": true, "subject" and "skipped".
+"batches", "skipped") and a last one with "done": true, "subject" and "log".
+
+Exit status: 0 everything sealed was published (with --follow: stopped by
+a signal); 1 an error (the server down or not answering within --timeout,
+the stream missing or full, the stream ahead of the log); 2 bad command
+line; 4 the log is corrupt.
 
 Examples:
    wbctl export --nats nats://nats.example:4222 --stream wbarrier --create \
