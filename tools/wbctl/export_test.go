@@ -171,8 +171,21 @@ func TestExportFollow(t *testing.T) {
 	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	next(`^\{"done":true,"subject":"wbarrier.web1.dev-0-42.\*","log":"[0-9a-f]{16}","epochs":2,"records":2,"batches":2,"skipped":0\}`)
-	if err := <-done; err != nil {
-		t.Errorf("export --follow after SIGINT: %v", err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("export --follow after SIGINT: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("export --follow still runs 10s after SIGINT")
+	}
+	want := `^\{"done":true,"subject":"wbarrier.web1.dev-0-42.\*","log":"[0-9a-f]{16}","epochs":2,"records":2,"batches":2,"skipped":0\}`
+	select {
+	case l := <-out.lines:
+		if !regexpMatch(want, l) {
+			t.Errorf("export --follow ended with %q, want it to match %q", l, want)
+		}
+	default:
+		t.Error("export --follow ended without its summary")
 	}
 }
