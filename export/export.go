@@ -48,19 +48,48 @@ type Progress struct {
 // stops at the first error of the sink, having published nothing of an
 // epoch out of order: a later call resumes where the sink stands.
 func Export(ctx context.Context, l *changelog.Log, src Source, sink Sink, opt Options) (Progress, error) {
-	var p Progress
+	pos, err := position(ctx, src, sink)
+	if err != nil {
+		return Progress{}, err
+	}
+	return run(ctx, l, src, sink, opt, pos)
+}
+
+// ExportFile is Export for the log at path, of which it reads only the
+// segments that hold epochs the sink does not hold sealed
+// (changelog.OpenSince): a follower's memory and time go with what it
+// publishes, not with the log's size.
+func ExportFile(ctx context.Context, path string, src Source, sink Sink, opt Options) (Progress, error) {
+	pos, err := position(ctx, src, sink)
+	if err != nil {
+		return Progress{}, err
+	}
+	l, err := changelog.OpenSince(path, pos.Sealed)
+	if err != nil {
+		return Progress{}, err
+	}
+	return run(ctx, l, src, sink, opt, pos)
+}
+
+func position(ctx context.Context, src Source, sink Sink) (Position, error) {
 	pos, err := sink.Position(ctx, src)
 	if err != nil {
-		return p, fmt.Errorf("export: where the sink stands for log %s: %w", src.Log, err)
+		return pos, fmt.Errorf("export: where the sink stands for log %s: %w", src.Log, err)
 	}
+	return pos, nil
+}
+
+// run publishes what l sealed after pos.
+func run(ctx context.Context, l *changelog.Log, src Source, sink Sink, opt Options, pos Position) (Progress, error) {
+	var p Progress
 	if last, _ := l.LastSealed(); pos.Sealed > last {
 		return p, fmt.Errorf("%w: it holds epoch %d of log %s sealed, the log's last sealed epoch is %d", ErrAhead, pos.Sealed, src.Log, last)
 	}
-	d := drain{ctx: ctx, l: l, src: src, sink: sink, opt: opt, pos: pos, p: &p,
+	d := drain{ctx: ctx, src: src, sink: sink, opt: opt, pos: pos, p: &p,
 		pending: make(map[uint64][]record.Record)}
 	d.opt.BatchRecords = orDefault(opt.BatchRecords, BatchRecords)
 	d.opt.BatchBytes = orDefault(opt.BatchBytes, BatchBytes)
-	err = l.EachFrameGen(d.record, d.seal, func(g changelog.Generation) error {
+	err := l.EachFrameGen(d.record, d.seal, func(g changelog.Generation) error {
 		d.gen = g.Offset
 		return nil
 	})
@@ -78,7 +107,6 @@ func orDefault(v, def int) int {
 // drain is one Export call walking the log.
 type drain struct {
 	ctx     context.Context
-	l       *changelog.Log
 	src     Source
 	sink    Sink
 	opt     Options

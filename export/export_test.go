@@ -189,3 +189,49 @@ func Example() {
 	// seal web1.data.0123456789abcdef.0.1.seal: 3 records in 2 batches, lossy false
 	// 1 epochs, 3 records: epoch 2 is not sealed
 }
+
+// TestExportFile exports a log of many segments as it grows: each call
+// reads the segments from the sink's last seal on, and publishes each
+// epoch once.
+func TestExportFile(t *testing.T) {
+	var recs []record.Record
+	for e := uint64(1); e <= 6; e++ {
+		recs = append(recs, change(2*e-1, e, fmt.Sprint("f", e)), marker(2*e, e, false))
+	}
+	path := changelogtest.Write(t, 200, recs[:6]...) // epochs 1-3, a segment every 200 bytes
+	src := export.Source{Log: "0123456789abcdef", Host: "h", FS: "f"}
+	m := &memory{}
+	if p, err := export.ExportFile(context.Background(), path, src, m, export.Options{}); err != nil || p.Epochs != 3 {
+		t.Fatalf("ExportFile = %+v, %v; want 3 epochs", p, err)
+	}
+	w, _, err := changelog.OpenWriter(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SetSegmentSize(200)
+	for _, r := range recs[6:] {
+		if err := w.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := export.ExportFile(context.Background(), path, src, m, export.Options{}); err != nil || p.Epochs != 3 {
+		t.Fatalf("ExportFile after three more epochs = %+v, %v; want 3 epochs", p, err)
+	}
+	var want []string
+	for e := 1; e <= 6; e++ {
+		want = append(want, fmt.Sprintf("h.f.0123456789abcdef.0.%d.0", e), fmt.Sprintf("h.f.0123456789abcdef.0.%d.seal", e))
+	}
+	if got := strings.Join(m.order, " "); got != strings.Join(want, " ") {
+		t.Errorf("published\n\t%s\nwant\n\t%s", got, strings.Join(want, " "))
+	}
+	l, err := changelog.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Segments()) < 3 {
+		t.Errorf("the log has %d segments, want several", len(l.Segments()))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -85,11 +86,12 @@ func runExport(c *cli.Context) error {
 	if c.NArg() != 0 {
 		return usageError{"export: takes no arguments (the log is --log FILE)"}
 	}
-	l, err := changelog.Open(c.String("log"))
+	path := c.String("log")
+	end, err := changelog.OpenSince(path, math.MaxUint64) // the last segment: the log's identity
 	if err != nil {
 		return err
 	}
-	src, err := exportSource(c, l.Header())
+	src, err := exportSource(c, end.Header())
 	if err != nil {
 		return err
 	}
@@ -104,9 +106,9 @@ func runExport(c *cli.Context) error {
 	out := exportPrinter{w: c.App.Writer, json: c.Bool("json"), c: c}
 	opt := export.Options{BatchRecords: c.Int("batch-records"), Progress: out.progress}
 	for {
-		p, err := exportOnce(ctx, c, js, l, src, opt)
+		p, err := exportOnce(ctx, c, js, path, src, opt)
 		out.total.add(p)
-		if !c.Bool("follow") || errors.Is(err, export.ErrAhead) || ctx.Err() != nil {
+		if !c.Bool("follow") || errors.Is(err, export.ErrAhead) || errors.Is(err, changelog.ErrCorrupt) || ctx.Err() != nil {
 			if err != nil {
 				return unlikeTimeout(err)
 			}
@@ -120,14 +122,12 @@ func runExport(c *cli.Context) error {
 			return out.done(src)
 		case <-time.After(c.Duration("interval")):
 		}
-		if l, err = changelog.Open(c.String("log")); err != nil {
-			return err
-		}
 	}
 }
 
-// exportOnce finds (or creates) the stream and publishes what l sealed.
-func exportOnce(ctx context.Context, c *cli.Context, js jetstream.JetStream, l *changelog.Log, src export.Source, opt export.Options) (export.Progress, error) {
+// exportOnce finds (or creates) the stream and publishes what the log at
+// path sealed since the stream's last seal of it.
+func exportOnce(ctx context.Context, c *cli.Context, js jetstream.JetStream, path string, src export.Source, opt export.Options) (export.Progress, error) {
 	if c.Bool("create") {
 		if err := wbjs.CreateStream(ctx, js, c.String("stream")); err != nil {
 			return export.Progress{}, err
@@ -137,7 +137,7 @@ func exportOnce(ctx context.Context, c *cli.Context, js jetstream.JetStream, l *
 	if err != nil {
 		return export.Progress{}, err
 	}
-	return export.Export(ctx, l, src, sink, opt)
+	return export.ExportFile(ctx, path, src, sink, opt)
 }
 
 // unlikeTimeout keeps an acknowledgement that did not come in time from
