@@ -390,6 +390,30 @@ static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
 }
 
 /*
+ * dax_iomap_fault(vmf, size, pfnp, errp, ops): every fault on a file of a
+ * DAX filesystem (ext4, xfs, virtiofs), a store to a page mapped read-only
+ * too (->pfn_mkwrite): it maps the memory itself, and never reaches
+ * fault_dirty_shared_page(). Recorded before the entry is mapped writable:
+ * the store follows the fault. A write fault marks the entry dirty, and
+ * writeback (dax_writeback_mapping_range()) write-protects it again: the
+ * next store faults again. @size is the entry's: a huge one takes stores
+ * anywhere in it.
+ */
+static int wb_target_dax_fault(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct vm_fault *vmf = WB_ARG(struct vm_fault *, 0);
+	u64 size = wb_dax_fault_size(wb_arg(regs, 1));
+
+	/* A private mapping's write fault copies: the file is not changed. */
+	if (!(vmf->flags & FAULT_FLAG_WRITE) ||
+	    !(vmf->vma->vm_flags & VM_SHARED))
+		return 0;
+	t->inode = file_inode(vmf->vma->vm_file);
+	wb_range(t, round_down((u64)vmf->pgoff << PAGE_SHIFT, size), size);
+	return 1;
+}
+
+/*
  * mmap_region(file, addr, len, vm_flags, pgoff, uf): a shared mapping that
  * may be written, of a file on a filesystem without writeback (tmpfs).
  * Nothing write-protects its pages there: a page mapped by a read fault is
@@ -542,6 +566,9 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	WB_RECORD("mmap_region", WB_DATA | WBARRIER_OP_MMAP,
 		  wb_target_mmap_region, WB_SB_FILE(0)),
+	/* its superblock is too far for the quick look: DAX faults only */
+	WB_RECORD_IF_PRESENT("dax_iomap_fault", WB_DATA | WBARRIER_OP_MMAP,
+			     wb_target_dax_fault),
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
