@@ -45,9 +45,9 @@
  * Where a hooked call's superblock is, for a quick look before anything
  * else: argument @arg (0-5) plus @off1, loaded; if @derefs is 2 or more,
  * plus @off2, loaded again; if 3, plus @off3, loaded again. No look if
- * @derefs is 0. A superblock that is not in
- * wb_sb_slots[], or a NULL argument (an anonymous mmap_region()), lets the
- * call go: a stub returns into the function at once.
+ * @derefs is 0. A superblock that is not in wb_sb_slots[], or a NULL
+ * argument (an anonymous mmap_region()), lets the call go: a stub returns
+ * into the function at once.
  */
 struct wb_sb_look {
 	u8 arg;
