@@ -39,6 +39,18 @@
 			  0, NULL)
 #endif
 
+/*
+ * The size of a DAX fault's entry: 6.6 gave dax_iomap_fault() a page order
+ * instead of an enum page_entry_size.
+ */
+#ifdef WB_HAVE_PAGE_ENTRY_SIZE
+#define wb_dax_fault_size(pe_size) \
+	((pe_size) == PE_SIZE_PUD ? PUD_SIZE : \
+	 (pe_size) == PE_SIZE_PMD ? PMD_SIZE : PAGE_SIZE)
+#else
+#define wb_dax_fault_size(order) (PAGE_SIZE << (order))
+#endif
+
 /* 6.2 made set_posix_acl() take the dentry (nfsd, ksmbd), not the inode. */
 #ifdef WB_HAVE_SET_POSIX_ACL_DENTRY
 #define wb_set_posix_acl_inode(arg) d_inode((struct dentry *)(arg))

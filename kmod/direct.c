@@ -42,6 +42,7 @@ static_assert(offsetof(struct wb_sb_look, arg) == WB_LOOK_ARG);
 static_assert(offsetof(struct wb_sb_look, derefs) == WB_LOOK_DEREFS);
 static_assert(offsetof(struct wb_sb_look, off1) == WB_LOOK_OFF1);
 static_assert(offsetof(struct wb_sb_look, off2) == WB_LOOK_OFF2);
+static_assert(offsetof(struct wb_sb_look, off3) == WB_LOOK_OFF3);
 static_assert(sizeof(struct wb_sb_look) == WB_LOOK_SIZE);
 
 /*

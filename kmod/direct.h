@@ -7,7 +7,7 @@
 #define _WBARRIER_DIRECT_H
 
 /* Stubs in direct_tramp.S: at most this many functions are direct-called. */
-#define WB_DIRECT_SLOTS		32
+#define WB_DIRECT_SLOTS		40
 
 /* Offsets in struct pt_regs (x86-64) of what the stub saves. */
 #define WB_REGS_R9		64
@@ -32,6 +32,7 @@
 #define WB_LOOK_DEREFS		1
 #define WB_LOOK_OFF1		4
 #define WB_LOOK_OFF2		8
+#define WB_LOOK_OFF3		12
 #define WB_LOOK_SIZE		16
 
 #ifndef __ASSEMBLY__
@@ -42,16 +43,18 @@
 
 /*
  * Where a hooked call's superblock is, for a quick look before anything
- * else: argument @arg (0-5) plus @off1, loaded; if @derefs is 2, plus @off2,
- * loaded again. No look if @derefs is 0. A superblock that is not in
- * wb_sb_slots[], or a NULL argument (an anonymous mmap_region()), lets the
- * call go: a stub returns into the function at once.
+ * else: argument @arg (0-5) plus @off1, loaded; if @derefs is 2 or more,
+ * plus @off2, loaded again; if 3, plus @off3, loaded again. No look if
+ * @derefs is 0. A superblock that is not in wb_sb_slots[], or a NULL
+ * argument (an anonymous mmap_region()), lets the call go: a stub returns
+ * into the function at once.
  */
 struct wb_sb_look {
 	u8 arg;
 	u8 derefs;
 	u32 off1;
 	u32 off2;
+	u32 off3;
 } __aligned(WB_LOOK_SIZE);
 
 extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];

@@ -71,8 +71,12 @@
 	movl	WB_LOOK_OFF1(%r11), %eax
 	movq	(%r10,%rax), %r10
 	cmpb	$2, WB_LOOK_DEREFS(%r11)
-	jne	3f
+	jb	3f
 	movl	WB_LOOK_OFF2(%r11), %eax
+	movq	(%r10,%rax), %r10
+	cmpb	$3, WB_LOOK_DEREFS(%r11)
+	jne	3f
+	movl	WB_LOOK_OFF3(%r11), %eax
 	movq	(%r10,%rax), %r10
 	/* %r10: the superblock; see wb_sb_maybe_watched() */
 3:	cmpl	$0, wb_sb_slotless(%rip)
@@ -135,7 +139,7 @@ SYM_FUNC_END(wb_direct_stub_\slot)
 .endm
 
 	.text
-.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39
 	WB_STUB \slot
 .endr
 
@@ -143,7 +147,7 @@ SYM_FUNC_END(wb_direct_stub_\slot)
 	.section .rodata
 	.balign 8
 SYM_DATA_START(wb_direct_stubs)
-.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39
 	.quad	wb_direct_stub_\slot
 .endr
 SYM_DATA_END(wb_direct_stubs)

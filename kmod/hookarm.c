@@ -39,7 +39,8 @@ static struct module *wb_fs_owners[2];
  * missed wait probe hides none: its call keeps its section through that
  * wait, as it would without wait probes. Nor does a missed scope: the
  * create it would have bracketed finds no frame and degrades its own watch.
- * A missed end hides no change (a later one ends what it would have).
+ * A missed end hides no change (a later one ends what it would have); a
+ * missed fix hides where an append landed, and counts.
  */
 unsigned long wb_hooks_nmissed(void)
 {

@@ -130,8 +130,9 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 	f->w = NULL;
 	f->kiocb = NULL;
 	f->lossy_if_done = false;
-	if (h->kind == WB_HOOK_END) {
-		h->end(regs);
+	f->append_slot = -1;
+	if (h->kind == WB_HOOK_END || h->kind == WB_HOOK_FIX) {
+		h->at(regs);
 		return 1;
 	}
 	if (h->kind == WB_HOOK_SCOPE)
@@ -153,6 +154,8 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 		return 1;
 	if (h->waits)
 		container_of(f, struct wb_wait_frame, f)->t = t[0];
+	else if (t[0].append && !wb_append_list(f, wb_target_sb(t)))
+		wb_append_anywhere(&t[0]);
 	wb_record_targets(f, t, n);
 	if (h->kind == WB_HOOK_ASYNC) {
 		f->kiocb = h->kiocb(regs);
@@ -179,6 +182,7 @@ static int __wb_hook_return(const struct wb_hook *h, struct wb_frame *f,
 	/* Still in the section: the epoch is the call's own. */
 	if (f->lossy_if_done && f->w && !regs_return_value(regs))
 		wb_watch_lose(f->w, f->epoch);
+	wb_append_unlist(f);
 	wb_frame_leave(f);
 	return 0;
 }
@@ -308,8 +312,10 @@ static bool wb_hook_unwatched(const struct wb_hook *h, struct pt_regs *regs)
 	if (!p)
 		return true;
 	p = *(const void *const *)(p + l->off1);
-	if (l->derefs == 2)
+	if (l->derefs >= 2)
 		p = *(const void *const *)(p + l->off2);
+	if (l->derefs == 3)
+		p = *(const void *const *)(p + l->off3);
 	return !wb_sb_maybe_watched(p);
 }
 

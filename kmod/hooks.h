@@ -20,6 +20,7 @@ struct wb_frame {
 	int idx;
 	/* the epoch is lossy if the call succeeds (returns 0) */
 	bool lossy_if_done;
+	int append_slot;	/* listed in appends.c, or -1 */
 	const struct kiocb *kiocb;	/* async: its section is pending */
 };
 
@@ -40,9 +41,15 @@ enum wb_hook_kind {
 	WB_HOOK_ESCAPE,
 	/*
 	 * Where a section held for a change inlined elsewhere may end
-	 * (opens.c): @end runs at the call's entry. Nothing is held.
+	 * (opens.c): @at runs at the call's entry. Nothing is held.
 	 */
 	WB_HOOK_END,
+	/*
+	 * Where a change of a section its task holds learns where it lands
+	 * (appends.c): @at runs at the call's entry and may record. Nothing
+	 * more is held.
+	 */
+	WB_HOOK_FIX,
 };
 
 struct wb_hook {
@@ -72,7 +79,7 @@ struct wb_hook {
 	 */
 	const struct kiocb *(*kiocb)(struct pt_regs *regs);
 	bool (*completes_later)(int ret);
-	void (*end)(struct pt_regs *regs);	/* END */
+	void (*at)(struct pt_regs *regs);	/* END, FIX */
 	struct kretprobe krp;	/* where not called directly */
 	struct wb_direct dc;
 };
@@ -122,6 +129,12 @@ struct wb_watch *wb_frame_enter(struct wb_frame *f, const struct wb_target *t);
 void wb_frame_leave(struct wb_frame *f);
 void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n);
 void wb_degrade_watch_of(const struct wb_target *t);
+
+/* appends.c: where an append lands */
+bool wb_append_list(struct wb_frame *f, const struct super_block *sb);
+void wb_append_anywhere(struct wb_target *t);
+void wb_append_unlist(struct wb_frame *f);
+void wb_append_fixed(struct inode *inode);
 
 /* opens.c: the section of a create inside open(O_CREAT) */
 void wb_open_create(const struct wb_target *t, int n);

@@ -33,6 +33,17 @@ static void wb_range_to_eof(struct wb_target *t, u64 offset)
 }
 
 /*
+ * An append to @t's object: the offset is chosen later, under the inode
+ * lock, where the record is made again (appends.c). To EOF from the size
+ * now, as a start.
+ */
+static void wb_append_target(struct wb_target *t)
+{
+	wb_range_to_eof(t, i_size_read(t->inode));
+	t->append = true;
+}
+
+/*
  * The object behind an open file, written from *pos (NULL: the file's), or
  * at its end if @append (O_APPEND, RWF_APPEND, IOCB_APPEND).
  * Only regular files: a write to a FIFO or a device node on the filesystem
@@ -45,8 +56,7 @@ static int wb_file_target(struct wb_target *t, struct file *file,
 	if (!S_ISREG(t->inode->i_mode))
 		return 0;
 	if (append || file->f_flags & O_APPEND)
-		/* The offset is chosen later, under the inode lock: to EOF. */
-		wb_range_to_eof(t, i_size_read(t->inode));
+		wb_append_target(t);
 	else
 		wb_range(t, pos ? *pos : file->f_pos, length);
 	return 1;
@@ -390,6 +400,30 @@ static int wb_target_mmap(struct pt_regs *regs, struct wb_target *t)
 }
 
 /*
+ * dax_iomap_fault(vmf, size, pfnp, errp, ops): every fault on a file of a
+ * DAX filesystem (ext4, xfs, virtiofs), a store to a page mapped read-only
+ * too (->pfn_mkwrite): it maps the memory itself, and never reaches
+ * fault_dirty_shared_page(). Recorded before the entry is mapped writable:
+ * the store follows the fault. A write fault marks the entry dirty, and
+ * writeback (dax_writeback_mapping_range()) write-protects it again: the
+ * next store faults again. @size is the entry's: a huge one takes stores
+ * anywhere in it.
+ */
+static int wb_target_dax_fault(struct pt_regs *regs, struct wb_target *t)
+{
+	const struct vm_fault *vmf = WB_ARG(struct vm_fault *, 0);
+	u64 size = wb_dax_fault_size(wb_arg(regs, 1));
+
+	/* A private mapping's write fault copies: the file is not changed. */
+	if (!(vmf->flags & FAULT_FLAG_WRITE) ||
+	    !(vmf->vma->vm_flags & VM_SHARED))
+		return 0;
+	t->inode = file_inode(vmf->vma->vm_file);
+	wb_range(t, round_down((u64)vmf->pgoff << PAGE_SHIFT, size), size);
+	return 1;
+}
+
+/*
  * mmap_region(file, addr, len, vm_flags, pgoff, uf): a shared mapping that
  * may be written, of a file on a filesystem without writeback (tmpfs).
  * Nothing write-protects its pages there: a page mapped by a read fault is
@@ -424,8 +458,7 @@ static int wb_target_aio_write(struct pt_regs *regs, struct wb_target *t)
 		return 0;
 	if (kiocb->ki_filp->f_flags & O_APPEND ||
 	    iocb->aio_rw_flags & RWF_APPEND)
-		/* The offset is chosen later, under the inode lock: to EOF. */
-		wb_range_to_eof(t, i_size_read(t->inode));
+		wb_append_target(t);
 	else if (wb_arg(regs, 2))	/* vectored: the length is in user memory */
 		wb_range_to_eof(t, iocb->aio_offset);
 	else
@@ -461,6 +494,18 @@ static const struct kiocb *wb_io_uring_write_kiocb(struct pt_regs *regs)
 static bool wb_io_uring_completes_later(int ret)
 {
 	return ret == -EIOCBQUEUED;
+}
+
+/*
+ * generic_write_checks(iocb, from): where ext4, xfs, btrfs and shmem fix an
+ * append's position, under the inode lock (appends.c).
+ */
+static void wb_at_write_checks(struct pt_regs *regs)
+{
+	const struct kiocb *iocb = WB_ARG(struct kiocb *, 0);
+
+	if (iocb->ki_flags & IOCB_APPEND)
+		wb_append_fixed(file_inode(iocb->ki_filp));
 }
 
 /* vfs_create(idmap, dir, dentry, mode, excl) */
@@ -509,6 +554,11 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 	.look = { .arg = (n), .derefs = 2, \
 		  .off1 = offsetof(struct file, f_inode), \
 		  .off2 = offsetof(struct inode, i_sb) }
+#define WB_SB_KIOCB(n) \
+	.look = { .arg = (n), .derefs = 3, \
+		  .off1 = offsetof(struct kiocb, ki_filp), \
+		  .off2 = offsetof(struct file, f_inode), \
+		  .off3 = offsetof(struct inode, i_sb) }
 #define WB_SB_DENTRY(n) \
 	.look = { .arg = (n), .derefs = 1, \
 		  .off1 = offsetof(struct dentry, d_sb) }
@@ -542,6 +592,12 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("fault_dirty_shared_page", WB_DATA | WBARRIER_OP_MMAP, wb_target_mmap),
 	WB_RECORD("mmap_region", WB_DATA | WBARRIER_OP_MMAP,
 		  wb_target_mmap_region, WB_SB_FILE(0)),
+	/* where an append's position is fixed */
+	{ .symbol = "generic_write_checks", .kind = WB_HOOK_FIX,
+	  .at = wb_at_write_checks, WB_SB_KIOCB(0) },
+	/* its superblock is too far for the quick look: DAX faults only */
+	WB_RECORD_IF_PRESENT("dax_iomap_fault", WB_DATA | WBARRIER_OP_MMAP,
+			     wb_target_dax_fault),
 	/* size, space and attributes */
 	WB_RECORD("vfs_fallocate", WB_SPACE, wb_target_fallocate,
 		  WB_SB_FILE(0)),
@@ -590,8 +646,8 @@ struct wb_hook wb_hooks[] = {
 	 * no kprobe that an interrupt's probe would find running
 	 */
 	{ .symbol = "do_dentry_open", .kind = WB_HOOK_END,
-	  .end = wb_open_end_opened },
-	{ .symbol = "fput", .kind = WB_HOOK_END, .end = wb_open_end_dropped },
+	  .at = wb_open_end_opened },
+	{ .symbol = "fput", .kind = WB_HOOK_END, .at = wb_open_end_dropped },
 };
 
 struct wb_inner_hook wb_inner_hooks[] = {

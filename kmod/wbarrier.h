@@ -28,6 +28,7 @@ struct wb_target {
 	bool has_range;
 	bool lossy;			/* more changed than it names, if it succeeds */
 	bool mapped;			/* mapped without writeback: kept (mapped.c) */
+	bool append;			/* the range runs from the size at entry */
 };
 
 /* A queued record; the handles and the name follow in data[]. */

@@ -19,7 +19,7 @@ SYM_FUNC_END(wb_wrapper_stub_\slot)
 .endm
 
 	.text
-.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39
 	WB_WRAPPER_STUB \slot
 .endr
 
@@ -27,7 +27,7 @@ SYM_FUNC_END(wb_wrapper_stub_\slot)
 	.section .rodata
 	.balign 8
 SYM_DATA_START(wb_wrapper_stubs)
-.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+.irp slot, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39
 	.quad	wb_wrapper_stub_\slot
 .endr
 SYM_DATA_END(wb_wrapper_stubs)
