@@ -238,8 +238,11 @@ static int wb_nl_sync(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(w);
 	err = wb_sync_request(w, &sync);
 	/* Unmounted: the kernel synced it at its shutdown; nothing to do. */
-	if (err && err != -ENODEV)
+	if (err && err != -ENODEV) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "no such watch");
 		goto out;
+	}
 	err = -ENOMEM;
 	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
 	if (!msg)

@@ -17,13 +17,14 @@
 
 /*
  * The superblock of @w with s_umount held shared, or NULL if the watch has
- * none any more (unmounted or removed). The shutdown of the superblock holds
- * s_umount exclusive while it ends the watch under barrier_mutex: so the
- * lock is only tried under barrier_mutex, where a listed superblock cannot
- * be freed, and tried again after a pause while a writer (an unmount, a
- * remount, a freeze) holds or waits for it.
+ * none any more (unmounted or removed); in @sync, the last SYNC request made
+ * before. The shutdown of the superblock holds s_umount exclusive while it
+ * ends the watch under barrier_mutex: so the lock is only tried under
+ * barrier_mutex, where a listed superblock cannot be freed, and tried again
+ * after a pause while a writer (an unmount, a remount, a freeze) holds or
+ * waits for it.
  */
-static struct super_block *wb_sync_hold_sb(struct wb_watch *w)
+static struct super_block *wb_sync_hold_sb(struct wb_watch *w, u64 *sync)
 {
 	struct super_block *sb;
 	bool held;
@@ -32,6 +33,7 @@ static struct super_block *wb_sync_hold_sb(struct wb_watch *w)
 		mutex_lock(&w->barrier_mutex);
 		sb = w->sb;
 		held = !sb || down_read_trylock(&sb->s_umount);
+		*sync = w->sync_requested;
 		mutex_unlock(&w->barrier_mutex);
 		if (held)
 			return sb;
@@ -45,14 +47,9 @@ static void wb_sync_work(struct work_struct *work)
 	struct wb_watch *w = container_of(work, struct wb_watch, sync_work);
 	struct wb_synced s = {};
 	struct super_block *sb;
-	unsigned long flags;
 	int err;
 
-	spin_lock_irqsave(&w->lock, flags);
-	s.sync = w->sync_requested;
-	spin_unlock_irqrestore(&w->lock, flags);
-
-	sb = wb_sync_hold_sb(w);
+	sb = wb_sync_hold_sb(w, &s.sync);
 	if (sb) {
 		s.err = sync_filesystem(sb);
 		/* As syncfs(2): writeback errors since the watch's last sync. */
@@ -76,21 +73,27 @@ void wb_sync_init(struct wb_watch *w)
 }
 
 /*
- * Asks for a sync of @w's filesystem and returns its number in @sync, or
- * -ENODEV if it was unmounted: then there is nothing left to sync.
+ * Asks for a sync of @w's filesystem and returns its number in @sync;
+ * -ENODEV if it was unmounted (there is nothing left to sync), -ENOENT if
+ * it is being unwatched. Under barrier_mutex, as the retirement that flushes
+ * the work lets go of the superblock: no work is queued after that flush.
  */
 int wb_sync_request(struct wb_watch *w, u64 *sync)
 {
-	unsigned long flags;
+	int err = 0;
 
-	if (READ_ONCE(w->unmounted))
-		return -ENODEV;
-	spin_lock_irqsave(&w->lock, flags);
-	*sync = ++w->sync_requested;
-	spin_unlock_irqrestore(&w->lock, flags);
-	refcount_inc(&w->ref);	/* the worker's */
-	/* Queued already, not begun: it reads sync_requested when it runs. */
-	if (!queue_work(system_unbound_wq, &w->sync_work))
-		wb_watch_put(w);
-	return 0;
+	mutex_lock(&w->barrier_mutex);
+	if (w->unmounted) {
+		err = -ENODEV;
+	} else if (!w->sb) {
+		err = -ENOENT;
+	} else {
+		*sync = ++w->sync_requested;
+		refcount_inc(&w->ref);	/* the worker's */
+		/* Queued already, not begun: it reads sync_requested then. */
+		if (!queue_work(system_unbound_wq, &w->sync_work))
+			wb_watch_put(w);
+	}
+	mutex_unlock(&w->barrier_mutex);
+	return err;
 }

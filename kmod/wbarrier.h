@@ -147,7 +147,7 @@ struct wb_watch {
 	unsigned long closing_missed;
 	struct work_struct barrier_work;
 
-	/* SYNC (sync.c): requests numbered under lock, done by sync_work. */
+	/* SYNC (sync.c): requests numbered under barrier_mutex, done by sync_work. */
 	u64 sync_requested;
 	struct work_struct sync_work;
 	errseq_t sb_err;		/* the sb's writeback errors seen; sync_work's */
