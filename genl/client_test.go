@@ -901,7 +901,7 @@ func TestDial(t *testing.T) {
 		{
 			name:   "other version",
 			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 4",
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 5",
 		},
 	}
 	for _, tt := range tests {

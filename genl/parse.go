@@ -7,6 +7,7 @@ import (
 
 	"github.com/mdlayher/genetlink"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/wbarrier/wbarrier/record"
 )
@@ -92,6 +93,48 @@ func parseBarrier(m genetlink.Message) (watch uint32, closing uint64, err error)
 		err = errors.New("no epoch in the reply")
 	}
 	return watch, closing, err
+}
+
+// parseSyncReply decodes the reply of WBARRIER_CMD_SYNC: the number of
+// the sync asked for, or unmounted (nothing to sync).
+func parseSyncReply(m genetlink.Message) (n uint64, unmounted bool, err error) {
+	err = decode(m.Data, func(ad *netlink.AttributeDecoder) {
+		switch ad.Type() {
+		case attrSync:
+			n = ad.Uint64()
+		case attrUnmounted:
+			unmounted = ad.Flag()
+		}
+	})
+	if err == nil && n == 0 && !unmounted {
+		err = errors.New("neither a sync number nor unmounted in the reply")
+	}
+	return n, unmounted, err
+}
+
+// synced is a WBARRIER_CMD_NOTIFY_SYNCED: the syncs of watch up to sync
+// are done, with errno if they failed, or found the filesystem unmounted.
+type synced struct {
+	watch     uint32
+	sync      uint64
+	errno     unix.Errno
+	unmounted bool
+}
+
+func parseSynced(m genetlink.Message) (s synced, err error) {
+	err = decode(m.Data, func(ad *netlink.AttributeDecoder) {
+		switch ad.Type() {
+		case attrWatchID:
+			s.watch = ad.Uint32()
+		case attrSync:
+			s.sync = ad.Uint64()
+		case attrErrno:
+			s.errno = unix.Errno(ad.Uint32())
+		case attrUnmounted:
+			s.unmounted = ad.Flag()
+		}
+	})
+	return s, err
 }
 
 // parseRecords decodes one reply of the WBARRIER_CMD_RECORDS dump: it holds

@@ -81,6 +81,17 @@ type Barrier struct {
 	NextSeq uint64
 }
 
+// A Synced is the result of Client.Sync.
+type Synced struct {
+	// WatchID is the watch whose filesystem was synced.
+	WatchID uint32
+
+	// Unmounted reports that there was nothing to sync: the filesystem was
+	// unmounted, and the kernel synced it when it shut it down, before the
+	// watch closed its last epoch.
+	Unmounted bool
+}
+
 // An EventKind says what an Event reports.
 type EventKind int
 

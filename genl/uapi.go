@@ -10,7 +10,7 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 4          // WBARRIER_GENL_VERSION
+	familyVersion = 5          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )
@@ -28,6 +28,8 @@ const (
 	cmdNotifyUnwatch  = 8  // WBARRIER_CMD_NOTIFY_UNWATCH
 	cmdNotifyUnmount  = 9  // WBARRIER_CMD_NOTIFY_UNMOUNT
 	cmdNotifyClosed   = 10 // WBARRIER_CMD_NOTIFY_EPOCH_CLOSED
+	cmdSync           = 11 // WBARRIER_CMD_SYNC
+	cmdNotifySynced   = 12 // WBARRIER_CMD_NOTIFY_SYNCED
 )
 
 // Attributes (enum wbarrier_attr).
@@ -62,4 +64,6 @@ const (
 	attrRecord          = 27 // WBARRIER_A_RECORD, nested WBARRIER_A_REC_*
 	attrLoadID          = 28 // WBARRIER_A_LOAD_ID, u64
 	attrAck             = 29 // WBARRIER_A_ACK, flag
+	attrSync            = 30 // WBARRIER_A_SYNC, u64
+	attrErrno           = 31 // WBARRIER_A_ERRNO, u32
 )

@@ -43,6 +43,8 @@ var uapiConsts = []struct {
 	{"WBARRIER_CMD_NOTIFY_UNWATCH", "cmdNotifyUnwatch", int64(cmdNotifyUnwatch)},
 	{"WBARRIER_CMD_NOTIFY_UNMOUNT", "cmdNotifyUnmount", int64(cmdNotifyUnmount)},
 	{"WBARRIER_CMD_NOTIFY_EPOCH_CLOSED", "cmdNotifyClosed", int64(cmdNotifyClosed)},
+	{"WBARRIER_CMD_SYNC", "cmdSync", int64(cmdSync)},
+	{"WBARRIER_CMD_NOTIFY_SYNCED", "cmdNotifySynced", int64(cmdNotifySynced)},
 
 	{"WBARRIER_A_UNSPEC", "attrUnspec", int64(attrUnspec)},
 	{"WBARRIER_A_PAD", "attrPad", int64(attrPad)},
@@ -73,6 +75,8 @@ var uapiConsts = []struct {
 	{"WBARRIER_A_UNMOUNTED", "attrUnmounted", int64(attrUnmounted)},
 	{"WBARRIER_A_LOAD_ID", "attrLoadID", int64(attrLoadID)},
 	{"WBARRIER_A_ACK", "attrAck", int64(attrAck)},
+	{"WBARRIER_A_SYNC", "attrSync", int64(attrSync)},
+	{"WBARRIER_A_ERRNO", "attrErrno", int64(attrErrno)},
 	{"WBARRIER_A_RECORD", "attrRecord", int64(attrRecord)},
 
 	// record.Type has no name for the zero value.

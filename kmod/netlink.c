@@ -17,6 +17,10 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 				    .reject_message = "only replies carry this attribute" },
 	[WBARRIER_A_LOAD_ID]	= { .type = NLA_REJECT,
 				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_SYNC]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_ERRNO]	= { .type = NLA_REJECT,
+				    .reject_message = "only notifications carry this attribute" },
 };
 
 static struct genl_family wb_family;
@@ -29,8 +33,8 @@ static struct genl_family wb_family;
  */
 /*
  * Every request first: its sender's privilege, then its header. The core
- * checks neither the header's reserved field nor the flags of our commands
- * (they are all below resv_start_op, see wb_family): a request that sets
+ * checks neither the header's reserved field nor the flags of the commands
+ * up to RECORDS (below resv_start_op, see wb_family): a request that sets
  * them means something this module does not do.
  */
 static int wb_nl_admit(const struct sk_buff *skb, const struct nlmsghdr *nlh,
@@ -211,6 +215,44 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 	if (!hdr ||
 	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
 	    nla_put_u64_64bit(msg, WBARRIER_A_EPOCH, closing, WBARRIER_A_PAD)) {
+		nlmsg_free(msg);
+		err = -EMSGSIZE;
+		goto out;
+	}
+	genlmsg_end(msg, hdr);
+	err = genlmsg_reply(msg, info);
+out:
+	wb_watch_put(w);
+	return err;
+}
+
+static int wb_nl_sync(struct sk_buff *skb, struct genl_info *info)
+{
+	struct wb_watch *w = wb_get_watch(skb, info);
+	struct sk_buff *msg;
+	u64 sync = 0;
+	void *hdr;
+	int err;
+
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	err = wb_sync_request(w, &sync);
+	/* Unmounted: the kernel synced it at its shutdown; nothing to do. */
+	if (err && err != -ENODEV) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG(info->extack, "no such watch");
+		goto out;
+	}
+	err = -ENOMEM;
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		goto out;
+	hdr = genlmsg_put_reply(msg, info, &wb_family, 0, WBARRIER_CMD_SYNC);
+	if (!hdr ||
+	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
+	    (sync && nla_put_u64_64bit(msg, WBARRIER_A_SYNC, sync,
+				       WBARRIER_A_PAD)) ||
+	    (!sync && nla_put_flag(msg, WBARRIER_A_UNMOUNTED))) {
 		nlmsg_free(msg);
 		err = -EMSGSIZE;
 		goto out;
@@ -481,6 +523,10 @@ static const struct genl_ops wb_ops[] = {
 		.doit = wb_nl_barrier,
 		.flags = GENL_ADMIN_PERM,
 	}, {
+		.cmd = WBARRIER_CMD_SYNC,
+		.doit = wb_nl_sync,
+		.flags = GENL_ADMIN_PERM,
+	}, {
 		.cmd = WBARRIER_CMD_STATUS,
 		.doit = wb_nl_status,
 		.start = wb_nl_status_start,
@@ -512,7 +558,8 @@ static struct genl_family wb_family __ro_after_init = {
 	/*
 	 * Not 0: with every command past it, 6.1 drops the extack message of
 	 * an error from a dump's .start (test 071). So the core leaves the
-	 * header's reserved field and the flags to wb_nl_admit().
+	 * header's reserved field and the flags of those to wb_nl_admit();
+	 * it checks them itself for SYNC and later commands.
 	 */
 	.resv_start_op = WBARRIER_CMD_RECORDS + 1,
 	.mcgrps = wb_mcgrps,
@@ -607,6 +654,29 @@ void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c)
 	    (c->lossy && nla_put_flag(skb, WBARRIER_A_LOSSY)) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_NEXT_SEQ, c->next_seq,
 			      WBARRIER_A_PAD)) {
+		nlmsg_free(skb);
+		return;
+	}
+	genlmsg_end(skb, hdr);
+	wb_nl_multicast(skb);
+}
+
+/* Announces that the SYNC requests of @w up to @s->sync are done. */
+void wb_nl_notify_synced(struct wb_watch *w, const struct wb_synced *s)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;	/* the waiter asks again after its timeout */
+	hdr = genlmsg_put(skb, 0, 0, &wb_family, 0,
+			  WBARRIER_CMD_NOTIFY_SYNCED);
+	if (!hdr ||
+	    nla_put_u32(skb, WBARRIER_A_WATCH_ID, w->id) ||
+	    nla_put_u64_64bit(skb, WBARRIER_A_SYNC, s->sync, WBARRIER_A_PAD) ||
+	    (s->err && nla_put_u32(skb, WBARRIER_A_ERRNO, -s->err)) ||
+	    (s->unmounted && nla_put_flag(skb, WBARRIER_A_UNMOUNTED))) {
 		nlmsg_free(skb);
 		return;
 	}

@@ -172,6 +172,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	wb_mapped_init(w);
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
 	INIT_WORK(&w->barrier_work, wb_watch_barrier_work);
+	wb_sync_init(w);
 	wb_ring_arm_notify(w);
 	return w;
 
@@ -368,6 +369,8 @@ static void wb_watch_retire(struct wb_watch *w, bool notify)
 	wb_pending_wait(w);
 	/* A barrier under way closes its epoch; none can begin any more. */
 	flush_work(&w->barrier_work);
+	/* A sync under way ends; one still to begin finds no superblock. */
+	flush_work(&w->sync_work);
 	wb_sb_unmark(w);
 	mutex_lock(&wb_watches_mutex);
 	wb_watches_dec();

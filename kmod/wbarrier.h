@@ -155,6 +155,11 @@ struct wb_watch {
 	unsigned long closing_missed;
 	struct work_struct barrier_work;
 
+	/* SYNC (sync.c): requests numbered under barrier_mutex, done by sync_work. */
+	u64 sync_requested;
+	struct work_struct sync_work;
+	errseq_t sb_err;		/* the sb's writeback errors seen; sync_work's */
+
 	/*
 	 * Protects the ring and its counters; first_seq and read_seq are
 	 * also read without it (record.c, the merge hint): WRITE_ONCE.
@@ -272,6 +277,16 @@ void wb_umount_exit(void);
 int wb_sb_mark(struct wb_watch *w);
 void wb_sb_unmark(struct wb_watch *w);
 
+/* sync.c */
+struct wb_synced {
+	u64 sync;			/* the highest SYNC request it covers */
+	int err;
+	bool unmounted;			/* nothing synced: the shutdown did */
+};
+
+void wb_sync_init(struct wb_watch *w);
+int wb_sync_request(struct wb_watch *w, u64 *sync);
+
 /* faults.c: the tests' knobs, in WB_TESTING builds only */
 #ifdef WB_TESTING
 bool wb_fault_record_alloc(void);
@@ -308,5 +323,6 @@ void wb_nl_exit(void);
 void wb_nl_notify(struct wb_watch *w, u8 cmd);
 struct sk_buff *wb_nl_closed_alloc(void);
 void wb_nl_notify_closed(struct wb_watch *w, const struct wb_closed *c);
+void wb_nl_notify_synced(struct wb_watch *w, const struct wb_synced *s);
 
 #endif /* _WBARRIER_H */

@@ -45,6 +45,21 @@
  *   ask again), ENOBUFS (the ring is full, its room for markers too: drain
  *   records first), ENODEV (the filesystem was unmounted).
  *
+ * WBARRIER_CMD_SYNC
+ *   Request:  WBARRIER_A_WATCH_ID (u32).
+ *   Reply:    WBARRIER_A_WATCH_ID, and WBARRIER_A_SYNC (u64, this request's
+ *             sync number) or WBARRIER_A_UNMOUNTED (flag: nothing to sync,
+ *             the kernel synced the filesystem when it shut it down, before
+ *             the watch closed its last epoch).
+ *   Syncs the watched filesystem as syncfs(2) does (its writeback errors
+ *   since the watch's last sync are reported too), without holding any
+ *   mount of it: an unmount meanwhile neither fails nor waits for more than
+ *   the sync it would do itself. The sync runs in the background, after
+ *   the request returns; it then sends WBARRIER_CMD_NOTIFY_SYNCED with the
+ *   highest sync number it covers. To wait for it, join the group before
+ *   sending the request. A sync that the unmount overtakes reports the
+ *   filesystem unmounted instead. Errors: ENOENT.
+ *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
  *             watch of the filesystem that path is on), or NLM_F_DUMP for
@@ -96,6 +111,13 @@
  *   WBARRIER_CMD_NOTIFY_UNMOUNT  WBARRIER_A_WATCH_ID, WBARRIER_A_NEXT_SEQ:
  *                                the filesystem was unmounted; records
  *                                below NEXT_SEQ are the watch's last.
+ *   WBARRIER_CMD_NOTIFY_SYNCED   WBARRIER_A_WATCH_ID, WBARRIER_A_SYNC: the
+ *                                SYNC requests up to that number are done;
+ *                                WBARRIER_A_ERRNO (u32) if the sync failed,
+ *                                or WBARRIER_A_UNMOUNTED (flag) if the
+ *                                filesystem was unmounted first (the
+ *                                kernel synced it then), or ERRNO ENOENT if
+ *                                the watch was removed first.
  *
  * A record (WBARRIER_A_REC_*, nested in WBARRIER_A_RECORD):
  *   TYPE (u32, enum wbarrier_rec_type), SEQ (u64), EPOCH (u64) always;
@@ -114,13 +136,14 @@
 
 #define WBARRIER_GENL_NAME		"wbarrier"
 /*
+ * 5: SYNC and NOTIFY_SYNCED (the filesystem synced with no mount held).
  * 4: BARRIER returns once the next epoch is open, NOTIFY_EPOCH_CLOSED says
  * when the epoch is closed (3: BARRIER returned then).
  * 3: RECORDS frees records only with WBARRIER_A_ACK, for one socket at a
  * time (2: any RECORDS freed those below its cursor). 2: RECORDS replies
  * pack records in WBARRIER_A_RECORD (1: one a message).
  */
-#define WBARRIER_GENL_VERSION		4
+#define WBARRIER_GENL_VERSION		5
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -138,6 +161,8 @@ enum wbarrier_cmd {
 	WBARRIER_CMD_NOTIFY_UNWATCH,
 	WBARRIER_CMD_NOTIFY_UNMOUNT,
 	WBARRIER_CMD_NOTIFY_EPOCH_CLOSED,
+	WBARRIER_CMD_SYNC,
+	WBARRIER_CMD_NOTIFY_SYNCED,
 
 	__WBARRIER_CMD_MAX
 };
@@ -174,6 +199,8 @@ enum wbarrier_attr {
 	WBARRIER_A_RECORD,		/* nested: WBARRIER_A_REC_*; replies only */
 	WBARRIER_A_LOAD_ID,		/* u64; replies only */
 	WBARRIER_A_ACK,			/* flag */
+	WBARRIER_A_SYNC,		/* u64; replies only */
+	WBARRIER_A_ERRNO,		/* u32; notifications only */
 
 	__WBARRIER_A_MAX
 };

@@ -21,6 +21,7 @@ import (
 // this helper sends what the typed client in genl/ never would.
 var genlCommands = map[string]uint8{
 	"watch": 1, "unwatch": 2, "barrier": 3, "status": 4, "records": 5,
+	"sync": 11,
 }
 
 var genlAttrs = map[string]struct {

@@ -89,6 +89,7 @@ Exit status:
 			watchCommand,
 			unwatchCommand,
 			barrierCommand,
+			syncCommand,
 			statusCommand,
 			recordsCommand,
 			completionCommand,

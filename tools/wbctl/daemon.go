@@ -24,8 +24,9 @@ var daemonCommand = &cli.Command{
 	ArgsUsage: "WATCH",
 	Description: `Appends every change record of the watch to the log file, in order, and
 seals each epoch in the log once a barrier has closed it and it is durable:
-the watched filesystem is synced (syncfs(2), unless --syncfs=false), the
-log is fsync-ed, then the seal is written and fsync-ed. It wakes when the
+the watched filesystem is synced (unless --syncfs=false: the module syncs
+it as syncfs(2) would, holding no mount of it), the log is fsync-ed, then
+the seal is written and fsync-ed. It wakes when the
 module announces new records (see the module parameter notify_records), and
 every --interval in any case; but it drains at most once every
 --min-interval, so that a steady stream of changes costs a wake-up per
@@ -48,9 +49,12 @@ queued, sealing the epochs already closed.
 Keep the log on another filesystem than the watched one: the daemon's own
 writes would be changes of every epoch.
 
-When the watched filesystem is unmounted, the module closes the watch's last
-epoch: the daemon drains and seals it, removes the watch and exits with
-status 0. The daemon itself never keeps the filesystem busy.
+When the watched filesystem is unmounted, even in the middle of a
+checkpoint, the module closes the watch's last epoch: the daemon drains and
+seals it, removes the watch and exits with status 0. The daemon never keeps
+the filesystem busy: it holds no file or mount of it, and an unmount racing
+its sync waits for that sync (which the unmount does itself anyway), never
+fails; an epoch sealed after the unmount was synced by the kernel then.
 
 A new log file is created with mode 0600. An existing one is resumed: its
 torn tail, if any, is cut off and kept in FILE.broken (or in the last
@@ -90,7 +94,7 @@ Examples:
 		&cli.DurationFlag{Name: "min-interval", Value: 100 * time.Millisecond, Usage: "drain at most this often (at most every --interval if that is shorter)"},
 		&cli.DurationFlag{Name: "barrier-interval", Usage: "close the open epoch this long after it opened (0: never)"},
 		&cli.IntFlag{Name: "barrier-records", Usage: "close the open epoch once `N` records of it were drained (0: never)"},
-		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem before sealing an epoch (--syncfs=false: don't)"},
+		&cli.BoolFlag{Name: "syncfs", Value: true, Usage: "sync the watched filesystem (through the module, holding no mount) before sealing an epoch (--syncfs=false: don't)"},
 		&cli.Int64Flag{Name: "segment-size", Value: defaultSegmentSize, Usage: "start a new log segment at a seal once the current one holds `BYTES` (0: never)"},
 	},
 	Before: requireLog,
@@ -118,7 +122,13 @@ Examples:
 		}
 		log.SetSegmentSize(ctx.Int64("segment-size"))
 		if ctx.Bool("syncfs") {
-			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(w) }}
+			sc, err := genl.Dial()
+			if err != nil {
+				log.Close()
+				return err
+			}
+			defer sc.Close()
+			d.Log = epochs.SyncLog{Log: log, Syncfs: func() error { return syncWatched(sc, w) }}
 		}
 		notify, err := sdnotify.FromEnv()
 		if err != nil {
@@ -129,6 +139,7 @@ Examples:
 			notify:    notify,
 			unmounted: w.Unmounted,
 			unwatch:   func() error { return c.Unwatch(w.ID) },
+			status:    func() (genl.Watch, error) { return c.Status(w.ID) },
 			once:      ctx.Bool("once"),
 			stop:      stop,
 			logPath:   ctx.String("log"),
@@ -225,6 +236,7 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 type daemonConfig struct {
 	unmounted bool         // the watch had ended when the daemon started
 	unwatch   func() error // removes the watch
+	status    func() (genl.Watch, error)
 	once      bool
 	interval  time.Duration
 	spacing   time.Duration // the least time between two drain passes
@@ -359,9 +371,13 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 			return err
 		}
 		evs, err := events.ReceiveEvents()
-		// Lost notifications (ENOBUFS, under load) only mean: drain now,
-		// which the next pass does.
-		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, unix.ENOBUFS) {
+		// Lost notifications (ENOBUFS, under load) mean: drain now, which
+		// the next pass does; and the unmount may have been one of them.
+		if errors.Is(err, unix.ENOBUFS) {
+			if w, err := cfg.status(); err == nil && w.Unmounted {
+				return unmounted()
+			}
+		} else if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			return fmt.Errorf("waiting for records: %w", err)
 		}
 		for _, e := range evs {

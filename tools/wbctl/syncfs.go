@@ -3,66 +3,56 @@ package main
 import (
 	"fmt"
 
+	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/genl"
-	"golang.org/x/sys/unix"
 )
 
-// syncWatched syncs the filesystem of watch w. It opens the mount for the
-// sync only, so that the daemon never keeps the filesystem busy. Once the
-// filesystem is unmounted there is nothing left to sync: the kernel synced
-// it while shutting it down, before the watch closed its last epoch.
+// syncWatched syncs the filesystem of watch w through the module
+// (genl.Client.Sync), on c: no mount of it is held, so that an unmount
+// never fails because of the daemon, and no path is opened, so that a
+// btrfs subvolume's device or a mount point left behind by an unmount
+// cannot mislead it. Once the filesystem is unmounted there is nothing
+// left to sync: the kernel synced it while shutting it down, before the
+// watch closed its last epoch.
 //
 // The drain seals, and so calls this, while its Client's records dump is
-// open: asking the module about the watch takes a Client of its own.
-func syncWatched(w genl.Watch) error {
-	fd, err := unix.Open(w.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err == nil {
-		defer unix.Close(fd)
-		if err = onWatched(fd, w); err == nil {
-			if err := unix.Syncfs(fd); err != nil {
-				return fmt.Errorf("syncfs %s: %w", w.Path, err)
-			}
-			return nil
+// open: c must be a Client of its own.
+func syncWatched(c *genl.Client, w genl.Watch) error {
+	if _, err := c.Sync(w.ID); err != nil {
+		return fmt.Errorf("syncfs %s: %w", w.Path, err)
+	}
+	return nil
+}
+
+var syncCommand = &cli.Command{
+	Name:      "sync",
+	Usage:     "sync a watch's filesystem, holding no mount of it",
+	ArgsUsage: "WATCH",
+	Description: `Syncs the watched filesystem as syncfs(2) does (its writeback errors since
+the module's last sync of it are reported too), but the module does it,
+holding no file or mount of the filesystem: an unmount meanwhile neither
+fails nor waits for more than the sync it does itself. The daemon syncs
+this way before each seal.
+
+An unmounted watch has nothing to sync: the kernel synced the filesystem
+when it shut it down, before the watch closed its last epoch. sync says so
+and exits with status 0.
+
+Example:
+   wbctl sync /srv/data`,
+	Action: func(ctx *cli.Context) error {
+		c, w, err := openWatch(ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if watchUnmounted(w.ID) {
-		return nil
-	}
-	return fmt.Errorf("syncfs %s: %w", w.Path, err)
-}
-
-// onWatched says whether the open file fd is on the filesystem of watch w:
-// its device says so at once, except on btrfs, whose subvolumes each have
-// an anonymous device of their own; then the module, asked for the watch of
-// the file itself (its /proc/self/fd link), answers.
-func onWatched(fd int, w genl.Watch) error {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+		defer c.Close()
+		s, err := c.Sync(w.ID)
+		if err != nil {
+			return err
+		}
+		if s.Unmounted {
+			_, err = fmt.Fprintf(ctx.App.Writer, "watch %d: nothing to sync: the kernel synced it at unmount\n", w.ID)
+		}
 		return err
-	}
-	if st.Dev == uint64(w.Dev) {
-		return nil
-	}
-	c, err := genl.Dial()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if on, err := c.StatusOf(fmt.Sprintf("/proc/self/fd/%d", fd)); err == nil && on.ID == w.ID {
-		return nil
-	}
-	return fmt.Errorf("it is no longer on the watched filesystem (%d:%d)",
-		unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev)))
-}
-
-// watchUnmounted says whether watch id is known to be unmounted, asking on a
-// Client of its own.
-func watchUnmounted(id uint32) bool {
-	c, err := genl.Dial()
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	w, err := c.Status(id)
-	return err == nil && w.Unmounted
+	},
 }
