@@ -340,26 +340,28 @@ static int wb_target_link(struct pt_regs *regs, struct wb_target *t)
 static int wb_target_rename(struct pt_regs *regs, struct wb_target *t)
 {
 	const struct renamedata *rd = WB_ARG(struct renamedata *, 0);
+	struct inode *old_dir = wb_rename_old_dir(rd);
+	struct inode *new_dir = wb_rename_new_dir(rd);
 	struct inode *victim = d_inode(rd->new_dentry);
 	int n = 0;
 
-	wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+	wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 			WBARRIER_OP_RENAME_FROM);
-	wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+	wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 			WBARRIER_OP_RENAME_TO);
 	t[1].inode = d_inode(rd->old_dentry);
 	if (victim && (rd->flags & RENAME_EXCHANGE)) {
-		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+		wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 				WBARRIER_OP_RENAME_FROM);
-		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+		wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 				WBARRIER_OP_RENAME_TO);
 		t[3].inode = victim;
 	} else if (victim) {
-		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+		wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 				WBARRIER_OP_REMOVE);
 	}
 	if (rd->flags & RENAME_WHITEOUT) {
-		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+		wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 				WBARRIER_OP_CREATE);
 		t[n - 1].inode = NULL;	/* the whiteout is a new object */
 	}
