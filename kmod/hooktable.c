@@ -465,7 +465,7 @@ static bool wb_io_uring_completes_later(int ret)
 	return ret == -EIOCBQUEUED;
 }
 
-/* vfs_create(idmap, dir, dentry, mode, excl) */
+/* vfs_create(): every call may create */
 static int wb_scope_always(struct pt_regs *regs, struct wb_target *t)
 {
 	return 1;
@@ -492,6 +492,8 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
 	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
+/* An entry for the kernels [since, before) only (see struct wb_hook). */
+#define WB_KERNELS(from, to) .since = (from), .before = (to)
 #define WB_SCOPE(sym, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn, __VA_ARGS__ }
 /* More than six arguments: the rest are on the stack. */
@@ -585,7 +587,15 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rename", 0, wb_target_rename),
 	/* regular creates, from code inlined into vfs_create (and opens.c) */
-	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1)),
+	/* (idmap, dir, dentry, mode, excl): read in 6.1 and 6.12 */
+	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1),
+		 WB_KERNELS(0, KERNEL_VERSION(6, 13, 0))),
+	/*
+	 * (idmap, dentry, mode, delegated): read in 7.3; the kernels between
+	 * were not, and are refused for want of an entry
+	 */
+	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_DENTRY(1),
+		 WB_KERNELS(KERNEL_VERSION(7, 3, 0), 0)),
 	/*
 	 * where open(O_CREAT) is past its create: armed with the hooks,
 	 * before the inner probe that begins it; called directly, they hold
