@@ -62,9 +62,12 @@ dkms-install:
 	install -m 0644 kmod/*.c kmod/*.S kmod/*.h $(DESTDIR)$(DKMS_SRC)/kmod/
 	install -m 0644 kmod/uapi/*.h $(DESTDIR)$(DKMS_SRC)/kmod/uapi/
 
-# kbuild's clean deletes every *.mod under M=, go.mod included: keep it.
+# The module's own outputs only: kbuild's clean would delete every *.o, *.a,
+# *.ko* and *.mod under this tree, go.mod and the trixie build root's
+# libraries and kernel modules (build/trixie) among them.
 clean:
-	cp go.mod .go.mod.keep
-	$(MAKE) -C $(KERNELDIR) M=$(CURDIR) clean; rc=$$?; mv .go.mod.keep go.mod; exit $$rc
+	rm -f wbarrier.ko wbarrier.o wbarrier.mod wbarrier.mod.c wbarrier.mod.o \
+		.module-common.o modules.order Module.symvers .*.cmd \
+		kmod/*.o kmod/.*.cmd
 
 .PHONY: all module check check-one install dkms-install clean

@@ -4,7 +4,9 @@
  * so that the rest of the module carries no version checks. They are feature
  * probes, not version numbers: a macro that came with the change, or a
  * WB_HAVE_* that Kbuild defines by looking into the kernel's headers.
- * Tested on 6.1 (bookworm) and 6.12 (bookworm-backports).
+ * Tested on 6.1 (bookworm), 6.12 (bookworm-backports) and 7.3
+ * (trixie-backports). Where a hooked function's arguments moved, the hook
+ * table has an entry per kernel range instead (hooktable.c).
  */
 #ifndef _WBARRIER_COMPAT_H
 #define _WBARRIER_COMPAT_H
@@ -15,6 +17,7 @@
 #include <linux/io_uring_types.h>
 #include <linux/kprobes.h>
 #include <linux/sched.h>
+#include <linux/workqueue.h>
 #include <net/genetlink.h>
 
 /* 6.5 added a flags argument to exportfs_encode_inode_fh(), and its flags. */
@@ -56,6 +59,35 @@
 #define wb_set_posix_acl_inode(arg) d_inode((struct dentry *)(arg))
 #else
 #define wb_set_posix_acl_inode(arg) ((struct inode *)(arg))
+#endif
+
+/*
+ * struct renamedata names the parent directories' dentries (old_parent,
+ * new_parent) in 7.3, their inodes (old_dir, new_dir) before.
+ */
+#ifdef WB_HAVE_RENAMEDATA_PARENT
+#define wb_rename_old_dir(rd) d_inode((rd)->old_parent)
+#define wb_rename_new_dir(rd) d_inode((rd)->new_parent)
+#else
+#define wb_rename_old_dir(rd) ((rd)->old_dir)
+#define wb_rename_new_dir(rd) ((rd)->new_dir)
+#endif
+
+/* 7.3 keeps inode->i_state behind accessors; under i_lock. */
+#ifdef WB_HAVE_INODE_STATE_READ
+#define wb_inode_state(inode) inode_state_read(inode)
+#else
+#define wb_inode_state(inode) ((inode)->i_state)
+#endif
+
+/*
+ * 7.3 names the unbound system workqueue system_dfl_wq; the old name still
+ * works there but warns in the kernel log.
+ */
+#ifdef WB_HAVE_SYSTEM_DFL_WQ
+#define wb_unbound_wq system_dfl_wq
+#else
+#define wb_unbound_wq system_unbound_wq
 #endif
 
 /* 6.6 moved a dump's parsed attributes into a struct genl_info. */

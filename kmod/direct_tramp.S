@@ -16,6 +16,7 @@
  * would find its stack arguments moved.
  */
 #include <linux/linkage.h>
+#include <linux/objtool.h>
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 #include "direct.h"
@@ -103,6 +104,11 @@
 
 .macro WB_STUB slot
 SYM_FUNC_START(wb_direct_stub_\slot)
+	/*
+	 * Reached by the direct call that ftrace patches in, or by a return
+	 * (the wrapper): never by an indirect branch, so no ENDBR.
+	 */
+	ANNOTATE_NOENDBR
 #ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
 	CALL_DEPTH_ACCOUNT
 #endif

@@ -7,6 +7,7 @@
  * where a hooked function has a compiler's clone that calls may take.
  */
 #include <linux/module.h>
+#include <linux/utsname.h>
 #include "hooks.h"
 
 static int wb_maxactive = 1024;
@@ -294,6 +295,31 @@ static int wb_hooks_check_not_cloned(void)
 }
 
 /*
+ * Every hooked function needs an entry that reads this kernel's arguments
+ * right (wb_hook_fits()); a kernel newer than the table's newest series has
+ * none. Checked before anything is hooked: such a kernel is refused whole,
+ * naming the first function, never hooked in part.
+ */
+static int wb_hooks_check_kernel(void)
+{
+	const struct wb_hook *h, *g;
+
+	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks; h++) {
+		for (g = wb_hooks; g < wb_hooks + wb_nr_hooks; g++)
+			if (!strcmp(g->symbol, h->symbol) && wb_hook_fits(g))
+				break;
+		if (g < wb_hooks + wb_nr_hooks)
+			continue;
+		pr_err("kernel %s: the hook table does not know where %s takes its arguments there (it knows kernels %u.%u to %u.%u): this kernel cannot be hooked\n",
+		       init_utsname()->release, h->symbol,
+		       WB_TABLE_OLDEST >> 16, (WB_TABLE_OLDEST >> 8) & 0xff,
+		       WB_TABLE_NEWEST >> 16, (WB_TABLE_NEWEST >> 8) & 0xff);
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
+/*
  * Registers @h's kretprobe: disarmed (wb_hooks_arm() arms it) but for a
  * scope hook or a filesystem's hook, which is registered while watched.
  * A function that an optional hook's kernel lacks is skipped.
@@ -303,6 +329,8 @@ static int wb_hook_register(struct wb_hook *h)
 	struct kretprobe *krp = &h->krp;
 	int err;
 
+	if (!wb_hook_fits(h))
+		return 0;	/* another entry has this kernel's arguments */
 	memset(krp, 0, sizeof(*krp));
 	krp->kp.symbol_name = h->symbol;
 	krp->entry_handler = wb_hook_entry;
@@ -381,7 +409,9 @@ int wb_hooks_init(void)
 
 	if (wb_direct_calls && !direct)
 		pr_info("indirect branch tracking is on: hooking by kretprobes only\n");
-	err = wb_hooks_check_not_cloned();
+	err = wb_hooks_check_kernel();
+	if (!err)
+		err = wb_hooks_check_not_cloned();
 	if (err)
 		return err;
 

@@ -10,6 +10,7 @@
 #define WB_HOOKS_H
 
 #include <linux/kprobes.h>
+#include <linux/version.h>
 #include "direct.h"
 #include "wbarrier.h"
 
@@ -52,8 +53,23 @@ enum wb_hook_kind {
 	WB_HOOK_FIX,
 };
 
+/*
+ * The kernels whose hooked functions' arguments the table was read against,
+ * from its oldest series to its newest. A newer kernel may pass other
+ * arguments: it is refused at load (wb_hooks_init()).
+ */
+#define WB_TABLE_OLDEST KERNEL_VERSION(6, 1, 0)
+#define WB_TABLE_NEWEST KERNEL_VERSION(7, 3, 0)
+
 struct wb_hook {
 	const char *symbol;
+	/*
+	 * The kernels whose calls pass the arguments where this entry reads
+	 * them: [since, before), KERNEL_VERSION()s; 0 is the table's oldest,
+	 * or past its newest series. A function whose arguments moved has an
+	 * entry per range; an entry outside its range is not hooked.
+	 */
+	u32 since, before;
 	enum wb_hook_kind kind;
 	bool optional;		/* absent from some kernels: skipped there */
 	bool waits;		/* RECORD: may sleep in a wb_waits[] function */
@@ -107,6 +123,15 @@ extern struct wb_completion_probe wb_completions[];
 extern struct kretprobe wb_waits[];
 extern const size_t wb_nr_hooks, wb_nr_inner_hooks, wb_nr_completions,
 	wb_nr_waits;
+
+/* Whether @h reads the arguments of this kernel's calls right. */
+static inline bool wb_hook_fits(const struct wb_hook *h)
+{
+	u32 since = h->since ?: WB_TABLE_OLDEST;
+	u32 before = h->before ?: WB_TABLE_NEWEST + KERNEL_VERSION(0, 1, 0);
+
+	return LINUX_VERSION_CODE >= since && LINUX_VERSION_CODE < before;
+}
 
 /* The n-th argument of a hooked call. */
 static inline unsigned long wb_arg(struct pt_regs *regs, unsigned int n)

@@ -350,26 +350,28 @@ static int wb_target_link(struct pt_regs *regs, struct wb_target *t)
 static int wb_target_rename(struct pt_regs *regs, struct wb_target *t)
 {
 	const struct renamedata *rd = WB_ARG(struct renamedata *, 0);
+	struct inode *old_dir = wb_rename_old_dir(rd);
+	struct inode *new_dir = wb_rename_new_dir(rd);
 	struct inode *victim = d_inode(rd->new_dentry);
 	int n = 0;
 
-	wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+	wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 			WBARRIER_OP_RENAME_FROM);
-	wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+	wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 			WBARRIER_OP_RENAME_TO);
 	t[1].inode = d_inode(rd->old_dentry);
 	if (victim && (rd->flags & RENAME_EXCHANGE)) {
-		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+		wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 				WBARRIER_OP_RENAME_FROM);
-		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+		wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 				WBARRIER_OP_RENAME_TO);
 		t[3].inode = victim;
 	} else if (victim) {
-		wb_entry_target(&t[n++], rd->new_dir, rd->new_dentry,
+		wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 				WBARRIER_OP_REMOVE);
 	}
 	if (rd->flags & RENAME_WHITEOUT) {
-		wb_entry_target(&t[n++], rd->old_dir, rd->old_dentry,
+		wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 				WBARRIER_OP_CREATE);
 		t[n - 1].inode = NULL;	/* the whiteout is a new object */
 	}
@@ -508,7 +510,7 @@ static void wb_at_write_checks(struct pt_regs *regs)
 		wb_append_fixed(file_inode(iocb->ki_filp));
 }
 
-/* vfs_create(idmap, dir, dentry, mode, excl) */
+/* vfs_create(): every call may create */
 static int wb_scope_always(struct pt_regs *regs, struct wb_target *t)
 {
 	return 1;
@@ -535,6 +537,8 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
 	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
+/* An entry for the kernels [since, before) only (see struct wb_hook). */
+#define WB_KERNELS(from, to) .since = (from), .before = (to)
 #define WB_SCOPE(sym, fn, ...) \
 	{ .symbol = sym, .kind = WB_HOOK_SCOPE, .target = fn, __VA_ARGS__ }
 /* More than six arguments: the rest are on the stack. */
@@ -639,7 +643,15 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rename", 0, wb_target_rename),
 	/* regular creates, from code inlined into vfs_create (and opens.c) */
-	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1)),
+	/* (idmap, dir, dentry, mode, excl): read in 6.1 and 6.12 */
+	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1),
+		 WB_KERNELS(0, KERNEL_VERSION(6, 13, 0))),
+	/*
+	 * (idmap, dentry, mode, delegated): read in 7.3; the kernels between
+	 * were not, and are refused for want of an entry
+	 */
+	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_DENTRY(1),
+		 WB_KERNELS(KERNEL_VERSION(7, 3, 0), 0)),
 	/*
 	 * where open(O_CREAT) is past its create: armed with the hooks,
 	 * before the inner probe that begins it; called directly, they hold

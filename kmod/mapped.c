@@ -80,7 +80,7 @@ void wb_mapped_seed(struct wb_watch *w, struct super_block *sb)
 		if (!mapping_writably_mapped(inode->i_mapping))
 			continue;
 		spin_lock(&inode->i_lock);
-		if (!(inode->i_state & (I_NEW | I_FREEING | I_WILL_FREE))) {
+		if (!(wb_inode_state(inode) & (I_NEW | I_FREEING | I_WILL_FREE))) {
 			spin_lock(&w->mapped_lock);
 			added &= wb_mapped_add_locked(w, inode);
 			spin_unlock(&w->mapped_lock);

@@ -91,7 +91,7 @@ int wb_sync_request(struct wb_watch *w, u64 *sync)
 		*sync = ++w->sync_requested;
 		refcount_inc(&w->ref);	/* the worker's */
 		/* Queued already, not begun: it reads sync_requested then. */
-		if (!queue_work(system_unbound_wq, &w->sync_work))
+		if (!queue_work(wb_unbound_wq, &w->sync_work))
 			wb_watch_put(w);
 	}
 	mutex_unlock(&w->barrier_mutex);

@@ -635,7 +635,7 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 	if (!err) {
 		*closing = w->closing;
 		refcount_inc(&w->ref);	/* the worker's */
-		if (!queue_work(system_unbound_wq, &w->barrier_work))
+		if (!queue_work(wb_unbound_wq, &w->barrier_work))
 			wb_watch_put(w);	/* queued already: it closes this one */
 	}
 	mutex_unlock(&w->barrier_mutex);

@@ -7,11 +7,13 @@
  * it, as a direct call would have left it.
  */
 #include <linux/linkage.h>
+#include <linux/objtool.h>
 #include <asm/unwind_hints.h>
 #include "direct.h"
 
 .macro WB_WRAPPER_STUB slot
 SYM_FUNC_START(wb_wrapper_stub_\slot)
+	ANNOTATE_NOENDBR	/* reached by a return, see direct_tramp.S */
 	pushq	wb_wrapper_bodies+\slot*8(%rip)
 	UNWIND_HINT_FUNC
 	jmp	wb_direct_stub_\slot

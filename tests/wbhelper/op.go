@@ -36,6 +36,7 @@ var ops = map[string]struct {
 	"whiteout":        {2, func(a []string) error { return rename2(a, unix.RENAME_WHITEOUT) }},
 	"tmpfile_link":    {2, tmpfileLink},
 	"create_excl":     {1, func(a []string) error { return openClose(a[0], unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL) }},
+	"mknod_reg":       {1, func(a []string) error { return unix.Mknod(a[0], unix.S_IFREG|0o644, 0) }},
 	"mmap_write":      {2, mmapWrite},
 	"mmap_stores":     {3, mmapStores},
 	"mmap_readfirst":  {2, mmapReadFirst},
