@@ -21,9 +21,16 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 				    .reject_message = "only replies carry this attribute" },
 	[WBARRIER_A_ERRNO]	= { .type = NLA_REJECT,
 				    .reject_message = "only notifications carry this attribute" },
+	[WBARRIER_A_AT_MOUNT]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_WAITING]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
 };
 
 static struct genl_family wb_family;
+
+#define WB_MSG_WAITING \
+	"the filesystem is not mounted yet: this watch begins at its mount"
 
 /*
  * GENL_ADMIN_PERM on every op checks CAP_NET_ADMIN only. A watch pins a mount
@@ -91,7 +98,9 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 	    (READ_ONCE(w->unmounted) &&
 	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_LOAD_ID, wb_load_id,
-			      WBARRIER_A_PAD))
+			      WBARRIER_A_PAD) ||
+	    (w->at_mount && nla_put_flag(skb, WBARRIER_A_AT_MOUNT)) ||
+	    (wb_watch_waiting(w) && nla_put_flag(skb, WBARRIER_A_WAITING)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -202,6 +211,8 @@ static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 		else if (err == -EBUSY)
 			NL_SET_ERR_MSG(info->extack,
 				       "a barrier is closing an epoch of this watch: wait for its EPOCH_CLOSED");
+		else if (err == -EAGAIN)
+			NL_SET_ERR_MSG(info->extack, WB_MSG_WAITING);
 		else if (err == -ENOENT)
 			NL_SET_ERR_MSG(info->extack, "no such watch");
 		goto out;
@@ -241,6 +252,8 @@ static int wb_nl_sync(struct sk_buff *skb, struct genl_info *info)
 	if (err && err != -ENODEV) {
 		if (err == -ENOENT)
 			NL_SET_ERR_MSG(info->extack, "no such watch");
+		else if (err == -EAGAIN)
+			NL_SET_ERR_MSG(info->extack, WB_MSG_WAITING);
 		goto out;
 	}
 	err = -ENOMEM;

@@ -43,7 +43,8 @@
  *   the group before sending the request. Errors: ENOENT, EBUSY (an epoch
  *   of the watch is still closing: wait for its NOTIFY_EPOCH_CLOSED, then
  *   ask again), ENOBUFS (the ring is full, its room for markers too: drain
- *   records first), ENODEV (the filesystem was unmounted).
+ *   records first), ENODEV (the filesystem was unmounted), EAGAIN (a
+ *   watch of watch_at_mount whose filesystem is not mounted yet).
  *
  * WBARRIER_CMD_SYNC
  *   Request:  WBARRIER_A_WATCH_ID (u32).
@@ -58,7 +59,7 @@
  *   the request returns; it then sends WBARRIER_CMD_NOTIFY_SYNCED with the
  *   highest sync number it covers. To wait for it, join the group before
  *   sending the request. A sync that the unmount overtakes reports the
- *   filesystem unmounted instead. Errors: ENOENT.
+ *   filesystem unmounted instead. Errors: ENOENT, EAGAIN (as for BARRIER).
  *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
