@@ -24,7 +24,13 @@ type Unmount struct {
 }
 
 func (u Unmount) String() string {
-	return fmt.Sprintf("clean unmount of %s %x: mount count %d, %d KiB written", u.FSType, u.UUID, u.MountCount, u.KBytesWritten)
+	return fmt.Sprintf("clean unmount of %s %s: mount count %d, %d KiB written", u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten)
+}
+
+// UUIDString returns the UUID as blkid(8) prints it.
+func (u Unmount) UUIDString() string {
+	b := u.UUID
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 // The unmount payload (frame type 4); doc.go has the layout.
