@@ -1,21 +1,21 @@
-package ext4state
+package ext4state_test
 
 import (
-	"encoding/binary"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
+	"github.com/wbarrier/wbarrier/tools/internal/ext4state/ext4statetest"
 	"golang.org/x/sys/unix"
 )
 
 // testSuper is the superblock the tests build devices of.
-var testSuper = Superblock{
-	Magic:         Magic,
-	State:         StateValid,
+var testSuper = ext4state.Superblock{
+	Magic:         ext4state.Magic,
+	State:         ext4state.StateValid,
 	Incompat:      0x2c2, // filetype, extents, 64bit, flex_bg: no recovery
 	UUID:          [16]byte{0x0f, 0x3c, 0x2a, 0x8e, 0x5b, 0x7d, 0x4c, 0x1e, 0x9a, 0x2f, 0x6d, 0x8e, 0x1b, 0x4c, 0x7a, 0x90},
 	MountCount:    41,
@@ -24,29 +24,13 @@ var testSuper = Superblock{
 	KBytesWritten: 0x1_0000_2345, // past 32 bits: all 8 bytes count
 }
 
-// superBytes encodes s at the offsets of struct ext4_super_block, written
-// here by hand (not by the code under test).
-func superBytes(s Superblock) []byte {
-	b := make([]byte, superblockSize)
-	le := binary.LittleEndian
-	le.PutUint32(b[0x2C:], s.MTime)
-	le.PutUint32(b[0x30:], s.WTime)
-	le.PutUint16(b[0x34:], s.MountCount)
-	le.PutUint16(b[0x38:], s.Magic)
-	le.PutUint16(b[0x3A:], s.State)
-	le.PutUint32(b[0x60:], s.Incompat)
-	copy(b[0x68:], s.UUID[:])
-	le.PutUint64(b[0x178:], s.KBytesWritten)
-	return b
-}
-
-// device returns the image of a device whose superblock is s.
-func device(s Superblock) []byte {
-	return append(make([]byte, superblockOffset), superBytes(s)...)
-}
+var (
+	superBytes = ext4statetest.Superblock
+	device     = ext4statetest.Device
+)
 
 func TestParse(t *testing.T) {
-	with := func(f func(*Superblock)) Superblock {
+	with := func(f func(*ext4state.Superblock)) ext4state.Superblock {
 		s := testSuper
 		f(&s)
 		return s
@@ -54,23 +38,23 @@ func TestParse(t *testing.T) {
 	tests := []struct {
 		name  string
 		b     []byte
-		err   string // in Parse's error; "" if it succeeds
+		err   string // in ext4state.Parse's error; "" if it succeeds
 		clean string // in Clean's error; "" if clean
 	}{
 		{"clean", superBytes(testSuper), "", ""},
-		{"mounted or crashed", superBytes(with(func(s *Superblock) { s.State = 0 })), "", "not cleanly unmounted (state 0"},
-		{"errors", superBytes(with(func(s *Superblock) { s.State = StateValid | StateError })), "", "errors were detected"},
-		{"journal needs recovery", superBytes(with(func(s *Superblock) { s.Incompat |= IncompatRecover })), "", "journal needs recovery"},
-		{"orphans being recovered, valid", superBytes(with(func(s *Superblock) { s.State = StateValid | 0x4 })), "", ""},
-		{"bad magic", superBytes(with(func(s *Superblock) { s.Magic = 0x5342 })), "magic 0x5342", ""},
+		{"mounted or crashed", superBytes(with(func(s *ext4state.Superblock) { s.State = 0 })), "", "not cleanly unmounted (state 0"},
+		{"errors", superBytes(with(func(s *ext4state.Superblock) { s.State = ext4state.StateValid | ext4state.StateError })), "", "errors were detected"},
+		{"journal needs recovery", superBytes(with(func(s *ext4state.Superblock) { s.Incompat |= ext4state.IncompatRecover })), "", "journal needs recovery"},
+		{"orphans being recovered, valid", superBytes(with(func(s *ext4state.Superblock) { s.State = ext4state.StateValid | 0x4 })), "", ""},
+		{"bad magic", superBytes(with(func(s *ext4state.Superblock) { s.Magic = 0x5342 })), "magic 0x5342", ""},
 		{"short", superBytes(testSuper)[:1023], "1023 bytes", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := Parse(tt.b)
+			s, err := ext4state.Parse(tt.b)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("Parse: %v, want an error with %q", err, tt.err)
+					t.Fatalf("ext4state.Parse: %v, want an error with %q", err, tt.err)
 				}
 				return
 			}
@@ -83,41 +67,17 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
-	s, err := Parse(superBytes(testSuper))
+	s, err := ext4state.Parse(superBytes(testSuper))
 	if err != nil || s != testSuper {
-		t.Errorf("Parse = %+v, %v; want %+v", s, err, testSuper)
+		t.Errorf("ext4state.Parse = %+v, %v; want %+v", s, err, testSuper)
 	}
 	if got, want := s.UUIDString(), "0f3c2a8e-5b7d-4c1e-9a2f-6d8e1b4c7a90"; got != want {
 		t.Errorf("UUIDString() = %q, want %q", got, want)
 	}
 }
 
-// fakeSystem lays out a sysfs and a /dev in a temporary directory: block
-// device 8:1 is sda1, holding dev, with the sysfs counters given (none if
-// lifetime is "").
-func fakeSystem(t *testing.T, dev []byte, lifetime, session string) *System {
-	t.Helper()
-	root := t.TempDir()
-	s := &System{Sys: filepath.Join(root, "sys"), Dev: filepath.Join(root, "dev")}
-	files := map[string]string{
-		"sys/dev/block/8:1/uevent": "MAJOR=8\nMINOR=1\nDEVNAME=sda1\nDEVTYPE=partition\n",
-		"sys/dev/block/7:0/uevent": "MAJOR=7\nMINOR=0\n",
-		"dev/sda1":                 string(dev),
-	}
-	if lifetime != "" {
-		files["sys/fs/ext4/sda1/lifetime_write_kbytes"] = lifetime
-		files["sys/fs/ext4/sda1/session_write_kbytes"] = session
-	}
-	for name, data := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
+func fakeSystem(t *testing.T, dev []byte, lifetime, session string) *ext4state.System {
+	return ext4statetest.NewSystem(t, dev, lifetime, session).System
 }
 
 func TestDevName(t *testing.T) {
@@ -141,7 +101,7 @@ func TestWaitUnmounted(t *testing.T) {
 	s.Poll, s.Wait = time.Millisecond, 200*time.Millisecond
 	busy := 3
 	var opened []bool
-	s.Open = func(path string, excl bool) (Device, error) {
+	s.Open = func(path string, excl bool) (ext4state.Device, error) {
 		opened = append(opened, excl)
 		if busy > 0 {
 			busy--
@@ -160,7 +120,7 @@ func TestWaitUnmounted(t *testing.T) {
 	if _, err := s.WaitUnmounted("sda1"); err == nil || !strings.Contains(err.Error(), "still in use after 200ms") {
 		t.Errorf("WaitUnmounted of a device that stays busy: %v", err)
 	}
-	s.Open = func(path string, excl bool) (Device, error) {
+	s.Open = func(path string, excl bool) (ext4state.Device, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: unix.ENOENT}
 	}
 	if _, err := s.WaitUnmounted("sda1"); !errors.Is(err, unix.ENOENT) {
@@ -185,7 +145,7 @@ func TestMount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fakeSystem(t, device(testSuper), tt.lifetime, tt.session)
-			s.Open = func(path string, excl bool) (Device, error) {
+			s.Open = func(path string, excl bool) (ext4state.Device, error) {
 				if excl {
 					t.Errorf("Mount opened %s exclusively", path)
 				}
