@@ -61,8 +61,8 @@ func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, l
 		return why("the watch's state: %v", statusErr)
 	case !last.Unmounted:
 		return why("the module does not report the watch unmounted")
-	case last.Queued > 0:
-		return why("%d records are still queued", last.Queued)
+	case d.Cursor < last.NextSeq:
+		return why("the watch queued records up to seq %d, the daemon drained them up to %d", last.NextSeq-1, max(d.Cursor, 1)-1)
 	case d.LastSealed <= d.Offset:
 		return why("no epoch of this watch is sealed")
 	case last.Epoch == 0 || d.LastSealed != lastEpoch:

@@ -113,8 +113,9 @@ func (r *unmountRecorder) Unmount(u changelog.Unmount) error {
 // clean; each other case says why, on one line.
 func TestRecordUnmount(t *testing.T) {
 	w := genl.Watch{ID: 3, FSType: "ext4", Dev: ext4statetest.Dev}
-	ended := genl.Watch{ID: 3, Unmounted: true, Epoch: 3} // closed epoch 2 at the unmount
-	sealed := &drain.Drainer{Offset: 4, LastSealed: 6}    // the log's 6 is the watch's 2
+	// The module closed epoch 2 at the unmount and opened 3; the daemon drained up to seq 8 (not acknowledged yet).
+	ended := genl.Watch{ID: 3, Unmounted: true, Epoch: 3, NextSeq: 9, Queued: 8}
+	sealed := &drain.Drainer{Offset: 4, LastSealed: 6, Cursor: 9} // the log's 6 is the watch's 2
 	dirty := cleanSuper
 	dirty.State = 0
 	recovery := cleanSuper
@@ -135,8 +136,8 @@ func TestRecordUnmount(t *testing.T) {
 			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: a new watch of tmpfs is always a break (only ext2, ext3 and ext4 are checked)\n"},
 		{"no status", w, genl.Watch{}, errors.New("boom"), sealed, cleanSuper, false, nil, "the watch's state: boom"},
 		{"not unmounted", w, genl.Watch{Epoch: 3}, nil, sealed, cleanSuper, false, nil, "does not report the watch unmounted"},
-		{"records queued", w, genl.Watch{Unmounted: true, Epoch: 3, Queued: 2}, nil, sealed, cleanSuper, false, nil, "2 records are still queued"},
-		{"nothing sealed", w, ended, nil, &drain.Drainer{Offset: 4, LastSealed: 3}, cleanSuper, false, nil, "no epoch of this watch is sealed"},
+		{"records not drained", w, genl.Watch{Unmounted: true, Epoch: 3, NextSeq: 11}, nil, sealed, cleanSuper, false, nil, "queued records up to seq 10, the daemon drained them up to 8"},
+		{"nothing sealed", w, ended, nil, &drain.Drainer{Offset: 4, LastSealed: 3, Cursor: 9}, cleanSuper, false, nil, "no epoch of this watch is sealed"},
 		{"last epoch not sealed", w, genl.Watch{Unmounted: true, Epoch: 4}, nil, sealed, cleanSuper, false, nil, "epoch 7, the watch's last, is not sealed (the log's last sealed epoch is 6)"},
 		{"not clean", w, ended, nil, sealed, dirty, false, nil, "not cleanly unmounted"},
 		{"journal to recover", w, ended, nil, sealed, recovery, false, nil, "the journal needs recovery"},
@@ -229,7 +230,9 @@ func TestDaemonContinuity(t *testing.T) {
 			cfg := daemonConfig{
 				unmounted: true,
 				unwatch:   func() error { return nil },
-				status:    func() (genl.Watch, error) { return genl.Watch{ID: 1, Unmounted: true, Epoch: 2}, nil },
+				status: func() (genl.Watch, error) {
+					return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
+				},
 				cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
 					return recordUnmount(log, sys.System, d, w, last, err)
 				},
