@@ -303,3 +303,16 @@ func TestUnmountWriterRules(t *testing.T) {
 		t.Errorf("Unmount() = %+v, %v", u, ok)
 	}
 }
+
+// Salvage reads unmount frames and continuous generations as intact and
+// copies neither: the new log's epochs stand for themselves.
+func TestSalvageUnmount(t *testing.T) {
+	path, _ := continuousLog(t, 0, true)
+	s, err := Salvage(path, filepath.Join(t.TempDir(), "new.wblog"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Damage) != 0 || s.Seals != 4 || s.Records != 4 {
+		t.Errorf("Salvage: damage %v, %d seals, %d records; want none, 4, 4", s.Damage, s.Seals, s.Records)
+	}
+}
