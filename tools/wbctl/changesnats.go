@@ -38,7 +38,7 @@ func streamChanges(c *cli.Context) (*consumer.Changes, error) {
 		return nil, fmt.Errorf("changes: %w", err)
 	}
 	defer nc.Close()
-	st, err := consumer.ReadStream(context.Background(), js, c.String("stream"), c.String("host"), c.String("fs"))
+	st, err := consumer.ReadStreamSince(context.Background(), js, c.String("stream"), c.String("host"), c.String("fs"), since)
 	if err != nil {
 		return nil, err
 	}
