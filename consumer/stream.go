@@ -55,35 +55,56 @@ func ReadStreamSince(ctx context.Context, js jetstream.JetStream, stream, host, 
 	if err != nil {
 		return nil, err
 	}
+	return st, st.readSince(ctx, s, stream, since)
+}
+
+// readSince reads what Changes needs to answer since.
+func (st *Stream) readSince(ctx context.Context, s jetstream.Stream, stream string, since Cursor) error {
 	st.since = since.Epoch
+	from, to, last, err := st.start(ctx, s, stream, since)
+	if err != nil || last == nil {
+		return err
+	}
+	if from > to {
+		// Other log, nothing new or beyond: Changes answers from the last seal.
+		st.index(nil, []*export.Seal{last})
+		return nil
+	}
+	return st.readRange(ctx, s, stream, from, to)
+}
+
+// start returns where a reader of the epochs after since starts in the
+// stream (from), the sequence of the subject's last seal (to) and that
+// seal; from is after to if there is nothing to read (since is of another
+// log, or at or beyond the last seal); last is nil if the subject has no
+// seal.
+func (st *Stream) start(ctx context.Context, s jetstream.Stream, stream string, since Cursor) (from, to uint64, last *export.Seal, err error) {
 	subj := wbjs.Subject(st.src, wbjs.KindSeal)
 	m, err := s.GetLastMsgForSubject(ctx, subj)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return st, nil // no seal: nothing to answer
+		return 1, 0, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("consumer: stream %q: the last seal on %s: %w", stream, subj, err)
+		return 0, 0, nil, fmt.Errorf("consumer: stream %q: the last seal on %s: %w", stream, subj, err)
 	}
-	lastSeal, err := wbjs.ParseSeal(m.Subject, m.Header)
-	if err != nil {
-		return nil, fmt.Errorf("consumer: stream %q, message %d: %w", stream, m.Sequence, err)
+	if last, err = wbjs.ParseSeal(m.Subject, m.Header); err != nil {
+		return 0, 0, nil, fmt.Errorf("consumer: stream %q, message %d: %w", stream, m.Sequence, err)
 	}
-	if (since.Log != "" && since.Log != lastSeal.Source.Log) || since.Epoch >= lastSeal.Epoch {
-		// Other log, nothing new or beyond: Changes answers from the last seal.
-		st.index(nil, []*export.Seal{lastSeal})
-		return st, nil
+	if (since.Log != "" && since.Log != last.Source.Log) || since.Epoch >= last.Epoch {
+		return m.Sequence + 1, m.Sequence, last, nil
 	}
-	from, err := st.after(ctx, s, stream, lastSeal.Source.Log, since.Epoch, m.Sequence)
-	if err != nil {
-		return nil, err
-	}
-	return st, st.readRange(ctx, s, stream, from, m.Sequence)
+	from, err = st.after(ctx, s, stream, last.Source.Log, since.Epoch, m.Sequence)
+	return from, m.Sequence, last, err
+}
+
+// newStream returns an empty snapshot of src's subjects.
+func newStream(src export.Source) *Stream {
+	return &Stream{src: src, seals: make(map[uint64]*export.Seal), batches: make(map[uint64]map[int]*export.Batch)}
 }
 
 // openStream looks the stream up for a reader of host's filesystem fs.
 func openStream(ctx context.Context, js jetstream.JetStream, stream, host, fs string) (*Stream, jetstream.Stream, error) {
-	st := &Stream{src: export.Source{Host: host, FS: fs},
-		seals: make(map[uint64]*export.Seal), batches: make(map[uint64]map[int]*export.Batch)}
+	st := newStream(export.Source{Host: host, FS: fs})
 	s, err := js.Stream(ctx, stream)
 	if err != nil {
 		return nil, nil, fmt.Errorf("consumer: stream %q: %w", stream, err)

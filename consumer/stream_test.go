@@ -19,6 +19,15 @@ import (
 // exportTo publishes l's sealed epochs to the stream as host's fs "data".
 func exportTo(t *testing.T, js jetstream.JetStream, l *Log, host string) {
 	t.Helper()
+	exportAs(t, js, l.path, l.ID(), host)
+}
+
+// exportAs publishes the sealed epochs of the log at path, every one (not
+// the end consumer.Open reads), as the log id's of host's fs "data", to
+// the stream "wb": a prefix of a log exported as the whole log's id is the
+// log before it grew.
+func exportAs(t *testing.T, js jetstream.JetStream, path, id, host string) {
+	t.Helper()
 	ctx := context.Background()
 	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
 		t.Fatal(err)
@@ -27,12 +36,12 @@ func exportTo(t *testing.T, js jetstream.JetStream, l *Log, host string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := changelog.Open(l.path) // every epoch, not the end consumer.Open reads
+	l, err := changelog.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := export.Source{Log: l.ID(), Host: host, FS: "data"}
-	if _, err := export.Export(ctx, all, src, sink, export.Options{BatchRecords: 2}); err != nil {
+	src := export.Source{Log: id, Host: host, FS: "data"}
+	if _, err := export.Export(ctx, l, src, sink, export.Options{BatchRecords: 2}); err != nil {
 		t.Fatal(err)
 	}
 }
