@@ -4,6 +4,8 @@
 package jstest
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -25,8 +27,7 @@ type Server struct {
 // in a temporary directory of t; t's cleanup stops it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, opts: server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}}
+	s := &Server{t: t, opts: options(t.TempDir())}
 	s.start()
 	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
 	t.Cleanup(s.Stop)
@@ -35,15 +36,36 @@ func Start(t testing.TB) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	srv, err := server.NewServer(&s.opts)
+	srv, err := run(s.opts)
 	if err != nil {
-		s.t.Fatalf("jstest: new server: %v", err)
+		s.t.Fatal(err)
+	}
+	s.srv = srv
+}
+
+// NewServer starts a server on a free port of 127.0.0.1 with JetStream
+// storing in dir, for a program or an Example (Start is for a test); its
+// Shutdown stops it.
+func NewServer(dir string) (*server.Server, error) { return run(options(dir)) }
+
+// options are a server's on a free port of 127.0.0.1, storing in dir.
+func options(dir string) server.Options {
+	return server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
+		JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true}
+}
+
+// run starts a server and waits until it takes connections.
+func run(opts server.Options) (*server.Server, error) {
+	srv, err := server.NewServer(&opts)
+	if err != nil {
+		return nil, fmt.Errorf("jstest: new server: %w", err)
 	}
 	srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
-		s.t.Fatal("jstest: the server is not ready after 10s")
+		srv.Shutdown()
+		return nil, errors.New("jstest: the server is not ready after 10s")
 	}
-	s.srv = srv
+	return srv, nil
 }
 
 // URL is the server's client URL.
