@@ -313,3 +313,112 @@ func TestServerPaused(t *testing.T) {
 	}
 	check(t, dump(t, js, "wb"), l, src)
 }
+
+// lossyAcks is a sink whose acknowledgement of its nth message (batch or
+// seal; from 1) is lost: the message is stored, the exporter is told it
+// failed.
+type lossyAcks struct {
+	export.Sink
+	n int
+}
+
+func (l *lossyAcks) count(err error) error {
+	if l.n--; l.n == 0 && err == nil {
+		return errKilled
+	}
+	return err
+}
+
+func (l *lossyAcks) PublishBatch(ctx context.Context, b *export.Batch) error {
+	return l.count(l.Sink.PublishBatch(ctx, b))
+}
+
+func (l *lossyAcks) PublishSeal(ctx context.Context, s *export.Seal) error {
+	return l.count(l.Sink.PublishSeal(ctx, s))
+}
+
+// TestNoDoubleAfterDupWindow: the stream forgets message IDs after its
+// duplicate window (100 ms here, 2 minutes as --create makes it), and an
+// export run again after that doubles nothing: it goes on from what the
+// stream holds (Position), and a copy published by an exporter that read
+// the stream before (a second exporter of the log, a message held in
+// flight) is refused for the subject's last sequence.
+func TestNoDoubleAfterDupWindow(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	const window = 100 * time.Millisecond
+
+	// The window really passes: the same ID is stored twice.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "probe", Subjects: []string{"probe"}, Duplicates: window}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		ack, err := js.Publish(ctx, "probe", nil, jetstream.WithMsgID("x"))
+		if err != nil || ack.Duplicate {
+			t.Fatalf("publish %d of ID x: %+v, %v; want stored", i, ack, err)
+		}
+		time.Sleep(3 * window)
+	}
+
+	tests := []struct {
+		name  string
+		first func(export.Sink) export.Sink // the run that fails
+	}{
+		{"killed after 5 batches", func(s export.Sink) export.Sink { return &failing{s, 5} }},
+		{"acknowledgement of batch 5 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 5} }},
+		{"acknowledgement of seal 1 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 4} }},
+		{"acknowledgement of seal 3 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 12} }},
+	}
+	for _, tc := range tests {
+		const stream = "wb"
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"wbarrier.>"}, Duplicates: window}); err != nil {
+			t.Fatal(err)
+		}
+		sink, err := wbjs.New(ctx, js, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal
+		src := source(l, "web1")
+		opt := export.Options{BatchRecords: 4}
+		if _, err := export.Export(ctx, l, src, tc.first(sink), opt); !errors.Is(err, errKilled) {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		time.Sleep(3 * window)
+		// An exporter that read the stream now, and publishes later.
+		stale, err := wbjs.New(ctx, js, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := stale.Position(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := export.Export(ctx, l, src, sink, opt); err != nil {
+			t.Fatalf("%s: the second run: %v", tc.name, err)
+		}
+		time.Sleep(3 * window)
+		p, err := export.Export(ctx, l, src, positioned{stale, pos}, opt)
+		if err == nil && p.Batches+p.Epochs > 0 || err != nil && !errors.Is(err, wbjs.ErrMoved) {
+			t.Errorf("%s: a copy from an exporter that read the stream before: %+v, %v; want ErrMoved (or nothing to do)", tc.name, p, err)
+		}
+		if n := check(t, dump(t, js, stream), l, src); n != 9 {
+			t.Errorf("%s: %d batches in the stream, want 9", tc.name, n)
+		}
+		if err := js.DeleteStream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// positioned is a sink that answers the position it was given, as an
+// exporter that read it before the stream moved on.
+type positioned struct {
+	export.Sink
+	pos export.Position
+}
+
+func (p positioned) Position(context.Context, export.Source) (export.Position, error) {
+	return p.pos, nil
+}
