@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -150,12 +152,46 @@ func RemoveStreamConsumer(ctx context.Context, js jetstream.JetStream, stream, n
 	return nil
 }
 
+// ListStreamConsumers returns where every consumer AddStreamConsumer made
+// in the stream stands, sorted by name; other durable consumers are left
+// out.
+func ListStreamConsumers(ctx context.Context, js jetstream.JetStream, stream string) ([]StreamConsumerInfo, error) {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: stream %q: %w", stream, err)
+	}
+	var out []StreamConsumerInfo
+	l := s.ListConsumers(ctx)
+	for ci := range l.Info() {
+		md := ci.Config.Metadata
+		if md[metaHost] == "" || md[metaFS] == "" || ci.Config.Durable == "" {
+			continue
+		}
+		sc := &StreamConsumer{s: s, stream: stream, name: ci.Name, src: export.Source{Host: md[metaHost], FS: md[metaFS]}}
+		info, err := sc.infoOf(ctx, ci)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	if err := l.Err(); err != nil {
+		return nil, fmt.Errorf("consumer: listing the consumers of stream %q: %w", stream, err)
+	}
+	slices.SortFunc(out, func(a, b StreamConsumerInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
 // Info tells where the consumer stands.
 func (sc *StreamConsumer) Info(ctx context.Context) (StreamConsumerInfo, error) {
 	ci, err := sc.c.Info(ctx)
 	if err != nil {
 		return StreamConsumerInfo{}, fmt.Errorf("consumer: %q in stream %q: %w", sc.name, sc.stream, err)
 	}
+	return sc.infoOf(ctx, ci)
+}
+
+// infoOf tells where the consumer stands by its JetStream info.
+func (sc *StreamConsumer) infoOf(ctx context.Context, ci *jetstream.ConsumerInfo) (StreamConsumerInfo, error) {
 	cur, _, err := sc.cursor(ctx, ci)
 	if err != nil {
 		return StreamConsumerInfo{}, err
