@@ -222,33 +222,53 @@ func TestFleet(t *testing.T) {
 	}
 }
 
+// TestStreamLimit: a limit reached is the server's error, and the epoch
+// whose batch was refused is not sealed, also when the seal itself would
+// have been stored (the limit is on the records subject only).
 func TestStreamLimit(t *testing.T) {
 	srv := jstest.Start(t)
 	_, js := srv.Connect()
 	ctx := context.Background()
-	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "small", Subjects: []string{"wbarrier.>"},
-		Discard: jetstream.DiscardNew, MaxMsgs: 6})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		cfg     jetstream.StreamConfig
+		wantErr string
+		want    export.Position // where the stream stands after it
+		msgs    int
+	}{
+		{"messages", jetstream.StreamConfig{MaxMsgs: 6}, "maximum messages exceeded",
+			export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}, 6},
+		{"messages per subject", jetstream.StreamConfig{MaxMsgsPerSubject: 5, DiscardNewPerSubject: true}, "maximum messages per subject exceeded",
+			export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}, 6},
 	}
-	sink, err := wbjs.New(ctx, js, "small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal: 12 messages
-	src := source(l, "web1")
-	_, err = export.Export(ctx, l, src, sink, export.Options{BatchRecords: 4})
-	if err == nil || !strings.Contains(err.Error(), "maximum messages exceeded") {
-		t.Fatalf("export past the stream's limit: %v; want the server's error", err)
-	}
-	t.Log(err)
-	msgs := dump(t, js, "small")
-	if len(msgs) != 6 || msgs[3].seal == nil || msgs[5].seal != nil {
-		t.Errorf("the stream holds %d messages, want epoch 1 sealed and 2 batches of epoch 2", len(msgs))
-	}
-	pos, err := sink.Position(ctx, src)
-	if want := (export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}); err != nil || pos != want {
-		t.Errorf("Position = %+v, %v; want %+v", pos, err, want)
+	for _, tc := range tests {
+		cfg := tc.cfg
+		cfg.Name, cfg.Subjects, cfg.Discard = "small", []string{"wbarrier.>"}, jetstream.DiscardNew
+		if _, err := js.CreateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		sink, err := wbjs.New(ctx, js, "small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal: 12 messages
+		src := source(l, "web1")
+		_, err = export.Export(ctx, l, src, sink, export.Options{BatchRecords: 4})
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("%s: export past the stream's limit: %v; want the server's error %q", tc.name, err, tc.wantErr)
+		}
+		t.Log(err)
+		msgs := dump(t, js, "small")
+		if len(msgs) != tc.msgs || msgs[3].seal == nil || msgs[len(msgs)-1].seal != nil {
+			t.Errorf("%s: the stream holds %d messages, want %d: epoch 1 sealed and batches of epoch 2, not sealed", tc.name, len(msgs), tc.msgs)
+		}
+		pos, err := sink.Position(ctx, src)
+		if err != nil || pos != tc.want {
+			t.Errorf("%s: Position = %+v, %v; want %+v", tc.name, pos, err, tc.want)
+		}
+		if err := js.DeleteStream(ctx, "small"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
