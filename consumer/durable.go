@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -53,6 +54,9 @@ type StreamConsumerInfo struct {
 	Host   string
 	FS     string
 	Cursor Cursor // the last epoch it processed
+	// Last is the cursor of the subject's last seal: where to go on from
+	// after a rescan, if taken before it.
+	Last Cursor
 	// Behind counts the seals in the stream after its cursor: the epochs
 	// it has yet to process.
 	Behind uint64
@@ -196,8 +200,16 @@ func (sc *StreamConsumer) infoOf(ctx context.Context, ci *jetstream.ConsumerInfo
 	if err != nil {
 		return StreamConsumerInfo{}, err
 	}
-	return StreamConsumerInfo{Name: sc.name, Host: sc.src.Host, FS: sc.src.FS, Cursor: cur,
-		Behind: ci.NumPending + uint64(ci.NumAckPending)}, nil
+	info := StreamConsumerInfo{Name: sc.name, Host: sc.src.Host, FS: sc.src.FS, Cursor: cur,
+		Behind: ci.NumPending + uint64(ci.NumAckPending)}
+	_, _, last, err := newStream(sc.src).start(ctx, sc.s, sc.stream, Cursor{Epoch: math.MaxUint64})
+	if err != nil {
+		return StreamConsumerInfo{}, err
+	}
+	if last != nil {
+		info.Last = Cursor{Log: last.Source.Log, Epoch: last.Epoch}
+	}
+	return info, nil
 }
 
 // cursor returns the consumer's cursor and the stream sequence its answers

@@ -103,8 +103,8 @@ func TestStreamConsumerNext(t *testing.T) {
 		if len(tc.want) > 0 {
 			wantCursor = Cursor{Log: id, Epoch: 6}
 		}
-		if err != nil || info.Cursor != wantCursor || info.Behind != 0 {
-			t.Errorf("added at %s: info %+v, %v; want cursor %s, behind 0", tc.start, info, err, wantCursor)
+		if last := (Cursor{Log: id, Epoch: 6}); err != nil || info.Cursor != wantCursor || info.Last != last || info.Behind != 0 {
+			t.Errorf("added at %s: info %+v, %v; want cursor %s, last %s, behind 0", tc.start, info, err, wantCursor, last)
 		}
 	}
 }

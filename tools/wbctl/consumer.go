@@ -156,7 +156,9 @@ Examples:
 			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.
 
 With --nats, it lists the consumers of every host and filesystem in the
-stream: CURSOR is LOGID:N, BEHIND the seals in the stream after it.
+stream: CURSOR is LOGID:N, LAST the cursor of the subject's last seal
+(where to go on from after a rescan, if read before it), BEHIND the seals
+in the stream after CURSOR.
 
 Examples:
    wbctl consumer list --json --log /var/lib/wbarrier/data.log

@@ -128,8 +128,9 @@ func streamConsumerList(ctx *cli.Context) error {
 					Cursor string `json:"cursor"`
 					Log    string `json:"log"`
 					Epoch  uint64 `json:"epoch"`
+					Last   string `json:"last"`
 					Behind uint64 `json:"behind"`
-				}{i.Name, i.Host, i.FS, i.Cursor.String(), i.Cursor.Log, i.Cursor.Epoch, i.Behind})
+				}{i.Name, i.Host, i.FS, i.Cursor.String(), i.Cursor.Log, i.Cursor.Epoch, i.Last.String(), i.Behind})
 				if err != nil {
 					return err
 				}
@@ -137,9 +138,9 @@ func streamConsumerList(ctx *cli.Context) error {
 			return nil
 		}
 		tw := tabwriter.NewWriter(ctx.App.Writer, 0, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tHOST\tFS\tCURSOR\tBEHIND")
+		fmt.Fprintln(tw, "NAME\tHOST\tFS\tCURSOR\tLAST\tBEHIND")
 		for _, i := range infos {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", i.Name, i.Host, i.FS, i.Cursor, i.Behind)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\n", i.Name, i.Host, i.FS, i.Cursor, i.Last, i.Behind)
 		}
 		return tw.Flush()
 	})

@@ -147,8 +147,7 @@ func TestConsumerNATS(t *testing.T) {
 		{args: slices.Concat([]string{"consumer", "ack"}, fs, []string{"backup", id + ":4"})},
 		{args: slices.Concat([]string{"changes"}, fs, []string{"--consumer", "backup", "--json"}), since: "4"},
 		{args: slices.Concat([]string{"consumer", "list", "--json"}, nats),
-			want: `^\{"name":"backup","host":"web1","fs":"data","cursor":"` + id + `:4","log":"` + id + `","epoch":4,"behind":0\}
-$`},
+			want: `^\{"name":"backup","host":"web1","fs":"data","cursor":"` + id + `:4","log":"` + id + `","epoch":4,"last":"` + id + `:4","behind":0\}\n$`},
 		{args: slices.Concat([]string{"consumer", "ack"}, fs, []string{"backup", "9"}), wantErr: "cannot acknowledge 9: it is not sealed in the stream", wantCode: exitError},
 		{args: slices.Concat([]string{"consumer", "add"}, fs, []string{"backup"}), wantErr: "consumer exists", wantCode: exitError},
 		{args: slices.Concat([]string{"consumer", "add"}, fs, []string{"a.b"}), wantErr: `the consumer name "a.b" has '.'`, wantCode: exitUsage},
@@ -156,7 +155,7 @@ $`},
 		{args: slices.Concat([]string{"consumer", "add", "--log", path}, fs, []string{"x"}), wantErr: "--log FILE and --nats URL exclude each other", wantCode: exitUsage},
 		{args: slices.Concat([]string{"changes"}, fs, []string{"--consumer", "nobody"}), wantErr: `no such consumer: "nobody"`, wantCode: exitError},
 		{args: slices.Concat([]string{"consumer", "rm"}, nats, []string{"backup"})},
-		{args: slices.Concat([]string{"consumer", "list"}, nats), want: "^NAME +HOST +FS +CURSOR +BEHIND\n$"},
+		{args: slices.Concat([]string{"consumer", "list"}, nats), want: "^NAME +HOST +FS +CURSOR +LAST +BEHIND\n$"},
 	}
 	for _, s := range steps {
 		out, errOut, code := run(s.args...)
