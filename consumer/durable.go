@@ -215,8 +215,8 @@ func (sc *StreamConsumer) infoOf(ctx context.Context, ci *jetstream.ConsumerInfo
 // cursor returns the consumer's cursor and the stream sequence its answers
 // start at: after the seal it acknowledged last, else the cursor it was
 // added at and the sequence it was made to start at. A last seal removed
-// from the stream (limits, age) leaves the cursor 0 of no log: the answer
-// is then a rescan.
+// from the stream (limits, age) leaves the cursor 0 of no log, and a
+// sequence before the stream's first: the answer is then a rescan (purged).
 func (sc *StreamConsumer) cursor(ctx context.Context, ci *jetstream.ConsumerInfo) (Cursor, uint64, error) {
 	if ci.AckFloor.Consumer == 0 {
 		c, err := ParseCursor(ci.Config.Metadata[metaCursor])
@@ -228,7 +228,7 @@ func (sc *StreamConsumer) cursor(ctx context.Context, ci *jetstream.ConsumerInfo
 	from := ci.AckFloor.Stream + 1
 	m, err := sc.s.GetMsg(ctx, ci.AckFloor.Stream)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Cursor{}, from, nil
+		return Cursor{}, from - 1, nil // from before the stream's first: trimmed
 	}
 	if err != nil {
 		return Cursor{}, 0, fmt.Errorf("consumer: %q in stream %q: its last seal (message %d): %w", sc.name, sc.stream, ci.AckFloor.Stream, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
 	"github.com/wbarrier/wbarrier/record"
@@ -196,6 +197,9 @@ func TestStreamConsumerAck(t *testing.T) {
 		if (err != nil) != s.wantErr || cur != s.wantCursor {
 			t.Errorf("Ack(%s) = %s, %v; want %s, error %v", s.ack, cur, err, s.wantCursor, s.wantErr)
 		}
+		if info, err := sc.Info(ctx); err != nil || info.Behind != 4-s.wantCursor.Epoch {
+			t.Errorf("after Ack(%s): info %+v, %v; want %d behind", s.ack, info, err, 4-s.wantCursor.Epoch)
+		}
 		c, err := sc.Changes(ctx)
 		var re *RescanError
 		if errors.As(err, &re) != (s.wantReason != 0) || (re != nil && re.Reason != s.wantReason) {
@@ -257,5 +261,31 @@ func TestStreamConsumerErrors(t *testing.T) {
 		if tc.err == nil || (tc.want != nil && !errors.Is(tc.err, tc.want)) {
 			t.Errorf("%s: %v; want an error wrapping %v", tc.name, tc.err, tc.want)
 		}
+	}
+}
+
+// TestStreamConsumerTrimmed: a consumer whose last acknowledged seal the
+// stream dropped (a limit, discard old) is told to rescan, purged.
+func TestStreamConsumerTrimmed(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "wb", Subjects: []string{"wbarrier.>"}, MaxMsgs: 4}); err != nil {
+		t.Fatal(err)
+	}
+	full := writeLog(t, 0, durableLog[:8]...) // epochs 1 (2 batches), 2 and 3 (1 each) sealed: 7 messages
+	id := full.ID()
+	exportAs(t, js, writeLog(t, 0, durableLog[:4]...).path, id, "web1")
+	sc, err := AddStreamConsumer(ctx, js, "wb", "web1", "data", "backup", Cursor{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []answer
+	drain(t, sc, collect(t, full, &got))
+	exportAs(t, js, full.path, id, "web1") // the seal of epoch 1 goes
+	drain(t, sc, collect(t, full, &got))
+	want := []answer{{0, 1, 3, 0}, {0, 2, 0, Purged}, {2, 3, 0, Lossy}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answers (-want +got):\n%s", diff)
 	}
 }
