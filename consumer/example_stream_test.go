@@ -8,13 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/consumer"
 	"github.com/wbarrier/wbarrier/export"
-	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
 	"github.com/wbarrier/wbarrier/record"
 )
@@ -34,15 +30,11 @@ func ExampleStreamConsumer() {
 		log.Fatal(err)
 	}
 	defer srv.Shutdown()
-	nc, err := nats.Connect(srv.ClientURL())
+	nc, js, err := jstest.Dial(srv.ClientURL())
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		log.Fatal(err)
-	}
 	ctx := context.Background()
 
 	// The host web1 exports its log (as wbctl export does): epoch 1,
@@ -60,19 +52,8 @@ func ExampleStreamConsumer() {
 	if err := w.Close(); err != nil {
 		log.Fatal(err)
 	}
-	if err := wbjs.CreateStream(ctx, js, "wbarrier"); err != nil {
-		log.Fatal(err)
-	}
-	sink, err := wbjs.New(ctx, js, "wbarrier")
-	if err != nil {
-		log.Fatal(err)
-	}
-	l, err := changelog.Open(logPath)
-	if err != nil {
-		log.Fatal(err)
-	}
-	src := export.Source{Log: consumer.LogID(l.Header()), Host: "web1", FS: "data"}
-	if _, err := export.Export(ctx, l, src, sink, export.Options{}); err != nil {
+	src := export.Source{Log: consumer.LogID(w.Header()), Host: "web1", FS: "data"}
+	if _, err := jstest.ExportLog(ctx, js, "wbarrier", logPath, src, export.Options{}); err != nil {
 		log.Fatal(err)
 	}
 

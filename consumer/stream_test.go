@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/export"
 	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
@@ -28,20 +27,8 @@ func exportTo(t *testing.T, js jetstream.JetStream, l *Log, host string) {
 // log before it grew.
 func exportAs(t *testing.T, js jetstream.JetStream, path, id, host string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := wbjs.New(ctx, js, "wb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := changelog.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	src := export.Source{Log: id, Host: host, FS: "data"}
-	if _, err := export.Export(ctx, l, src, sink, export.Options{BatchRecords: 2}); err != nil {
+	if _, err := jstest.ExportLog(context.Background(), js, "wb", path, src, export.Options{BatchRecords: 2}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@
 package jstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/export"
+	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
 )
 
 // Server is an embedded NATS server that a test can stop and start again
@@ -92,14 +97,43 @@ func (s *Server) Restart() {
 // a JetStream context on it; t's cleanup closes it.
 func (s *Server) Connect() (*nats.Conn, jetstream.JetStream) {
 	s.t.Helper()
-	nc, err := nats.Connect(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	nc, js, err := Dial(s.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	if err != nil {
-		s.t.Fatalf("jstest: connecting: %v", err)
+		s.t.Fatal(err)
 	}
 	s.t.Cleanup(nc.Close)
+	return nc, js
+}
+
+// Dial connects to the server at url and returns the connection, which the
+// caller closes, and a JetStream context on it.
+func Dial(url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("jstest: connecting to %s: %w", url, err)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		s.t.Fatalf("jstest: jetstream: %v", err)
+		nc.Close()
+		return nil, nil, fmt.Errorf("jstest: jetstream: %w", err)
 	}
-	return nc, js
+	return nc, js, nil
+}
+
+// ExportLog publishes the sealed epochs of the log at path, every one, to
+// the stream named (created by wbjs.CreateStream if missing) as src's, as
+// wbctl export does: for a test or an Example on the reading side.
+func ExportLog(ctx context.Context, js jetstream.JetStream, stream, path string, src export.Source, opt export.Options) (export.Progress, error) {
+	if err := wbjs.CreateStream(ctx, js, stream); err != nil {
+		return export.Progress{}, err
+	}
+	sink, err := wbjs.New(ctx, js, stream)
+	if err != nil {
+		return export.Progress{}, err
+	}
+	l, err := changelog.Open(path)
+	if err != nil {
+		return export.Progress{}, err
+	}
+	return export.Export(ctx, l, src, sink, opt)
 }
