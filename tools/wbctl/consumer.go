@@ -151,6 +151,54 @@ Examples:
 			},
 		},
 		{
+			Name:      "follow",
+			Usage:     "with --nats: run COMMAND for each epoch the stream seals, acknowledging it once COMMAND exits 0",
+			ArgsUsage: "NAME -- COMMAND [ARG...]",
+			Description: `Follows host H's filesystem F in the stream as the consumer NAME (see
+"consumer add --nats"): for each epoch sealed after the consumer's cursor,
+in order, it runs COMMAND with what changed on its standard input, as
+"changes --json" prints it (an object per changed object, then the cursor
+object), and in its environment:
+
+   WBARRIER_CONSUMER  NAME
+   WBARRIER_SINCE     the range is the epochs after it ...
+   WBARRIER_UNTIL     ... up to this one
+   WBARRIER_CURSOR    LOGID:UNTIL, the consumer's cursor once acknowledged
+   WBARRIER_RESCAN    if set, the stream cannot vouch for the range (lossy,
+                      unsealed, purged, other log): the input is empty and
+                      COMMAND must find the changes another way (a full
+                      scan) from epoch WBARRIER_RESCAN_FROM
+
+When COMMAND exits 0, the epoch is acknowledged on the server and the next
+one is answered. When it fails, the epoch is handed back unacknowledged and
+follow exits 1: the next run (of any machine) answers it again. A follow
+that dies holding an epoch leaves it to the next reader after the
+consumer's --ack-wait. Progress goes to stderr; COMMAND's output to
+stdout and stderr.
+
+Without --once, it follows until SIGINT or SIGTERM (exit 0); with --once,
+it handles the epochs sealed now and exits.
+
+Example:
+   wbctl consumer follow --nats nats://nats.example:4222 --stream wbarrier \
+       --host web1 --fs data backup-web1 -- /usr/local/bin/copy-changes`,
+			Flags: append([]cli.Flag{&cli.BoolFlag{Name: "once", Usage: "handle the epochs sealed now, then exit"},
+				&cli.DurationFlag{Name: "wait", Value: time.Second, Usage: "with --once: how long to wait for the next seal before exiting"}},
+				streamFlags...),
+			Before: func(ctx *cli.Context) error {
+				if ctx.String("nats") == "" {
+					return usageError{"consumer follow: --nats URL is required (a consumer of a log file reads wbctl changes --consumer)"}
+				}
+				return requireLogOrStream(true)(ctx)
+			},
+			Action: func(ctx *cli.Context) error {
+				if _, command := followArgs(ctx); len(command) == 0 {
+					return usageError{"consumer follow: expected NAME -- COMMAND [ARG...]"}
+				}
+				return streamConsumerFollow(ctx)
+			},
+		},
+		{
 			Name:  "list",
 			Usage: "list the consumers: cursor and how many sealed epochs they are behind",
 			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.

@@ -1,12 +1,20 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/urfave/cli/v2"
 
@@ -161,4 +169,84 @@ func streamConsumerChanges(ctx *cli.Context, js jetstream.JetStream) (*consumer.
 		return nil, err
 	}
 	return sc.Changes(c)
+}
+
+// streamConsumerFollow is consumer follow: COMMAND run for each epoch the
+// stream seals, the epoch acknowledged once it exits 0.
+func streamConsumerFollow(ctx *cli.Context) error {
+	name, command := followArgs(ctx)
+	sig, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return withStream(ctx, func(c context.Context, js jetstream.JetStream) error {
+		sc, err := openStreamConsumer(c, ctx, js, name)
+		if err != nil {
+			return err
+		}
+		h := runForEpoch(ctx, name, command)
+		if !ctx.Bool("once") {
+			return sc.Follow(sig, h)
+		}
+		for sig.Err() == nil {
+			_, err := sc.Next(sig, ctx.Duration("wait"), h)
+			if errors.Is(err, nats.ErrTimeout) {
+				return nil // nothing left
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// followArgs splits consumer follow's arguments: NAME -- COMMAND [ARG...]
+// (the "--" may be left out); command is empty if there is none.
+func followArgs(ctx *cli.Context) (name string, command []string) {
+	args := ctx.Args().Slice()
+	if len(args) == 0 {
+		return "", nil
+	}
+	command = args[1:]
+	if len(command) > 0 && command[0] == "--" {
+		command = command[1:]
+	}
+	return args[0], command
+}
+
+// runForEpoch returns a Handler that runs command with what changed on its
+// standard input, as changes --json prints it, and the range in its
+// environment; a rescan gets an empty input and WBARRIER_RESCAN.
+func runForEpoch(ctx *cli.Context, name string, command []string) consumer.Handler {
+	return func(c context.Context, ch *consumer.Changes, rescan *consumer.RescanError) error {
+		var in bytes.Buffer
+		env := append(os.Environ(), "WBARRIER_CONSUMER="+name, "WBARRIER_CURSOR="+ch.Cursor.String(),
+			fmt.Sprintf("WBARRIER_SINCE=%d", ch.Since), fmt.Sprintf("WBARRIER_UNTIL=%d", ch.Until))
+		what := "changes"
+		if rescan != nil {
+			env = append(env, "WBARRIER_RESCAN="+rescan.Reason.String(), fmt.Sprintf("WBARRIER_RESCAN_FROM=%d", rescan.From))
+			what = "rescan (" + rescan.Reason.String() + ")"
+		} else {
+			enc := json.NewEncoder(&in)
+			for _, o := range ch.Objects {
+				out, err := newObjectOut(o, nil)
+				if err != nil {
+					return err
+				}
+				if err := enc.Encode(out); err != nil {
+					return err
+				}
+			}
+			if err := enc.Encode(cursorOut{Cursor: ch.Cursor.String(), Log: ch.Cursor.Log, Until: ch.Until}); err != nil {
+				return err
+			}
+		}
+		cmd := exec.CommandContext(c, command[0], command[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = &in, ctx.App.Writer, ctx.App.ErrWriter, env
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("consumer follow: %s, for the %s of epochs %d-%d: %w; not acknowledged: the next run answers them again",
+				command[0], what, ch.Since+1, ch.Until, err)
+		}
+		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: epochs %d-%d processed (%s), cursor %s\n", name, ch.Since+1, ch.Until, what, ch.Cursor)
+		return nil
+	}
 }

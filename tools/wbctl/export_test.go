@@ -250,3 +250,54 @@ func TestExportFollow(t *testing.T) {
 		t.Error("export --follow ended without its summary")
 	}
 }
+
+// TestConsumerFollow: follow runs the command for each epoch with what
+// changes --json prints, acknowledges it once the command exits 0, and
+// hands it back, exiting 1, when the command fails.
+func TestConsumerFollow(t *testing.T) {
+	srv := jstest.Start(t)
+	path := writeLog(t,
+		write(1, 1, "A", 0, 4), closed(1, false),
+		write(2, 2, "A", 4, 4), closed(2, true),
+		write(3, 3, "B", 0, 1), closed(3, false))
+	if _, errOut, code := run("export", "--nats", srv.URL(), "--stream", "wb", "--create", "--host", "web1", "--fs", "data", "--log", path); code != 0 {
+		t.Fatalf("export: %s", errOut)
+	}
+	fs := []string{"--nats", srv.URL(), "--stream", "wb", "--host", "web1", "--fs", "data"}
+	if _, errOut, code := run(slices.Concat([]string{"consumer", "add", "--epoch", "0"}, fs, []string{"backup"})...); code != 0 {
+		t.Fatalf("consumer add: %s", errOut)
+	}
+	script := `echo "$WBARRIER_SINCE-$WBARRIER_UNTIL rescan=$WBARRIER_RESCAN"; cat; [ "$WBARRIER_UNTIL" != "$FAIL_AT" ]`
+	follow := func(failAt string) (string, string, int) {
+		t.Setenv("FAIL_AT", failAt)
+		return run(slices.Concat([]string{"consumer", "follow", "--once", "--wait", "200ms"}, fs, []string{"backup", "--", "sh", "-c", script})...)
+	}
+	// The command fails on epoch 3: epochs 1 and 2 are acknowledged, 3 is not.
+	out, errOut, code := follow("3")
+	want1, _, _ := run("changes", "--log", path, "--since", "0", "--until", "1", "--json")
+	want3, _, _ := run("changes", "--log", path, "--since", "2", "--json")
+	if code != exitError || !strings.Contains(errOut, "for the changes of epochs 3-3: exit status 1; not acknowledged") ||
+		out != "0-1 rescan=\n"+want1+"1-2 rescan=lossy\n2-3 rescan=\n"+want3 {
+		t.Errorf("follow failing at epoch 3: exit %d, stdout\n%s\nstderr\n%s", code, out, errOut)
+	}
+	// Run again: epoch 3 is answered again, and nothing after it.
+	out, errOut, code = follow("")
+	if code != 0 || out != "2-3 rescan=\n"+want3 {
+		t.Errorf("follow again: exit %d, stdout\n%s\nstderr\n%s", code, out, errOut)
+	}
+	out, _, _ = run(slices.Concat([]string{"consumer", "list", "--json"}, fs[:4])...)
+	if !strings.Contains(out, `:3","behind":0}`) {
+		t.Errorf("consumer list after follow: %s; want the cursor at epoch 3, none behind", out)
+	}
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"consumer", "follow", "backup", "--", "true"}, "consumer follow: --nats URL is required"},
+		{slices.Concat([]string{"consumer", "follow"}, fs, []string{"backup"}), "expected NAME -- COMMAND"},
+	} {
+		if _, errOut, code := run(tc.args...); code != exitUsage || !strings.Contains(errOut, tc.wantErr) {
+			t.Errorf("%v: exit %d, %q; want %d, %q", tc.args, code, errOut, exitUsage, tc.wantErr)
+		}
+	}
+}
