@@ -280,6 +280,9 @@ func (sc *StreamConsumer) Ack(ctx context.Context, until Cursor, wait time.Durat
 	if last == nil || !mine(Cursor{Log: last.Source.Log}) || until.Epoch > last.Epoch {
 		return cur, fmt.Errorf("consumer: %q cannot acknowledge %s: it is not sealed in the stream (its last seal on %s.%s is %s)", sc.name, until, sc.src.Host, sc.src.FS, sealCursor(last))
 	}
+	if cur.Log == until.Log && until.Epoch < cur.Epoch {
+		return cur, fmt.Errorf("consumer: %q cannot acknowledge %s: it already acknowledged %s (remove and add it to go back)", sc.name, until, cur)
+	}
 	for n := info.Behind; n > 0 && !(mine(cur) && cur.Epoch == until.Epoch); n-- {
 		m, seal, err := sc.next(wait)
 		if err != nil {

@@ -188,6 +188,7 @@ func TestStreamConsumerAck(t *testing.T) {
 		{Cursor{Log: id, Epoch: 1}, false, Cursor{Log: id, Epoch: 1}, Lossy},
 		{Cursor{Log: id, Epoch: 1}, false, Cursor{Log: id, Epoch: 1}, Lossy}, // again: nothing moves
 		{Cursor{Log: id, Epoch: 9}, true, Cursor{Log: id, Epoch: 1}, Lossy},  // not sealed: nothing moves
+		{Cursor{Log: id, Epoch: 0}, true, Cursor{Log: id, Epoch: 1}, Lossy},  // before the cursor
 		{Cursor{Log: "0000000000000001", Epoch: 2}, true, Cursor{Log: id, Epoch: 1}, Lossy},
 		{Cursor{Log: id, Epoch: 3}, false, Cursor{Log: id, Epoch: 3}, 0},
 		{Cursor{Epoch: 4}, false, Cursor{Log: id, Epoch: 4}, 0},
