@@ -121,7 +121,7 @@ func TestStreamConsumerResumes(t *testing.T) {
 	full := writeLog(t, 0, durableLog...)
 	id := full.ID()
 	exportAs(t, js, writeLog(t, 0, durableLog[:6]...).path, id, "web1") // epochs 1-2 sealed
-	if _, err := AddStreamConsumer(ctx, js, "wb", "web1", "data", "backup", Cursor{}, 300*time.Millisecond); err != nil {
+	if _, err := AddStreamConsumer(ctx, js, "wb", "web1", "data", "backup", Cursor{}, 500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	open := func() *StreamConsumer {
