@@ -22,7 +22,7 @@ import (
 var daemonCommand = &cli.Command{
 	Name:      "daemon",
 	Usage:     "drain a watch's records into a log file",
-	ArgsUsage: "WATCH",
+	ArgsUsage: "[WATCH]",
 	Description: `Appends every change record of the watch to the log file, in order, and
 seals each epoch in the log once a barrier has closed it and it is durable:
 the watched filesystem is synced (unless --syncfs=false: the module syncs
@@ -46,6 +46,13 @@ Under systemd (Type=notify: $NOTIFY_SOCKET is set) it sends READY=1 once set
 up, a STATUS= line (open and last sealed epoch) after each seal, and
 STOPPING=1 when SIGTERM or SIGINT starts the final checkpoint. --once only drains what is
 queued, sealing the epochs already closed.
+
+Without WATCH, --once drains the watch the log follows (its generation, in
+this load of the module). Run after the filesystem was unmounted (the unit
+wbarrier-unmount@ does at shutdown, after the daemon's final checkpoint
+and the unmount), it drains what was changed between the two, seals the
+last epoch, removes the watch and records the clean unmount, so that a
+watch from the next mount can continue the log.
 
 Keep the log on another filesystem than the watched one: the daemon's own
 writes would be changes of every epoch.
@@ -130,7 +137,14 @@ Examples:
 			signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(stop)
 		}
-		c, w, err := openWatch(ctx)
+		var c *genl.Client
+		var w genl.Watch
+		var err error
+		if ctx.NArg() == 0 && ctx.Bool("once") {
+			c, w, err = logWatch(ctx.String("log"))
+		} else {
+			c, w, err = openWatch(ctx)
+		}
 		if err != nil {
 			return err
 		}
@@ -329,10 +343,6 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		report(st)
 		return st, err
 	}
-	if cfg.once {
-		_, err := pass()
-		return err
-	}
 	checkpoint := func() error {
 		_, st, err := epochs.Checkpoint(epochs.Steps{Barrier: cfg.barrier, Drain: d.Once})
 		report(st)
@@ -362,6 +372,10 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 	}
 	if cfg.unmounted {
 		return unmounted()
+	}
+	if cfg.once {
+		_, err := pass()
+		return err
 	}
 
 	events, stopped, err := subscribe(cfg.stop)
@@ -452,4 +466,36 @@ func contains(s []uint64, v uint64) bool {
 		}
 	}
 	return false
+}
+
+// logWatch finds the watch the log at path follows (its generation), in
+// this load of the module: "daemon --once" without WATCH, run after the
+// filesystem was unmounted, when no path leads to the watch any more.
+func logWatch(path string) (*genl.Client, genl.Watch, error) {
+	log, _, err := changelog.OpenWriter(path)
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	g, found := log.Generation()
+	if err := log.Close(); err != nil {
+		return nil, genl.Watch{}, err
+	}
+	if !found {
+		return nil, genl.Watch{}, fmt.Errorf("%s names no watch (a log written before watches were told apart): give the WATCH", path)
+	}
+	c, err := dial()
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	w, err := c.Status(g.WatchID)
+	if err == nil && w.LoadID != g.LoadID {
+		err = fmt.Errorf("%s follows watch %d of module load %016x, the module was loaded anew since (%016x): nothing of that watch is left", path, g.WatchID, g.LoadID, w.LoadID)
+	} else if err != nil {
+		err = fmt.Errorf("%s follows watch %d: %w", path, g.WatchID, err)
+	}
+	if err != nil {
+		c.Close()
+		return nil, genl.Watch{}, err
+	}
+	return c, w, nil
 }
