@@ -50,7 +50,7 @@ static int wb_get_tree_return(struct kretprobe_instance *ri,
 	 * A superblock mounted already (a second mount of the device) may
 	 * have changed before this mount: no watch begins on it here.
 	 */
-	if (!list_empty(&sb->s_mounts))
+	if (wb_sb_mounted(sb))
 		return 0;
 	rcu_read_lock();
 	wb_watch_attach_rcu(sb);
