@@ -10,6 +10,17 @@
 #include <linux/module.h>
 #include "wbarrier.h"
 
+/* Everything wb_init() set up, watches made since included. */
+static void wb_teardown(void)
+{
+	wb_nl_exit();
+	wb_atmount_exit();
+	wb_watch_remove_all();
+	wb_umount_exit();
+	wb_hooks_exit();
+	wb_faults_exit();
+}
+
 static int __init wb_init(void)
 {
 	int err;
@@ -32,12 +43,7 @@ static int __init wb_init(void)
 
 err_nl:
 	/* As at exit: watches made so far may have been mounted and marked. */
-	wb_nl_exit();
-	wb_atmount_exit();
-	wb_watch_remove_all();
-	wb_umount_exit();
-	wb_hooks_exit();
-	wb_faults_exit();
+	wb_teardown();
 	return err;
 err_hooks:
 	wb_hooks_exit();
@@ -50,12 +56,7 @@ err_faults:
 
 static void __exit wb_exit(void)
 {
-	wb_nl_exit();
-	wb_atmount_exit();
-	wb_watch_remove_all();
-	wb_umount_exit();
-	wb_hooks_exit();
-	wb_faults_exit();
+	wb_teardown();
 }
 
 module_init(wb_init);
