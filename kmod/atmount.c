@@ -24,7 +24,7 @@
 static char *wb_watch_at_mount;
 module_param_named(watch_at_mount, wb_watch_at_mount, charp, 0444);
 MODULE_PARM_DESC(watch_at_mount,
-		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4, xfs)");
+		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4; xfs once its ioctls are hooked)");
 
 /* Set at exit: no waiting watch is made after the last is removed. */
 static bool wb_atmount_stopping;
@@ -43,7 +43,7 @@ static int wb_get_tree_return(struct kretprobe_instance *ri,
 	struct fs_context *fc = *(struct fs_context **)ri->data;
 	struct super_block *sb;
 
-	if (regs_return_value(regs) || !fc->root)
+	if ((int)regs_return_value(regs) || !fc->root)
 		return 0;
 	sb = fc->root->d_sb;
 	/*
@@ -63,7 +63,8 @@ static struct kretprobe wb_get_tree_probe = {
 	.entry_handler = wb_get_tree_entry,
 	.handler = wb_get_tree_return,
 	.data_size = sizeof(struct fs_context *),
-	.maxactive = 64,
+	/* A mount that finds none free is not watched: the watch waits on. */
+	.maxactive = 256,
 };
 
 static bool wb_atmount_probed;
@@ -80,11 +81,12 @@ void wb_atmount_rearm(const uuid_t *uuid)
 		       uuid, err);
 }
 
-/* Parses watch_at_mount and makes a waiting watch of each uuid. */
+/* Parses watch_at_mount and makes a waiting watch of each uuid, once. */
 static int wb_atmount_parse(void)
 {
+	uuid_t uuid, seen[16];
 	char *list, *p, *tok;
-	uuid_t uuid;
+	unsigned int n = 0, i;
 	int err = 0;
 
 	list = kstrdup(wb_watch_at_mount, GFP_KERNEL);
@@ -101,6 +103,16 @@ static int wb_atmount_parse(void)
 			       tok);
 			break;
 		}
+		for (i = 0; i < n && !uuid_equal(&seen[i], &uuid); i++)
+			;
+		if (i < n)
+			continue;
+		if (n == ARRAY_SIZE(seen)) {
+			pr_err("watch_at_mount: more than %zu uuids\n", ARRAY_SIZE(seen));
+			err = -E2BIG;
+			break;
+		}
+		uuid_copy(&seen[n++], &uuid);
 		err = wb_watch_create_waiting(&uuid);
 	}
 	kfree(list);

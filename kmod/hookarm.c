@@ -353,13 +353,6 @@ static int wb_hook_register(struct wb_hook *h)
 	return 0;
 }
 
-/*
- * Hooks on a filesystem module's functions are registered when the first
- * filesystem of the type is watched: then its module is loaded, held by the
- * mounted superblock. They stay registered, armed and disarmed with the
- * others, until this module unloads, and hold their module meanwhile so
- * that its text stays. Under wb_watches_mutex.
- */
 /* The slot in wb_fs_hooked[] of a type with hooks of its own, or -1. */
 static int wb_fs_slot(const struct file_system_type *type)
 {
@@ -378,6 +371,13 @@ bool wb_hooks_fs_ready(const struct file_system_type *type)
 	return slot < 0 || READ_ONCE(wb_fs_hooked[slot]);
 }
 
+/*
+ * Hooks on a filesystem module's functions are registered when the first
+ * filesystem of the type is watched: then its module is loaded, held by the
+ * mounted superblock. They stay registered, armed and disarmed with the
+ * others, until this module unloads, and hold their module meanwhile so
+ * that its text stays. Under wb_watches_mutex.
+ */
 int wb_hooks_get_fs(struct file_system_type *type)
 {
 	struct wb_hook *h;

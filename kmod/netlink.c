@@ -97,7 +97,7 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_LOAD_ID, wb_load_id,
 			      WBARRIER_A_PAD) ||
-	    (w->at_mount && nla_put_flag(skb, WBARRIER_A_AT_MOUNT)) ||
+	    (READ_ONCE(w->at_mount) && nla_put_flag(skb, WBARRIER_A_AT_MOUNT)) ||
 	    (wb_watch_waiting(w) && nla_put_flag(skb, WBARRIER_A_WAITING)))
 		return -EMSGSIZE;
 	return 0;

@@ -74,47 +74,39 @@ static void wb_watches_dec(void)
 /*
  * A slot is taken before its watch is listed and cleared after it is
  * unlisted, under wb_watches_mutex, and never moves, so that a reader
- * scanning meanwhile cannot miss a listed watch. A stale superblock only
- * sends a call to the full lookup.
+ * scanning meanwhile cannot miss a listed watch; a watch waiting for its
+ * mount reserves its slot, and the probe that hands it the superblock
+ * writes that in. A stale superblock only sends a call to the full lookup.
  */
 struct super_block *wb_sb_slots[WB_SB_SLOTS];
 unsigned int wb_sb_slots_used;
 unsigned int wb_sb_slotless;
 
-/* Puts the superblock of @w in a free slot, if there is one. */
-static bool wb_sb_slot_fill(struct wb_watch *w)
+/*
+ * The slot of a watch waiting for its mount holds this until the probe
+ * that hands it a superblock writes that in (wb_watch_attach_rcu()): no
+ * superblock is ever here, and the slot is not free.
+ */
+static const char wb_slot_reserved;
+#define WB_SB_RESERVED ((struct super_block *)&wb_slot_reserved)
+
+/* Puts @sb, or the reservation, in a free slot of @w, if there is one. */
+static void wb_sb_slot_take(struct wb_watch *w)
 {
 	unsigned int i;
 
 	lockdep_assert_held(&wb_watches_mutex);
 	for (i = 0; i < wb_sb_slots_used && wb_sb_slots[i]; i++)
 		;
-	if (i == WB_SB_SLOTS)
-		return false;
-	w->sb_slot = i;
-	WRITE_ONCE(wb_sb_slots[i], w->sb);
-	if (i == wb_sb_slots_used)	/* pairs with wb_sb_maybe_watched() */
-		smp_store_release(&wb_sb_slots_used, i + 1);
-	return true;
-}
-
-/*
- * A watch waiting for its mount is slotless from the start: its superblock
- * appears in a probe (wb_watch_attach_rcu()), which cannot take a slot.
- */
-static void wb_sb_slot_take(struct wb_watch *w)
-{
-	if (!w->sb || !wb_sb_slot_fill(w)) {
+	if (i == WB_SB_SLOTS) {
 		w->sb_slot = -1;
 		WRITE_ONCE(wb_sb_slotless, wb_sb_slotless + 1);
+		return;
 	}
-}
-
-/* After its mount: a slot, if one is free, then no longer slotless. */
-static void wb_sb_slot_move(struct wb_watch *w)
-{
-	if (w->sb_slot < 0 && wb_sb_slot_fill(w))
-		WRITE_ONCE(wb_sb_slotless, wb_sb_slotless - 1);
+	w->sb_slot = i;
+	WRITE_ONCE(wb_sb_slots[i], w->sb ? w->sb : WB_SB_RESERVED);
+	if (i == wb_sb_slots_used)	/* pairs with wb_sb_maybe_watched() */
+		smp_store_release(&wb_sb_slots_used, i + 1);
 }
 
 static void wb_sb_slot_clear(struct wb_watch *w)
@@ -371,7 +363,7 @@ bool wb_watch_waiting(struct wb_watch *w)
  * handles are not made of i_ino and i_generation (btrfs) are not taken:
  * the watch was allocated with merge hints.
  */
-bool wb_watch_attach_rcu(struct super_block *sb)
+void wb_watch_attach_rcu(struct super_block *sb)
 {
 	const struct wb_fs_type *type = wb_fs_type(sb);
 	unsigned long flags;
@@ -379,30 +371,45 @@ bool wb_watch_attach_rcu(struct super_block *sb)
 	bool taken = false;
 
 	if (!type || !type->fh_ino_gen || !sb->s_export_op)
-		return false;
+		return;
+	/*
+	 * Watched already: a second fresh-looking get_tree of the device
+	 * (fsconfig's create twice, not yet mounted). The caller holds
+	 * s_umount: the first one's attach is done and seen.
+	 */
+	if (wb_watch_find_rcu(sb))
+		return;
 	list_for_each_entry_rcu(w, &wb_watches, node) {
 		if (!READ_ONCE(w->waiting) || !uuid_equal(&w->uuid, &sb->s_uuid))
 			continue;
 		spin_lock_irqsave(&w->lock, flags);
 		if (w->waiting) {
-			w->waiting = false;
-			/* A type whose own hooks come later missed nothing yet. */
+			/*
+			 * A type whose own hooks are not in place yet may see
+			 * its ioctls pass before mount_work registers them.
+			 */
 			w->at_mount = wb_hooks_fs_ready(sb->s_type);
 			w->dev = new_encode_dev(sb->s_dev);
 			strscpy(w->fstype, sb->s_type->name, sizeof(w->fstype));
 			w->sb_err = errseq_sample(&sb->s_wb_err);
+			/* Misses while it waited are no loss of this mount's. */
+			w->nmissed_mark = wb_hooks_nmissed();
+			w->completions_missed = wb_completions_nmissed();
 			atomic_inc(&sb->s_active);	/* the caller holds one */
 			w->mount_sb = sb;
 			refcount_inc(&w->ref);		/* mount_work's */
+			if (w->sb_slot >= 0)
+				WRITE_ONCE(wb_sb_slots[w->sb_slot], sb);
 			smp_store_release(&w->sb, sb);	/* after the fields */
+			/* After sb: BARRIER sees "waiting" or the superblock. */
+			WRITE_ONCE(w->waiting, false);
 			taken = true;
 		}
 		spin_unlock_irqrestore(&w->lock, flags);
 		if (taken)
 			queue_work(wb_unbound_wq, &w->mount_work);
-		return taken;
+		return;
 	}
-	return false;
 }
 
 static void wb_watch_set_mark_gone(struct wb_watch *w, bool gone)
@@ -415,8 +422,8 @@ static void wb_watch_set_mark_gone(struct wb_watch *w, bool gone)
 }
 
 /*
- * The sleeping half of a mount that @w took: the superblock's mark, the
- * type's own hooks, a slot. If that fails, the watch cannot learn of the
+ * The sleeping half of a mount that @w took: the superblock's mark and the
+ * type's own hooks. If that fails, the watch cannot learn of the
  * shutdown: it lets go of the superblock as an unmount would, its open
  * epoch lossy.
  */
@@ -426,7 +433,7 @@ static void wb_watch_mounted(struct wb_watch *w, struct super_block *sb)
 
 	mutex_lock(&wb_watches_mutex);
 	mutex_lock(&w->barrier_mutex);
-	if (w->sb != sb) {		/* being unwatched */
+	if (w->sb != sb || w->unlisted) {	/* being unwatched */
 		mutex_unlock(&w->barrier_mutex);
 		mutex_unlock(&wb_watches_mutex);
 		return;
@@ -438,8 +445,6 @@ static void wb_watch_mounted(struct wb_watch *w, struct super_block *sb)
 		if (err)
 			wb_watch_set_mark_gone(w, true);
 	}
-	if (!err)
-		wb_sb_slot_move(w);
 	mutex_unlock(&w->barrier_mutex);
 	mutex_unlock(&wb_watches_mutex);
 	if (!err) {
@@ -459,9 +464,11 @@ static void wb_watch_mount_work(struct work_struct *work)
 	struct super_block *sb = w->mount_sb;
 
 	wb_watch_mounted(w, sb);
+	/* Before the superblock may go: the next mount finds one waiting. */
+	if (!READ_ONCE(w->unlisted))
+		wb_atmount_rearm(&w->uuid);
 	/* The last reference, if the mount failed or was undone meanwhile. */
 	deactivate_super(sb);
-	wb_atmount_rearm(&w->uuid);
 	wb_watch_put(w);
 }
 
@@ -554,6 +561,7 @@ int wb_watch_remove(u32 id)
 	w = wb_watch_lookup(id);
 	if (w) {
 		list_del_rcu(&w->node);
+		w->unlisted = true;
 		wb_sb_slot_clear(w);
 	}
 	mutex_unlock(&wb_watches_mutex);
@@ -573,6 +581,7 @@ void wb_watch_remove_all(void)
 		w = list_first_entry_or_null(&wb_watches, struct wb_watch, node);
 		if (w) {
 			list_del_rcu(&w->node);
+			w->unlisted = true;
 			wb_sb_slot_clear(w);
 		}
 		mutex_unlock(&wb_watches_mutex);

@@ -115,8 +115,10 @@ struct wb_watch {
 	refcount_t ref;
 	u32 id;
 	/*
-	 * NULL once retired or unmounted; changed under barrier_mutex. It is
-	 * not pinned: the mark tells when it is shut down (umount.c).
+	 * NULL once retired or unmounted; changed under barrier_mutex, but
+	 * for its first value in a watch that waited for its mount (set under
+	 * lock by the probe). It is not pinned: the mark tells when it is
+	 * shut down (umount.c).
 	 */
 	struct super_block *sb;
 	int sb_slot;			/* in wb_sb_slots[], or -1 */
@@ -139,6 +141,7 @@ struct wb_watch {
 	 */
 	bool waiting;
 	bool at_mount;
+	bool unlisted;			/* under wb_watches_mutex */
 	uuid_t uuid;
 	struct super_block *mount_sb;	/* held active until mount_work ran */
 	struct work_struct mount_work;	/* the mount's sleeping half */
@@ -241,7 +244,7 @@ static inline bool wb_sb_maybe_watched(const struct super_block *sb)
 struct wb_watch *wb_watch_create(const char *path_name,
 				 struct netlink_ext_ack *extack);
 int wb_watch_create_waiting(const uuid_t *uuid);
-bool wb_watch_attach_rcu(struct super_block *sb);
+void wb_watch_attach_rcu(struct super_block *sb);
 bool wb_watch_waiting(struct wb_watch *w);
 struct wb_watch *wb_watch_get(u32 id);
 struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
