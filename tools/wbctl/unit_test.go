@@ -32,3 +32,23 @@ func TestUnitRestartPrevent(t *testing.T) {
 		t.Errorf("exitCode(personError) = %d, want %d", c, exitPerson)
 	}
 }
+
+// Every command of the module's family needs CAP_NET_ADMIN (genetlink's
+// GENL_ADMIN_PERM) and CAP_SYS_ADMIN (the module): a unit without either
+// fails at its first watch with EPERM (tests/100 found it on systemd).
+func TestUnitCapabilities(t *testing.T) {
+	b, err := os.ReadFile("wbarrier-daemon@.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^CapabilityBoundingSet=(.*)$`).FindSubmatch(b)
+	if m == nil {
+		return // no bounding set: every capability root has
+	}
+	got := strings.Fields(string(m[1]))
+	for _, c := range []string{"CAP_NET_ADMIN", "CAP_SYS_ADMIN"} {
+		if !slices.Contains(got, c) {
+			t.Errorf("CapabilityBoundingSet=%s lacks %s", m[1], c)
+		}
+	}
+}
