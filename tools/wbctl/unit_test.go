@@ -61,3 +61,25 @@ func TestUnmountUnit(t *testing.T) {
 		t.Error("wbarrier-unmount@'s ExecStop is not \"wbctl daemon --once --log LOG\" (no WATCH: the log's)")
 	}
 }
+
+// Every command of the module's family needs CAP_NET_ADMIN (genetlink's
+// GENL_ADMIN_PERM) and CAP_SYS_ADMIN (the module): a unit without either
+// fails at its first command with EPERM (tests/100 found it on systemd).
+func TestUnitCapabilities(t *testing.T) {
+	for _, unit := range []string{"wbarrier-daemon@.service", "wbarrier-unmount@.service"} {
+		b, err := os.ReadFile(unit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`(?m)^CapabilityBoundingSet=(.*)$`).FindSubmatch(b)
+		if m == nil {
+			continue // no bounding set: every capability root has
+		}
+		got := strings.Fields(string(m[1]))
+		for _, c := range []string{"CAP_NET_ADMIN", "CAP_SYS_ADMIN"} {
+			if !slices.Contains(got, c) {
+				t.Errorf("%s: CapabilityBoundingSet=%s lacks %s", unit, m[1], c)
+			}
+		}
+	}
+}
