@@ -86,7 +86,7 @@ func (l *Log) Changes(since, until uint64) (Changes, error) {
 	if b := l.Base(); since < b {
 		c.rescan(since+1, fmt.Sprintf("epochs up to %d were purged from the log (its oldest segment starts after epoch %d)", b, b))
 	} else {
-		c.checkSealed(l.seals)
+		c.checkSealed(l.seals, l.gens)
 		c.explainBreak(l.gens)
 	}
 
@@ -133,26 +133,28 @@ func Merge(recs []record.Record, since, until uint64) []Object {
 }
 
 // checkSealed sets Rescan if an epoch in (Since, Until] is not sealed or is
-// lossy. seals are in strictly increasing epoch order.
-func (c *Changes) checkSealed(seals []Seal) {
+// lossy. seals are in strictly increasing epoch order. The break epoch of
+// a continuous generation in gens counts as sealed and empty: the log
+// knows nothing changed then (see Generation.Continuous).
+func (c *Changes) checkSealed(seals []Seal, gens []Generation) {
 	i := sort.Search(len(seals), func(i int) bool { return seals[i].Epoch > c.Since })
-	want := c.Since + 1 // the next epoch that needs a seal; Since < Until, so no overflow
-	for ; i < len(seals) && seals[i].Epoch <= c.Until; i++ {
-		s := seals[i]
-		if s.Epoch != want {
+	// want is the next epoch that needs a seal; Since < Until, so no overflow.
+	for want := c.Since + 1; ; want++ {
+		switch {
+		case slices.ContainsFunc(gens, func(g Generation) bool { return g.Continuous && g.Offset == want }):
+		case i == len(seals) || seals[i].Epoch != want:
 			c.rescan(want, fmt.Sprintf("epoch %d is not sealed", want))
 			return
-		}
-		if s.Lossy {
+		case seals[i].Lossy:
 			c.rescan(want, fmt.Sprintf("epoch %d is lossy: records of it were lost", want))
 			return
+		default:
+			i++
 		}
-		if s.Epoch == c.Until {
+		if want == c.Until {
 			return
 		}
-		want++
 	}
-	c.rescan(want, fmt.Sprintf("epoch %d is not sealed", want))
 }
 
 // explainBreak says why an unsealed epoch is unknown if it is the break
@@ -163,7 +165,7 @@ func (c *Changes) explainBreak(gens []Generation) {
 		return
 	}
 	for i, g := range gens {
-		if !g.Break || g.Offset < c.RescanFrom || g.Offset > c.Until {
+		if !g.Break || g.Continuous || g.Offset < c.RescanFrom || g.Offset > c.Until {
 			continue
 		}
 		what := "a reboot, a module reload, or an unwatch and a new watch"

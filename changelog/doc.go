@@ -80,7 +80,7 @@
 //
 //	offset  size  field
 //	0       4     L: payload length in bytes (at most 1 MiB, MaxPayload)
-//	4       2     type: 1 record, 2 seal, 3 generation
+//	4       2     type: 1 record, 2 seal, 3 generation, 4 unmount
 //	6       2     reserved: 0
 //	8       4     crc
 //	12      L     payload
@@ -175,8 +175,10 @@
 // maps the new watch's epochs after everything it holds. L = 32.
 //
 //	offset  size  field
-//	0       1     payload version: 1
-//	1       3     reserved: 0
+//	0       1     payload version: 1 or 2
+//	1       1     flags (version 2): bit 0 continuous, other bits 0; in
+//	              version 1 a reserved byte, 0
+//	2       2     reserved: 0
 //	4       4     watch id
 //	8       8     offset: log epoch = the watch's epoch + offset
 //	16      8     load id: drawn by the module at load (WBARRIER_A_LOAD_ID)
@@ -196,6 +198,43 @@
 // the watch): it must equal that generation, or it is adopted if the
 // segments that held it were removed; it is no break.
 //
+// The writer writes version 1 unless the generation is continuous, and
+// version 2 then, so that a log without one stays readable by readers that
+// know version 1 only; a version 2 payload has a flag set. A continuous
+// generation (Generation.Continuous) is a break whose break epoch is known
+// to be empty: the watch before it ended with a clean unmount that the log
+// recorded (an unmount frame), and the new watch began at the mount of a
+// filesystem found unchanged since. Its break epoch counts as sealed,
+// complete and empty. The log cannot check the filesystem; it checks where
+// the frame is: a continuous generation that is not restated directly
+// follows an unmount frame (so it is never the log's first generation),
+// and its offset is one past the last sealed epoch. Its restatement at the
+// start of a later segment carries the flag too.
+//
+// # Unmount payload (frame type 4)
+//
+// The clean unmount of the watched filesystem (see Unmount), written after
+// the last seal of a generation: the superblock fields a later watch
+// compares the filesystem with. L = 56.
+//
+//	offset  size  field
+//	0       1     payload version: 1
+//	1       1     reserved: 0
+//	2       2     mount count (ext2/3/4 s_mnt_count)
+//	4       4     reserved: 0
+//	8       8     KiB written over the filesystem's life (s_kbytes_written)
+//	16      4     last superblock write (s_wtime), seconds since 1970
+//	20      4     last mount (s_mtime), seconds since 1970
+//	24      16    filesystem UUID (s_uuid)
+//	40      16    filesystem type, e.g. "ext4": 1 to 16 bytes, NUL-padded
+//
+// An unmount frame comes where every epoch the log holds is sealed: after
+// a seal, with no record of a later epoch before it, and with a seal of
+// the generation in force (an epoch after its offset). The frame after it,
+// if any, is a generation frame that is not a restatement: the next watch,
+// continuous or not. A log that ends with an unmount frame tells the
+// daemon that watches the filesystem next what it left (Log.Unmount).
+//
 // # Rules a valid log follows
 //
 // The writer guarantees these; a reader checks them, and a frame whose CRC
@@ -213,9 +252,12 @@
 //     epoch before it.
 //   - A record's or seal's epoch is greater than the offset of the
 //     generation in force.
+//   - An unmount frame and a continuous generation stand where the
+//     sections above say.
 //
 // An epoch is complete if and only if the log holds its seal and the seal
-// is not lossy; a sealed epoch without records is complete and empty.
+// is not lossy, or it is the break epoch of a continuous generation; a
+// sealed epoch without records is complete and empty.
 //
 // # Torn tail or corruption
 //
@@ -241,7 +283,7 @@
 // Since the chain is broken at p, a seal after p is checked against the
 // crc stored in the frame before it. Precisely: the seal evidence exists if
 // for some offset q >= p with q % 8 == 0, the 12 bytes at q read as a frame
-// header A with type 1, 2 or 3, reserved 0 and L_A <= MaxPayload, and at b =
+// header A with type 1, 2, 3 or 4, reserved 0 and L_A <= MaxPayload, and at b =
 // q + align8(12 + L_A) there is a whole frame B (within the file) with L =
 // 24, 32 or 44 (40, 48 or 56 bytes), type 2, reserved 0, a valid seal payload, a
 // seal epoch greater than the last seal epoch before p (if any), and crc
@@ -354,8 +396,8 @@
 // between the segment's first frame and the seal. It then reads from start,
 // with start_prev as the chain's prev: the frames up to the seal must chain
 // to it (an invalid one, with the valid seal after it, is corruption), hold
-// no seal of E or later and no generation frame (but the restated one at
-// the segment's start); of their records, only those of epochs after E are
+// no seal of E or later, no unmount frame and no generation frame (but the
+// restated one at the segment's start); of their records, only those of epochs after E are
 // taken (and counted for their seals). From the seal on, the read goes on
 // as any read. Otherwise it reads K from its start. docs/changes.md gives
 // the argument that this answers every range after N as a full read does.

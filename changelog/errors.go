@@ -19,6 +19,9 @@ var (
 	// ErrSealed: a record or seal for an epoch that is already closed (at
 	// or before the last sealed epoch).
 	ErrSealed = errors.New("changelog: epoch already sealed")
+	// ErrUnmounted: a record or seal appended to a log that ends with an
+	// unmount frame (Writer.Unmount): only a generation may follow one.
+	ErrUnmounted = errors.New("changelog: the log ends with the filesystem's unmount")
 	// ErrLocked: another Writer has the log open.
 	ErrLocked = errors.New("changelog: log is locked by another writer")
 )

@@ -35,8 +35,7 @@ const (
 	frameRecord     = 1
 	frameSeal       = 2
 	frameGeneration = 3
-
-	generationVersion = 1 // of generation payloads
+	frameUnmount    = 4
 
 	payloadVersion    = 1  // of record payloads
 	recordFixed       = 56 // record payload bytes before handle, parent and name

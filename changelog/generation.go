@@ -25,6 +25,13 @@ type Generation struct {
 	// generation) before this generation: then epoch Offset is the break.
 	// Set by the reader and by Writer.StartGeneration.
 	Break bool
+	// Continuous is true for a break that directly follows an unmount
+	// frame (Writer.Unmount) whose filesystem the new watch found
+	// unchanged since, watched from its mount on: the break epoch is then
+	// known to be empty, and counts as sealed and complete. The daemon
+	// decides it (see the generation contract in docs/changes.md); the
+	// log checks that it follows an unmount frame.
+	Continuous bool
 }
 
 // Same reports whether g and o name the same watch.
@@ -36,16 +43,32 @@ func (g Generation) Same(o Generation) bool {
 func (g Generation) LogEpoch(e uint64) uint64 { return e + g.Offset }
 
 func (g Generation) String() string {
-	return fmt.Sprintf("watch %d of module load %016x, epochs from %d", g.WatchID, g.LoadID, g.Offset+1)
+	s := fmt.Sprintf("watch %d of module load %016x, epochs from %d", g.WatchID, g.LoadID, g.Offset+1)
+	if g.Continuous {
+		s += ", continuous"
+	}
+	return s
 }
 
-// generationPayloadSize is the length of a generation payload (version 1).
-const generationPayloadSize = 32
+// The generation payload; doc.go has the layout. Version 2 has a flags
+// byte where version 1 has a reserved one: the writer writes version 2
+// only for a continuous generation, so that a log without one stays
+// readable by readers that know version 1 only.
+const (
+	generationPayloadSize = 32
+	generationVersion1    = 1
+	generationVersion2    = 2
+	generationContinuous  = 1 << 0 // flags bit 0 (version 2)
+	generationFlagsKnown  = generationContinuous
+)
 
-// appendGenerationPayload appends a generation payload; doc.go has the
-// layout.
+// appendGenerationPayload appends a generation payload.
 func appendGenerationPayload(b []byte, g Generation) []byte {
-	b = append(b, generationVersion, 0, 0, 0)
+	if g.Continuous {
+		b = append(b, generationVersion2, generationContinuous, 0, 0)
+	} else {
+		b = append(b, generationVersion1, 0, 0, 0)
+	}
 	b = le.AppendUint32(b, g.WatchID)
 	b = le.AppendUint64(b, g.Offset)
 	b = le.AppendUint64(b, g.LoadID)
@@ -55,15 +78,26 @@ func appendGenerationPayload(b []byte, g Generation) []byte {
 
 func decodeGenerationPayload(p []byte) (Generation, error) {
 	var g Generation
-	if len(p) == 0 || p[0] != generationVersion {
-		return g, fmt.Errorf("generation payload version unknown, this reader knows %d", generationVersion)
+	if len(p) == 0 || (p[0] != generationVersion1 && p[0] != generationVersion2) {
+		return g, fmt.Errorf("generation payload version unknown, this reader knows %d and %d", generationVersion1, generationVersion2)
 	}
 	if len(p) != generationPayloadSize {
 		return g, fmt.Errorf("generation payload is %d bytes, not %d", len(p), generationPayloadSize)
 	}
-	if p[1] != 0 || p[2] != 0 || p[3] != 0 || le.Uint32(p[28:]) != 0 {
+	flags := p[1]
+	if p[0] == generationVersion1 && flags != 0 {
 		return g, fmt.Errorf("generation reserved field is not 0")
 	}
+	if flags&^generationFlagsKnown != 0 {
+		return g, fmt.Errorf("generation has unknown flags %#x", flags)
+	}
+	if p[0] == generationVersion2 && flags == 0 {
+		return g, fmt.Errorf("version 2 generation without a flag (the writer writes version 1 then)")
+	}
+	if p[2] != 0 || p[3] != 0 || le.Uint32(p[28:]) != 0 {
+		return g, fmt.Errorf("generation reserved field is not 0")
+	}
+	g.Continuous = flags&generationContinuous != 0
 	g.WatchID = le.Uint32(p[4:])
 	g.Offset = le.Uint64(p[8:])
 	g.LoadID = le.Uint64(p[16:])

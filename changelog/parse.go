@@ -23,6 +23,7 @@ type Visitor struct {
 	Record     func(record.Record) error
 	Seal       func(Seal) error
 	Generation func(Generation) error
+	Unmount    func(Unmount) error
 }
 
 // keep returns a Visitor that collects into l the records and seals of the
@@ -218,7 +219,14 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 		return corrupt("frame reserved field is %#x, not 0", r)
 	}
 	payload := f[frameHeaderSize : frameHeaderSize+n]
-	switch typ := le.Uint16(f[4:]); typ {
+	typ := le.Uint16(f[4:])
+	// Only a new generation may follow an unmount frame.
+	afterUnmount := l.unmount != nil
+	if afterUnmount && (typ != frameGeneration || restated) {
+		return corrupt("%s after an unmount frame: only a new generation may follow one", frameName(typ))
+	}
+	l.unmount = nil
+	switch typ {
 	case frameRecord:
 		r, err := decodeRecordPayload(payload)
 		if err != nil {
@@ -272,7 +280,7 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 			return corrupt("%v", err)
 		}
 		n := len(l.gens)
-		if err := l.addGeneration(g, restated, &t.counts); err != "" {
+		if err := l.addGeneration(g, restated, afterUnmount, &t.counts); err != "" {
 			return corrupt("%s", err)
 		}
 		// The generation before it was in the frames a seek skipped.
@@ -284,6 +292,21 @@ func (st *parser) frame(f []byte, n int, restated bool, at frameRef) (string, er
 		// A generation restated as it is in force is no news.
 		if st.v.Generation != nil && len(l.gens) > n {
 			return "", st.v.Generation(l.gens[len(l.gens)-1])
+		}
+	case frameUnmount:
+		u, err := decodeUnmountPayload(payload)
+		if err != nil {
+			return corrupt("%v", err)
+		}
+		last, sealed := l.LastSealed()
+		g, hasGen := l.Generation()
+		// Records of epochs up to base may be in segments not read.
+		if why := unmountRule(last, sealed, max(t.counts.max(), st.base), g, hasGen); why != "" {
+			return corrupt("%s", why)
+		}
+		l.unmount, l.held = &u, true
+		if st.v.Unmount != nil {
+			return "", st.v.Unmount(u)
 		}
 	default:
 		return corrupt("unknown frame type %d", typ)
@@ -319,8 +342,25 @@ func (st *parser) catchUp(f []byte, n int, epoch uint64, restated bool, at frame
 		if !restated {
 			return fmt.Sprintf("a generation between the start of the epochs after epoch %d and its seal", epoch), nil
 		}
+	case frameUnmount:
+		return fmt.Sprintf("an unmount frame between the start of the epochs after epoch %d and its seal", epoch), nil
 	}
 	return st.frame(f, n, restated, at)
+}
+
+// frameName names a frame type in messages.
+func frameName(typ uint16) string {
+	switch typ {
+	case frameRecord:
+		return "a record"
+	case frameSeal:
+		return "a seal"
+	case frameGeneration:
+		return "a restated generation"
+	case frameUnmount:
+		return "an unmount frame"
+	}
+	return fmt.Sprintf("a frame of type %d", typ)
 }
 
 // readFrame reads the next frame, or as much of it as the segment holds:
@@ -357,12 +397,14 @@ func (st *parser) readFrame() ([]byte, error) {
 // addGeneration applies a generation frame. The first frame of a later
 // segment restates the generation in force (so that it survives the removal
 // of the segment that started it); any other is a new generation, a break
-// if the log held anything before it. It returns why the frame is invalid.
-func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) string {
+// if the log held anything before it. A continuous one must directly follow
+// an unmount frame (afterUnmount) and start right after the last sealed
+// epoch. It returns why the frame is invalid.
+func (l *Log) addGeneration(g Generation, restated, afterUnmount bool, counts *epochCounts) string {
 	cur, ok := l.Generation()
 	if restated {
 		if ok {
-			if g.LoadID != cur.LoadID || g.WatchID != cur.WatchID || g.Dev != cur.Dev || g.Offset != cur.Offset {
+			if g.LoadID != cur.LoadID || g.WatchID != cur.WatchID || g.Dev != cur.Dev || g.Offset != cur.Offset || g.Continuous != cur.Continuous {
 				return fmt.Sprintf("the generation restated at the start of the segment (%v) is not the one in force (%v)", g, cur)
 			}
 			return ""
@@ -380,8 +422,14 @@ func (l *Log) addGeneration(g Generation, restated bool, counts *epochCounts) st
 		if g.Offset <= floor {
 			return fmt.Sprintf("generation at epoch %d, not after epoch %d, the last the log holds", g.Offset, floor)
 		}
+		if g.Continuous && g.Offset != floor+1 {
+			return fmt.Sprintf("continuous generation at epoch %d, not right after epoch %d, the last the log holds", g.Offset, floor)
+		}
 		g.Break = true
 		l.nextSeq = 0
+	}
+	if g.Continuous && !afterUnmount {
+		return "a continuous generation that does not directly follow an unmount frame"
 	}
 	l.appendGen(g)
 	return ""

@@ -29,7 +29,8 @@ type Log struct {
 	since    uint64 // OpenSince: records and seals of later epochs only
 	// The first generation read followed one in frames not read.
 	priorUnknown bool
-	partial      bool // OpenSince or Stream: not every frame is kept
+	partial      bool     // OpenSince or Stream: not every frame is kept
+	unmount      *Unmount // the last frame read is an unmount frame
 }
 
 // Open reads and validates every segment of the log at path: path itself
@@ -164,6 +165,16 @@ func (l *Log) Generation() (Generation, bool) {
 		return Generation{}, false
 	}
 	return l.gens[len(l.gens)-1], true
+}
+
+// Unmount returns the clean unmount the log ends with: the state of the
+// filesystem that the last frame of the log recorded (Writer.Unmount),
+// and false if the last frame is not an unmount frame.
+func (l *Log) Unmount() (Unmount, bool) {
+	if l.unmount == nil {
+		return Unmount{}, false
+	}
+	return *l.unmount, true
 }
 
 // empty reports whether the log never held anything: no record, seal or

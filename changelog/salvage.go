@@ -284,6 +284,12 @@ func decodeFrame(f []byte, n int) (*record.Record, *Seal, string) {
 			return nil, nil, err.Error()
 		}
 		return nil, nil, ""
+	case frameUnmount:
+		// Intact, and not copied, like a generation.
+		if _, err := decodeUnmountPayload(payload); err != nil {
+			return nil, nil, err.Error()
+		}
+		return nil, nil, ""
 	default:
 		return nil, nil, fmt.Sprintf("unknown frame type %d", typ)
 	}
@@ -313,7 +319,7 @@ func chainedAfter(data []byte, a int, salt uint64, want func(int) bool) (b, n in
 		}
 		l := le.Uint32(data[q:])
 		typ := le.Uint16(data[q+4:])
-		return int(l), (typ == frameRecord || typ == frameSeal || typ == frameGeneration) && le.Uint16(data[q+6:]) == 0 && l <= MaxPayload
+		return int(l), (typ == frameRecord || typ == frameSeal || typ == frameGeneration || typ == frameUnmount) && le.Uint16(data[q+6:]) == 0 && l <= MaxPayload
 	}
 	m, ok := plausible(a)
 	if !ok {

@@ -47,7 +47,8 @@ type Writer struct {
 	closing bool
 	gen     Generation // in force, if hasGen
 	hasGen  bool
-	empty   bool // nothing appended ever: the next generation is no break
+	empty   bool     // nothing appended ever: the next generation is no break
+	unmount *Unmount // the last frame is an unmount frame
 }
 
 // Create creates a new, empty log at path for the watch that h describes.
@@ -274,6 +275,9 @@ func openLast(path string, v Visitor) (*Writer, *Recovery, error) {
 	w.idx = appendIndex(seg) // readLog rebuilt it
 	w.last, w.sealed = l.LastSealed()
 	w.gen, w.hasGen = l.Generation()
+	if u, ok := l.Unmount(); ok {
+		w.unmount = &u
+	}
 	ok = true
 	return w, rec, nil
 }
@@ -404,11 +408,19 @@ func (w *Writer) NextSeq() uint64 {
 // epoch the log holds (sealed, of a record, or an earlier break), and that
 // epoch is never sealed, so that changes across it are a rescan; the seqs
 // start again (NextSeq is 0). It returns the generation as written.
+//
+// With g.Continuous, the break epoch is known to be empty instead (see
+// Generation.Continuous): that is for a log that ends with an unmount
+// frame (Unmount), and an error otherwise. The caller vouches that the
+// filesystem did not change since.
 func (w *Writer) StartGeneration(g Generation) (Generation, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return Generation{}, err
+	}
+	if g.Continuous && w.unmount == nil {
+		return Generation{}, fmt.Errorf("changelog: %s: a continuous generation must follow an unmount frame, and the log does not end with one", w.path)
 	}
 	g.Offset, g.Break = 0, false
 	if !w.empty {
@@ -425,11 +437,52 @@ func (w *Writer) StartGeneration(g Generation) (Generation, error) {
 	if err := w.sync(); err != nil {
 		return Generation{}, err
 	}
-	w.gen, w.hasGen, w.empty = g, true, false
+	w.gen, w.hasGen, w.empty, w.unmount = g, true, false, nil
 	if g.Break {
 		w.nextSeq = 0
 	}
 	return g, nil
+}
+
+// Unmount records the clean unmount of the watched filesystem after the
+// last seal of the generation in force, and makes it durable: the state u
+// that a later watch compares the filesystem with (StartGeneration with
+// Continuous). Every epoch the log holds must be sealed, one of them of
+// the generation in force. Only a generation may follow (ErrUnmounted).
+func (w *Writer) Unmount(u Unmount) error {
+	if err := checkUnmount(u); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if w.unmount != nil {
+		return fmt.Errorf("%w: %s: an unmount is recorded already", ErrUnmounted, w.path)
+	}
+	if why := unmountRule(w.last, w.sealed, w.counts.max(), w.gen, w.hasGen); why != "" {
+		return fmt.Errorf("changelog: %s: cannot record the unmount: %s", w.path, why)
+	}
+	w.buf, w.prev = appendFrame(w.buf, frameUnmount, w.header.Salt, w.prev, func(b []byte) []byte {
+		return appendUnmountPayload(b, u)
+	})
+	if err := w.sync(); err != nil {
+		return err
+	}
+	w.unmount = &u
+	return nil
+}
+
+// LastUnmount returns the clean unmount the log ends with (see Unmount),
+// and false if its last frame is not an unmount frame.
+func (w *Writer) LastUnmount() (Unmount, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.unmount == nil {
+		return Unmount{}, false
+	}
+	return *w.unmount, true
 }
 
 // Append adds a record to the log. A record of type record.TypeChange is
@@ -451,6 +504,9 @@ func (w *Writer) Append(r record.Record) error {
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return err
+	}
+	if w.unmount != nil {
+		return fmt.Errorf("%w: record (seq %d) of epoch %d: start a generation first", ErrUnmounted, r.Seq, r.Epoch)
 	}
 	if w.sealed && r.Epoch <= w.last {
 		return fmt.Errorf("%w: record (seq %d) of epoch %d, epoch %d is sealed", ErrSealed, r.Seq, r.Epoch, w.last)
@@ -489,6 +545,9 @@ func (w *Writer) Seal(epoch, seq uint64, lossy bool) error {
 	defer w.mu.Unlock()
 	if err := w.usable(); err != nil {
 		return err
+	}
+	if w.unmount != nil {
+		return fmt.Errorf("%w: cannot seal epoch %d: start a generation first", ErrUnmounted, epoch)
 	}
 	if w.sealed && epoch <= w.last {
 		return fmt.Errorf("%w: cannot seal epoch %d, epoch %d is sealed", ErrSealed, epoch, w.last)

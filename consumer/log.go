@@ -14,8 +14,10 @@
 // a rescan too.
 //
 // A log that wbctl export published to a NATS JetStream stream is read
-// with ReadStream: Stream.Changes keeps the same contract, for a consumer
-// on another machine.
+// with ReadStream or ReadStreamSince: Stream.Changes keeps the same
+// contract, for a consumer on another machine. A StreamConsumer is a
+// consumer whose cursor the NATS server keeps (a durable JetStream
+// consumer), acknowledged epoch by epoch once processed.
 //
 // Reading the log needs only read access to its files; resolving handles
 // (Mount) needs CAP_DAC_READ_SEARCH; registering consumers needs write

@@ -3,34 +3,32 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/export"
 	wbjs "github.com/wbarrier/wbarrier/export/jetstream"
 	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
+	"github.com/wbarrier/wbarrier/record"
 )
 
 // exportTo publishes l's sealed epochs to the stream as host's fs "data".
 func exportTo(t *testing.T, js jetstream.JetStream, l *Log, host string) {
 	t.Helper()
-	ctx := context.Background()
-	if err := wbjs.CreateStream(ctx, js, "wb"); err != nil {
-		t.Fatal(err)
-	}
-	sink, err := wbjs.New(ctx, js, "wb")
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := changelog.Open(l.path) // every epoch, not the end consumer.Open reads
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := export.Source{Log: l.ID(), Host: host, FS: "data"}
-	if _, err := export.Export(ctx, all, src, sink, export.Options{BatchRecords: 2}); err != nil {
+	exportAs(t, js, l.path, l.ID(), host)
+}
+
+// exportAs publishes the sealed epochs of the log at path, every one (not
+// the end consumer.Open reads), as the log id's of host's fs "data", to
+// the stream "wb": a prefix of a log exported as the whole log's id is the
+// log before it grew.
+func exportAs(t *testing.T, js jetstream.JetStream, path, id, host string) {
+	t.Helper()
+	src := export.Source{Log: id, Host: host, FS: "data"}
+	if _, err := jstest.ExportLog(context.Background(), js, "wb", path, src, export.Options{BatchRecords: 2}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -57,25 +55,90 @@ func TestStreamChanges(t *testing.T) {
 		exportTo(t, js, l, host)
 	}
 	for host, l := range logs {
-		st, err := ReadStream(context.Background(), js, "wb", host, "data")
+		whole, err := ReadStream(context.Background(), js, "wb", host, "data")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.ID() != l.ID() || st.Cursor() != l.Cursor() {
-			t.Errorf("%s: the stream's log %s, cursor %s; the log's %s, %s", host, st.ID(), st.Cursor(), l.ID(), l.Cursor())
+		if whole.ID() != l.ID() || whole.Cursor() != l.Cursor() {
+			t.Errorf("%s: the stream's log %s, cursor %s; the log's %s, %s", host, whole.ID(), whole.Cursor(), l.ID(), l.Cursor())
 		}
 		for since := uint64(0); since <= 5; since++ {
 			for _, c := range []Cursor{{Log: l.ID(), Epoch: since}, {Epoch: since}, {Log: "0000000000000001", Epoch: since}} {
-				want, wantErr := l.Changes(c)
-				got, err := st.Changes(c)
-				var wantRe, gotRe *RescanError
-				if errors.As(wantErr, &wantRe) != errors.As(err, &gotRe) || (wantRe != nil && (wantRe.From != gotRe.From || wantRe.Reason != gotRe.Reason)) {
-					t.Errorf("%s: changes since %s: the stream says %v; the log %v", host, c, err, wantErr)
-					continue
+				part, err := ReadStreamSince(context.Background(), js, "wb", host, "data", c)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if diff := cmp.Diff(want, got); diff != "" {
-					t.Errorf("%s: changes since %s (-log +stream):\n%s", host, c, diff)
+				for _, r := range []struct {
+					name string
+					st   *Stream
+				}{{"ReadStream", whole}, {"ReadStreamSince", part}} {
+					want, wantErr := l.Changes(c)
+					got, err := r.st.Changes(c)
+					var wantRe, gotRe *RescanError
+					if errors.As(wantErr, &wantRe) != errors.As(err, &gotRe) || (wantRe != nil && (wantRe.From != gotRe.From || wantRe.Reason != gotRe.Reason)) {
+						t.Errorf("%s: %s: changes since %s: the stream says %v; the log %v", host, r.name, c, err, wantErr)
+						continue
+					}
+					if diff := cmp.Diff(want, got); diff != "" {
+						t.Errorf("%s: %s: changes since %s (-log +stream):\n%s", host, r.name, c, diff)
+					}
 				}
+			}
+		}
+	}
+}
+
+// TestStreamSinceReadsLittle: ReadStreamSince reads the epochs after the
+// cursor and a few seals to find them, not the whole subject, also with a
+// log made anew on the same subject; and its snapshot refuses an earlier
+// cursor rather than answer it from what it did not read.
+func TestStreamSinceReadsLittle(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	var recs []record.Record
+	seq := uint64(1)
+	for e := uint64(1); e <= 60; e++ {
+		for i := 0; i < 3; i++ { // 3 records: 2 batches of 2 and 1
+			recs = append(recs, write(seq, e, fmt.Sprint("f", i), 0, 1))
+			seq++
+		}
+		recs = append(recs, closed(e, false))
+		seq++
+	}
+	old := writeLog(t, 0, recs[:40]...) // the log before, made anew on the subject
+	exportTo(t, js, old, "web1")
+	l := writeLog(t, 0, recs...)
+	exportTo(t, js, l, "web1") // 30 + 180 messages
+	tests := []struct {
+		since   uint64
+		maxRead int // seals bisected (about 8) and 3 messages per epoch after since
+	}{
+		{0, 220}, {1, 200}, {30, 10 + 3*30}, {55, 10 + 3*5}, {59, 13}, {60, 1},
+	}
+	for _, tc := range tests {
+		c := Cursor{Log: l.ID(), Epoch: tc.since}
+		st, err := ReadStreamSince(context.Background(), js, "wb", "web1", "data", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("since %d: %d messages read", tc.since, st.Read())
+		if st.Read() > tc.maxRead {
+			t.Errorf("since %d: read %d messages, want at most %d", tc.since, st.Read(), tc.maxRead)
+		}
+		want, err := l.Changes(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Changes(c)
+		if err != nil {
+			t.Fatalf("since %d: %v", tc.since, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("since %d (-log +stream):\n%s", tc.since, diff)
+		}
+		if tc.since > 0 {
+			if _, err := st.Changes(Cursor{Log: l.ID(), Epoch: tc.since - 1}); err == nil || errors.As(err, new(*RescanError)) {
+				t.Errorf("since %d: a snapshot read since %d answered since %d: %v", tc.since, tc.since, tc.since-1, err)
 			}
 		}
 	}

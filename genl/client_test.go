@@ -193,6 +193,7 @@ var statusAttrs = []netlink.Attribute{
 	u64(attrLost, 7),
 	flag(attrUnmounted),
 	u64(attrLoadID, 0x1234abcd5678ef90),
+	flag(attrAtMount),
 	str(200, "an attribute of a newer module"),
 }
 
@@ -210,6 +211,7 @@ var statusWatch = Watch{
 	Lost:      7,
 	Unmounted: true,
 	LoadID:    0x1234abcd5678ef90,
+	AtMount:   true,
 }
 
 func TestClientRequests(t *testing.T) {
@@ -901,7 +903,7 @@ func TestDial(t *testing.T) {
 		{
 			name:   "other version",
 			family: genetlink.Family{ID: 30, Version: 1, Name: familyName},
-			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 5",
+			msg:    "genl: the wbarrier module speaks version 1 of the family, this client version 6",
 		},
 	}
 	for _, tt := range tests {

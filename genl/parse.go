@@ -70,6 +70,10 @@ func parseWatch(m genetlink.Message) (Watch, error) {
 			w.Unmounted = ad.Flag()
 		case attrLoadID:
 			w.LoadID = ad.Uint64()
+		case attrAtMount:
+			w.AtMount = ad.Flag()
+		case attrWaiting:
+			w.Waiting = ad.Flag()
 		}
 	})
 	if err != nil {

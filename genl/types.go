@@ -49,6 +49,16 @@ type Watch struct {
 	// this watch for ever: a reboot, a module reload, or an unwatch and a
 	// new watch give another pair, and records numbered from 1 again.
 	LoadID uint64
+
+	// AtMount reports that the watch began when the filesystem was
+	// mounted, before anything could change it (the module parameter
+	// watch_at_mount named the filesystem's uuid). Only such a watch can
+	// continue a log across a clean unmount without a rescan.
+	AtMount bool
+
+	// Waiting reports a watch of watch_at_mount whose filesystem is not
+	// mounted yet: Path is "UUID=" and the uuid, and nothing is tracked.
+	Waiting bool
 }
 
 // Identity returns what names the watch for ever: LoadID and ID.

@@ -10,7 +10,7 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 5          // WBARRIER_GENL_VERSION
+	familyVersion = 6          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )
@@ -66,4 +66,6 @@ const (
 	attrAck             = 29 // WBARRIER_A_ACK, flag
 	attrSync            = 30 // WBARRIER_A_SYNC, u64
 	attrErrno           = 31 // WBARRIER_A_ERRNO, u32
+	attrAtMount         = 32 // WBARRIER_A_AT_MOUNT, flag
+	attrWaiting         = 33 // WBARRIER_A_WAITING, flag
 )

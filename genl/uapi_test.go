@@ -77,6 +77,8 @@ var uapiConsts = []struct {
 	{"WBARRIER_A_ACK", "attrAck", int64(attrAck)},
 	{"WBARRIER_A_SYNC", "attrSync", int64(attrSync)},
 	{"WBARRIER_A_ERRNO", "attrErrno", int64(attrErrno)},
+	{"WBARRIER_A_AT_MOUNT", "attrAtMount", int64(attrAtMount)},
+	{"WBARRIER_A_WAITING", "attrWaiting", int64(attrWaiting)},
 	{"WBARRIER_A_RECORD", "attrRecord", int64(attrRecord)},
 
 	// record.Type has no name for the zero value.

@@ -174,4 +174,14 @@ wb_current_kretprobe_instance(bool (*match)(const struct kretprobe *rp))
 #define srcu_up_read(ssp, idx)		__srcu_read_unlock(ssp, idx)
 #endif
 
+/*
+ * A superblock's mounts: a list until they became a chain from one struct
+ * mount pointer (include/linux/fs/super_types.h, 7.3).
+ */
+#ifdef WB_HAVE_SB_MOUNTS_PTR
+#define wb_sb_mounted(sb) (READ_ONCE((sb)->s_mounts) != NULL)
+#else
+#define wb_sb_mounted(sb) (!list_empty(&(sb)->s_mounts))
+#endif
+
 #endif /* _WBARRIER_COMPAT_H */

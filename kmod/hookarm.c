@@ -303,7 +303,7 @@ static void wb_hook_init_direct(struct wb_hook *h)
  * trace. Such a kernel is refused, naming the function. (kallsyms has no
  * exported iterator: a disarmed kprobe on each name is the lookup.)
  */
-static int wb_check_not_cloned(const char *symbol)
+int wb_check_not_cloned(const char *symbol)
 {
 	static const char *const clones[] = { "isra", "constprop", "part" };
 	struct kprobe kp;
@@ -405,6 +405,24 @@ static int wb_hook_register(struct wb_hook *h)
 	return 0;
 }
 
+/* The slot in wb_fs_hooked[] of a type with hooks of its own, or -1. */
+static int wb_fs_slot(const struct file_system_type *type)
+{
+	if (!strcmp(type->name, "xfs"))
+		return 0;
+	if (!strcmp(type->name, "btrfs"))
+		return 1;
+	return -1;
+}
+
+/* Whether every hook a filesystem of @type needs is registered. */
+bool wb_hooks_fs_ready(const struct file_system_type *type)
+{
+	int slot = wb_fs_slot(type);
+
+	return slot < 0 || READ_ONCE(wb_fs_hooked[slot]);
+}
+
 /*
  * Hooks on a filesystem module's functions are registered when the first
  * filesystem of the type is watched: then its module is loaded, held by the
@@ -415,16 +433,10 @@ static int wb_hook_register(struct wb_hook *h)
 int wb_hooks_get_fs(struct file_system_type *type)
 {
 	struct wb_hook *h;
-	size_t slot;
+	int slot = wb_fs_slot(type);
 	int err = 0;
 
-	if (!strcmp(type->name, "xfs"))
-		slot = 0;
-	else if (!strcmp(type->name, "btrfs"))
-		slot = 1;
-	else
-		return 0;
-	if (wb_fs_hooked[slot])
+	if (slot < 0 || wb_fs_hooked[slot])
 		return 0;
 	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks && !err; h++) {
 		if (!h->fs || strcmp(h->fs, type->name))
@@ -445,7 +457,7 @@ int wb_hooks_get_fs(struct file_system_type *type)
 	}
 	__module_get(type->owner);	/* NULL (built in): nothing to hold */
 	wb_fs_owners[slot] = type->owner;
-	wb_fs_hooked[slot] = true;
+	WRITE_ONCE(wb_fs_hooked[slot], true);
 	return 0;
 }
 

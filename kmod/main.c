@@ -3,12 +3,23 @@
  * wbarrier: VFS write barriers for change tracking.
  *
  * Module init and teardown. The order matters on the way out: the netlink
- * family goes first (no new watches), then every watch (waiting for the
- * operations in flight) and their superblock marks, and only then the
- * probes (see wb_hooks_exit()).
+ * family goes first and the probe on mounts (no new watches), then every
+ * watch (waiting for the operations in flight) and their superblock marks,
+ * and only then the probes (see wb_hooks_exit()).
  */
 #include <linux/module.h>
 #include "wbarrier.h"
+
+/* Everything wb_init() set up, watches made since included. */
+static void wb_teardown(void)
+{
+	wb_nl_exit();
+	wb_atmount_exit();
+	wb_watch_remove_all();
+	wb_umount_exit();
+	wb_hooks_exit();
+	wb_faults_exit();
+}
 
 static int __init wb_init(void)
 {
@@ -25,8 +36,15 @@ static int __init wb_init(void)
 	err = wb_nl_init();
 	if (err)
 		goto err_hooks;
+	err = wb_atmount_init();
+	if (err)
+		goto err_nl;
 	return 0;
 
+err_nl:
+	/* As at exit: watches made so far may have been mounted and marked. */
+	wb_teardown();
+	return err;
 err_hooks:
 	wb_hooks_exit();
 err_umount:
@@ -38,11 +56,7 @@ err_faults:
 
 static void __exit wb_exit(void)
 {
-	wb_nl_exit();
-	wb_watch_remove_all();
-	wb_umount_exit();
-	wb_hooks_exit();
-	wb_faults_exit();
+	wb_teardown();
 }
 
 module_init(wb_init);

@@ -21,9 +21,14 @@ static const struct nla_policy wb_policy[WBARRIER_A_MAX + 1] = {
 				    .reject_message = "only replies carry this attribute" },
 	[WBARRIER_A_ERRNO]	= { .type = NLA_REJECT,
 				    .reject_message = "only notifications carry this attribute" },
+	[WBARRIER_A_AT_MOUNT]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
+	[WBARRIER_A_WAITING]	= { .type = NLA_REJECT,
+				    .reject_message = "only replies carry this attribute" },
 };
 
 static struct genl_family wb_family;
+
 
 /*
  * GENL_ADMIN_PERM on every op checks CAP_NET_ADMIN only. A watch pins a mount
@@ -91,7 +96,9 @@ static int wb_put_watch(struct sk_buff *skb, struct wb_watch *w)
 	    (READ_ONCE(w->unmounted) &&
 	     nla_put_flag(skb, WBARRIER_A_UNMOUNTED)) ||
 	    nla_put_u64_64bit(skb, WBARRIER_A_LOAD_ID, wb_load_id,
-			      WBARRIER_A_PAD))
+			      WBARRIER_A_PAD) ||
+	    (READ_ONCE(w->at_mount) && nla_put_flag(skb, WBARRIER_A_AT_MOUNT)) ||
+	    (wb_watch_waiting(w) && nla_put_flag(skb, WBARRIER_A_WAITING)))
 		return -EMSGSIZE;
 	return 0;
 }
@@ -181,47 +188,63 @@ static int wb_nl_unwatch(struct sk_buff *skb, struct genl_info *info)
 	return wb_watch_remove(id);
 }
 
+/*
+ * Replies to @info under @cmd with the watch's @id and @attr = @value, or,
+ * if @value is 0, with WBARRIER_A_UNMOUNTED.
+ */
+static int wb_reply_number(struct genl_info *info, u8 cmd, u32 id, int attr,
+			   u64 value)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &wb_family, 0, cmd);
+	if (!hdr ||
+	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, id) ||
+	    (value && nla_put_u64_64bit(msg, attr, value, WBARRIER_A_PAD)) ||
+	    (!value && nla_put_flag(msg, WBARRIER_A_UNMOUNTED))) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+/* What a BARRIER or SYNC refused for says to the sender. */
+static void wb_set_watch_err_msg(struct netlink_ext_ack *extack, int err)
+{
+	if (err == -ENOBUFS)
+		NL_SET_ERR_MSG(extack, "record ring full: drain records first");
+	else if (err == -ENODEV)
+		NL_SET_ERR_MSG(extack,
+			       "the filesystem was unmounted: read its last records, then unwatch");
+	else if (err == -EBUSY)
+		NL_SET_ERR_MSG(extack,
+			       "a barrier is closing an epoch of this watch: wait for its EPOCH_CLOSED");
+	else if (err == -EAGAIN)
+		NL_SET_ERR_MSG(extack,
+			       "the filesystem is not mounted yet: this watch begins at its mount");
+	else if (err == -ENOENT)
+		NL_SET_ERR_MSG(extack, "no such watch");
+}
+
 static int wb_nl_barrier(struct sk_buff *skb, struct genl_info *info)
 {
 	struct wb_watch *w = wb_get_watch(skb, info);
-	struct sk_buff *msg;
 	u64 closing;
-	void *hdr;
 	int err;
 
 	if (IS_ERR(w))
 		return PTR_ERR(w);
 	err = wb_watch_barrier(w, &closing);
-	if (err) {
-		if (err == -ENOBUFS)
-			NL_SET_ERR_MSG(info->extack,
-				       "record ring full: drain records first");
-		else if (err == -ENODEV)
-			NL_SET_ERR_MSG(info->extack,
-				       "the filesystem was unmounted: read its last records, then unwatch");
-		else if (err == -EBUSY)
-			NL_SET_ERR_MSG(info->extack,
-				       "a barrier is closing an epoch of this watch: wait for its EPOCH_CLOSED");
-		else if (err == -ENOENT)
-			NL_SET_ERR_MSG(info->extack, "no such watch");
-		goto out;
-	}
-	err = -ENOMEM;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		goto out;
-	hdr = genlmsg_put_reply(msg, info, &wb_family, 0,
-				WBARRIER_CMD_BARRIER);
-	if (!hdr ||
-	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
-	    nla_put_u64_64bit(msg, WBARRIER_A_EPOCH, closing, WBARRIER_A_PAD)) {
-		nlmsg_free(msg);
-		err = -EMSGSIZE;
-		goto out;
-	}
-	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
-out:
+	if (err)
+		wb_set_watch_err_msg(info->extack, err);
+	else
+		err = wb_reply_number(info, WBARRIER_CMD_BARRIER, w->id,
+				      WBARRIER_A_EPOCH, closing);
 	wb_watch_put(w);
 	return err;
 }
@@ -229,37 +252,18 @@ out:
 static int wb_nl_sync(struct sk_buff *skb, struct genl_info *info)
 {
 	struct wb_watch *w = wb_get_watch(skb, info);
-	struct sk_buff *msg;
 	u64 sync = 0;
-	void *hdr;
 	int err;
 
 	if (IS_ERR(w))
 		return PTR_ERR(w);
 	err = wb_sync_request(w, &sync);
 	/* Unmounted: the kernel synced it at its shutdown; nothing to do. */
-	if (err && err != -ENODEV) {
-		if (err == -ENOENT)
-			NL_SET_ERR_MSG(info->extack, "no such watch");
-		goto out;
-	}
-	err = -ENOMEM;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		goto out;
-	hdr = genlmsg_put_reply(msg, info, &wb_family, 0, WBARRIER_CMD_SYNC);
-	if (!hdr ||
-	    nla_put_u32(msg, WBARRIER_A_WATCH_ID, w->id) ||
-	    (sync && nla_put_u64_64bit(msg, WBARRIER_A_SYNC, sync,
-				       WBARRIER_A_PAD)) ||
-	    (!sync && nla_put_flag(msg, WBARRIER_A_UNMOUNTED))) {
-		nlmsg_free(msg);
-		err = -EMSGSIZE;
-		goto out;
-	}
-	genlmsg_end(msg, hdr);
-	err = genlmsg_reply(msg, info);
-out:
+	if (err && err != -ENODEV)
+		wb_set_watch_err_msg(info->extack, err);
+	else
+		err = wb_reply_number(info, WBARRIER_CMD_SYNC, w->id,
+				      WBARRIER_A_SYNC, sync);
 	wb_watch_put(w);
 	return err;
 }

@@ -66,15 +66,18 @@ static void wb_sync_work(struct work_struct *work)
 	wb_watch_put(w);
 }
 
+/* A watch waiting for its mount samples the errors when it is mounted. */
 void wb_sync_init(struct wb_watch *w)
 {
-	w->sb_err = errseq_sample(&w->sb->s_wb_err);
+	if (w->sb)
+		w->sb_err = errseq_sample(&w->sb->s_wb_err);
 	INIT_WORK(&w->sync_work, wb_sync_work);
 }
 
 /*
  * Asks for a sync of @w's filesystem and returns its number in @sync;
- * -ENODEV if it was unmounted (there is nothing left to sync), -ENOENT if
+ * -ENODEV if it was unmounted (there is nothing left to sync), -EAGAIN if
+ * it waits for its mount (watch_at_mount), -ENOENT if
  * it is being unwatched. Under barrier_mutex, as the retirement that flushes
  * the work lets go of the superblock: no work is queued after that flush.
  */
@@ -85,6 +88,8 @@ int wb_sync_request(struct wb_watch *w, u64 *sync)
 	mutex_lock(&w->barrier_mutex);
 	if (w->unmounted) {
 		err = -ENODEV;
+	} else if (wb_watch_waiting(w)) {
+		err = -EAGAIN;
 	} else if (!w->sb) {
 		err = -ENOENT;
 	} else {

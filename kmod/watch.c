@@ -74,13 +74,23 @@ static void wb_watches_dec(void)
 /*
  * A slot is taken before its watch is listed and cleared after it is
  * unlisted, under wb_watches_mutex, and never moves, so that a reader
- * scanning meanwhile cannot miss a listed watch. A stale superblock only
- * sends a call to the full lookup.
+ * scanning meanwhile cannot miss a listed watch; a watch waiting for its
+ * mount reserves its slot, and the probe that hands it the superblock
+ * writes that in. A stale superblock only sends a call to the full lookup.
  */
 struct super_block *wb_sb_slots[WB_SB_SLOTS];
 unsigned int wb_sb_slots_used;
 unsigned int wb_sb_slotless;
 
+/*
+ * The slot of a watch waiting for its mount holds this until the probe
+ * that hands it a superblock writes that in (wb_watch_attach_rcu()): no
+ * superblock is ever here, and the slot is not free.
+ */
+static const char wb_slot_reserved;
+#define WB_SB_RESERVED ((struct super_block *)&wb_slot_reserved)
+
+/* Puts @sb, or the reservation, in a free slot of @w, if there is one. */
 static void wb_sb_slot_take(struct wb_watch *w)
 {
 	unsigned int i;
@@ -94,7 +104,7 @@ static void wb_sb_slot_take(struct wb_watch *w)
 		return;
 	}
 	w->sb_slot = i;
-	WRITE_ONCE(wb_sb_slots[i], w->sb);
+	WRITE_ONCE(wb_sb_slots[i], w->sb ? w->sb : WB_SB_RESERVED);
 	if (i == wb_sb_slots_used)	/* pairs with wb_sb_maybe_watched() */
 		smp_store_release(&wb_sb_slots_used, i + 1);
 }
@@ -130,7 +140,10 @@ static void wb_watch_notify_work(struct work_struct *work)
 
 static void wb_watch_barrier_work(struct work_struct *work);
 
-static struct wb_watch *wb_watch_alloc(const struct path *path,
+static void wb_watch_mount_work(struct work_struct *work);
+
+/* A watch of @sb, or of no superblock yet (watch_at_mount). */
+static struct wb_watch *wb_watch_alloc(struct super_block *sb,
 				       const char *path_name, bool hints)
 {
 	struct wb_watch *w;
@@ -142,9 +155,6 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	w->path_name = kstrdup(path_name, GFP_KERNEL);
 	if (!w->path_name)
 		goto err_free;
-	w->fstype = kstrdup(path->dentry->d_sb->s_type->name, GFP_KERNEL);
-	if (!w->fstype)
-		goto err_free_name;
 	w->ring_size = wb_max_records + WB_MARKER_RESERVE;
 	w->ring = kvcalloc(w->ring_size, sizeof(*w->ring), GFP_KERNEL);
 	if (!w->ring)
@@ -159,8 +169,11 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 		goto err_free_hints;
 
 	refcount_set(&w->ref, 1);
-	w->sb = path->dentry->d_sb;
-	w->dev = new_encode_dev(w->sb->s_dev);
+	if (sb) {
+		w->sb = sb;
+		w->dev = new_encode_dev(sb->s_dev);
+		strscpy(w->fstype, sb->s_type->name, sizeof(w->fstype));
+	}
 	w->epoch = 1;
 	w->first_seq = 1;
 	w->next_seq = 1;
@@ -172,6 +185,7 @@ static struct wb_watch *wb_watch_alloc(const struct path *path,
 	wb_mapped_init(w);
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
 	INIT_WORK(&w->barrier_work, wb_watch_barrier_work);
+	INIT_WORK(&w->mount_work, wb_watch_mount_work);
 	wb_sync_init(w);
 	wb_ring_arm_notify(w);
 	return w;
@@ -181,7 +195,6 @@ err_free_hints:
 err_free_ring:
 	kvfree(w->ring);
 err_free_name:
-	kfree(w->fstype);
 	kfree(w->path_name);
 err_free:
 	kfree(w);
@@ -196,7 +209,6 @@ static void wb_watch_free(struct wb_watch *w)
 	free_percpu(w->hints);
 	srcu_barrier(&w->srcu);	/* wb_pending_wait()'s callbacks */
 	cleanup_srcu_struct(&w->srcu);
-	kfree(w->fstype);
 	kfree(w->path_name);
 	kfree(w);
 }
@@ -253,7 +265,7 @@ struct wb_watch *wb_watch_create(const char *path_name,
 		w = ERR_PTR(-EOPNOTSUPP);
 		goto out;
 	}
-	w = wb_watch_alloc(&path, path_name, type->fh_ino_gen);
+	w = wb_watch_alloc(path.dentry->d_sb, path_name, type->fh_ino_gen);
 	if (IS_ERR(w))
 		goto out;
 
@@ -304,6 +316,160 @@ struct wb_watch *wb_watch_create(const char *path_name,
 out:
 	path_put(&path);
 	return w;
+}
+
+/*
+ * A watch of watch_at_mount (atmount.c): listed, and the probes armed, but
+ * with no superblock until one with @uuid is mounted.
+ */
+int wb_watch_create_waiting(const uuid_t *uuid)
+{
+	char name[48];
+	struct wb_watch *w;
+	int err;
+
+	snprintf(name, sizeof(name), "UUID=%pUb", uuid);
+	w = wb_watch_alloc(NULL, name, true);
+	if (IS_ERR(w))
+		return PTR_ERR(w);
+	uuid_copy(&w->uuid, uuid);
+	w->waiting = true;
+	w->mark_gone = true;		/* no mark until the mount */
+	mutex_lock(&wb_watches_mutex);
+	err = wb_watches_inc();
+	if (err) {
+		mutex_unlock(&wb_watches_mutex);
+		wb_watch_free(w);
+		return err;
+	}
+	w->id = wb_next_id++;
+	wb_sb_slot_take(w);
+	list_add_tail_rcu(&w->node, &wb_watches);
+	mutex_unlock(&wb_watches_mutex);
+	return 0;
+}
+
+bool wb_watch_waiting(struct wb_watch *w)
+{
+	return READ_ONCE(w->waiting);
+}
+
+/*
+ * Called from the probe on vfs_get_tree(), under RCU, with @sb fresh from
+ * its filesystem and not mounted anywhere yet: the watch waiting for its
+ * uuid takes it. Probes see it from here on, before the mount can be
+ * reached; what sleeps is left to mount_work, which holds @sb active (its
+ * shutdown would end the watch through a mark not yet there). Types whose
+ * handles are not made of i_ino and i_generation (btrfs) are not taken:
+ * the watch was allocated with merge hints.
+ */
+void wb_watch_attach_rcu(struct super_block *sb)
+{
+	const struct wb_fs_type *type = wb_fs_type(sb);
+	unsigned long flags;
+	struct wb_watch *w;
+	bool taken = false;
+
+	if (!type || !type->fh_ino_gen || !sb->s_export_op)
+		return;
+	/*
+	 * Watched already: a second fresh-looking get_tree of the device
+	 * (fsconfig's create twice, not yet mounted). The caller holds
+	 * s_umount: the first one's attach is done and seen.
+	 */
+	if (wb_watch_find_rcu(sb))
+		return;
+	list_for_each_entry_rcu(w, &wb_watches, node) {
+		if (!READ_ONCE(w->waiting) || !uuid_equal(&w->uuid, &sb->s_uuid))
+			continue;
+		spin_lock_irqsave(&w->lock, flags);
+		if (w->waiting) {
+			/*
+			 * A type whose own hooks are not in place yet may see
+			 * its ioctls pass before mount_work registers them.
+			 */
+			w->at_mount = wb_hooks_fs_ready(sb->s_type);
+			w->dev = new_encode_dev(sb->s_dev);
+			strscpy(w->fstype, sb->s_type->name, sizeof(w->fstype));
+			w->sb_err = errseq_sample(&sb->s_wb_err);
+			/* Misses while it waited are no loss of this mount's. */
+			w->nmissed_mark = wb_hooks_nmissed();
+			w->completions_missed = wb_completions_nmissed();
+			atomic_inc(&sb->s_active);	/* the caller holds one */
+			w->mount_sb = sb;
+			refcount_inc(&w->ref);		/* mount_work's */
+			if (w->sb_slot >= 0)
+				WRITE_ONCE(wb_sb_slots[w->sb_slot], sb);
+			smp_store_release(&w->sb, sb);	/* after the fields */
+			/* After sb: BARRIER sees "waiting" or the superblock. */
+			WRITE_ONCE(w->waiting, false);
+			taken = true;
+		}
+		spin_unlock_irqrestore(&w->lock, flags);
+		if (taken)
+			queue_work(wb_unbound_wq, &w->mount_work);
+		return;
+	}
+}
+
+static void wb_watch_set_mark_gone(struct wb_watch *w, bool gone)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&w->lock, flags);
+	w->mark_gone = gone;
+	spin_unlock_irqrestore(&w->lock, flags);
+}
+
+/*
+ * The sleeping half of a mount that @w took: the superblock's mark and the
+ * type's own hooks. If that fails, the watch cannot learn of the
+ * shutdown: it lets go of the superblock as an unmount would, its open
+ * epoch lossy.
+ */
+static void wb_watch_mounted(struct wb_watch *w, struct super_block *sb)
+{
+	int err;
+
+	mutex_lock(&wb_watches_mutex);
+	mutex_lock(&w->barrier_mutex);
+	if (w->sb != sb || w->unlisted) {	/* being unwatched */
+		mutex_unlock(&w->barrier_mutex);
+		mutex_unlock(&wb_watches_mutex);
+		return;
+	}
+	err = wb_hooks_get_fs(sb->s_type);
+	if (!err) {
+		wb_watch_set_mark_gone(w, false);
+		err = wb_sb_mark(w);
+		if (err)
+			wb_watch_set_mark_gone(w, true);
+	}
+	mutex_unlock(&w->barrier_mutex);
+	mutex_unlock(&wb_watches_mutex);
+	if (!err) {
+		pr_info("watch %u: began at the mount of %s (%pUb)\n",
+			w->id, sb->s_id, &sb->s_uuid);
+		return;
+	}
+	pr_err("watch %u: cannot follow %s (%pUb) after its mount: %d; its epochs are lossy\n",
+	       w->id, sb->s_id, &sb->s_uuid, err);
+	wb_watch_degrade(w);
+	wb_watch_unmounted(w);
+}
+
+static void wb_watch_mount_work(struct work_struct *work)
+{
+	struct wb_watch *w = container_of(work, struct wb_watch, mount_work);
+	struct super_block *sb = w->mount_sb;
+
+	wb_watch_mounted(w, sb);
+	/* Before the superblock may go: the next mount finds one waiting. */
+	if (!READ_ONCE(w->unlisted))
+		wb_atmount_rearm(&w->uuid);
+	/* The last reference, if the mount failed or was undone meanwhile. */
+	deactivate_super(sb);
+	wb_watch_put(w);
 }
 
 static struct wb_watch *wb_watch_lookup(u32 id)
@@ -361,11 +527,18 @@ void wb_watch_put(struct wb_watch *w)
  */
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
+	unsigned long flags;
+
+	/* A mount that attached it first is let go of below. */
+	spin_lock_irqsave(&w->lock, flags);
+	w->waiting = false;
+	spin_unlock_irqrestore(&w->lock, flags);
 	mutex_lock(&w->barrier_mutex);
 	wb_mapped_release(w);
 	WRITE_ONCE(w->sb, NULL);
 	mutex_unlock(&w->barrier_mutex);
 	synchronize_rcu();
+	flush_work(&w->mount_work);
 	wb_pending_wait(w);
 	/* A barrier under way closes its epoch; none can begin any more. */
 	flush_work(&w->barrier_work);
@@ -388,6 +561,7 @@ int wb_watch_remove(u32 id)
 	w = wb_watch_lookup(id);
 	if (w) {
 		list_del_rcu(&w->node);
+		w->unlisted = true;
 		wb_sb_slot_clear(w);
 	}
 	mutex_unlock(&wb_watches_mutex);
@@ -407,6 +581,7 @@ void wb_watch_remove_all(void)
 		w = list_first_entry_or_null(&wb_watches, struct wb_watch, node);
 		if (w) {
 			list_del_rcu(&w->node);
+			w->unlisted = true;
 			wb_sb_slot_clear(w);
 		}
 		mutex_unlock(&wb_watches_mutex);
@@ -626,6 +801,8 @@ int wb_watch_barrier(struct wb_watch *w, u64 *closing)
 	mutex_lock(&w->barrier_mutex);
 	if (w->unmounted)
 		err = -ENODEV;
+	else if (wb_watch_waiting(w))
+		err = -EAGAIN;
 	else if (!w->sb)
 		err = -ENOENT;	/* being unwatched */
 	else if (w->closing)

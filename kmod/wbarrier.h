@@ -11,6 +11,7 @@
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/srcu.h>
+#include <linux/uuid.h>
 #include <linux/workqueue.h>
 #include "uapi/wbarrier.h"
 
@@ -114,14 +115,16 @@ struct wb_watch {
 	refcount_t ref;
 	u32 id;
 	/*
-	 * NULL once retired or unmounted; changed under barrier_mutex. It is
-	 * not pinned: the mark tells when it is shut down (umount.c).
+	 * NULL once retired or unmounted; changed under barrier_mutex, but
+	 * for its first value in a watch that waited for its mount (set under
+	 * lock by the probe). It is not pinned: the mark tells when it is
+	 * shut down (umount.c).
 	 */
 	struct super_block *sb;
 	int sb_slot;			/* in wb_sb_slots[], or -1 */
-	char *path_name;
-	char *fstype;			/* copies: STATUS works after retirement */
-	u32 dev;			/* new_encode_dev(sb->s_dev) */
+	char *path_name;		/* a copy: STATUS works after retirement */
+	char fstype[16];		/* set once, under lock */
+	u32 dev;			/* new_encode_dev(sb->s_dev); under lock */
 	struct fsnotify_mark mark;	/* on sb: ends the watch at its shutdown */
 	bool mark_busy;			/* wb_sb_unmark() is destroying it; under lock */
 	bool mark_gone;			/* fsnotify is done with it; under lock */
@@ -131,6 +134,17 @@ struct wb_watch {
 	 * records can still be read.
 	 */
 	bool unmounted;
+	/*
+	 * A watch of watch_at_mount (atmount.c): waiting until a superblock
+	 * with this uuid is mounted, under lock; and whether it began at that
+	 * mount, before anything could change the filesystem.
+	 */
+	bool waiting;
+	bool at_mount;
+	bool unlisted;			/* under wb_watches_mutex */
+	uuid_t uuid;
+	struct super_block *mount_sb;	/* held active until mount_work ran */
+	struct work_struct mount_work;	/* the mount's sleeping half */
 
 	struct srcu_struct srcu;
 	u64 epoch;			/* the open epoch; READ_ONCE in probes */
@@ -229,6 +243,9 @@ static inline bool wb_sb_maybe_watched(const struct super_block *sb)
 }
 struct wb_watch *wb_watch_create(const char *path_name,
 				 struct netlink_ext_ack *extack);
+int wb_watch_create_waiting(const uuid_t *uuid);
+void wb_watch_attach_rcu(struct super_block *sb);
+bool wb_watch_waiting(struct wb_watch *w);
 struct wb_watch *wb_watch_get(u32 id);
 struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
 void wb_watch_put(struct wb_watch *w);
@@ -271,6 +288,11 @@ u64 wb_ring_trim(struct wb_watch *w, u64 cursor);
 void wb_ring_arm_notify(struct wb_watch *w);
 void wb_ring_free(struct wb_watch *w);
 
+/* atmount.c */
+int wb_atmount_init(void);
+void wb_atmount_exit(void);
+void wb_atmount_rearm(const uuid_t *uuid);
+
 /* umount.c */
 int wb_umount_init(void);
 void wb_umount_exit(void);
@@ -308,6 +330,8 @@ void wb_hooks_exit(void);
 int wb_hooks_arm(void);
 void wb_hooks_disarm(void);
 int wb_hooks_get_fs(struct file_system_type *type);
+bool wb_hooks_fs_ready(const struct file_system_type *type);
+int wb_check_not_cloned(const char *symbol);
 unsigned long wb_hooks_nmissed(void);
 unsigned long wb_completions_nmissed(void);
 

@@ -6,9 +6,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/wbarrier/wbarrier/consumer"
 	"github.com/wbarrier/wbarrier/export"
 	"github.com/wbarrier/wbarrier/export/jetstream"
+	"github.com/wbarrier/wbarrier/export/jetstream/jstest"
 	"github.com/wbarrier/wbarrier/record"
 )
 
@@ -28,16 +27,11 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		JetStream: true, StoreDir: filepath.Join(dir, "nats"), NoLog: true, NoSigs: true})
+	srv, err := jstest.NewServer(filepath.Join(dir, "nats"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv.Start()
 	defer srv.Shutdown()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		log.Fatal("the server is not ready")
-	}
 
 	// The host: its log holds epoch 1, sealed, and epoch 2, open.
 	path := filepath.Join(dir, "data.log")

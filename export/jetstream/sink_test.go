@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -222,33 +223,53 @@ func TestFleet(t *testing.T) {
 	}
 }
 
+// TestStreamLimit: a limit reached is the server's error, and the epoch
+// whose batch was refused is not sealed, also when the seal itself would
+// have been stored (the limit is on the records subject only).
 func TestStreamLimit(t *testing.T) {
 	srv := jstest.Start(t)
 	_, js := srv.Connect()
 	ctx := context.Background()
-	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "small", Subjects: []string{"wbarrier.>"},
-		Discard: jetstream.DiscardNew, MaxMsgs: 6})
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name    string
+		cfg     jetstream.StreamConfig
+		wantErr string
+		want    export.Position // where the stream stands after it
+		msgs    int
+	}{
+		{"messages", jetstream.StreamConfig{MaxMsgs: 6}, "maximum messages exceeded",
+			export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}, 6},
+		{"messages per subject", jetstream.StreamConfig{MaxMsgsPerSubject: 5, DiscardNewPerSubject: true}, "maximum messages per subject exceeded",
+			export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}, 6},
 	}
-	sink, err := wbjs.New(ctx, js, "small")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal: 12 messages
-	src := source(l, "web1")
-	_, err = export.Export(ctx, l, src, sink, export.Options{BatchRecords: 4})
-	if err == nil || !strings.Contains(err.Error(), "maximum messages exceeded") {
-		t.Fatalf("export past the stream's limit: %v; want the server's error", err)
-	}
-	t.Log(err)
-	msgs := dump(t, js, "small")
-	if len(msgs) != 6 || msgs[3].seal == nil || msgs[5].seal != nil {
-		t.Errorf("the stream holds %d messages, want epoch 1 sealed and 2 batches of epoch 2", len(msgs))
-	}
-	pos, err := sink.Position(ctx, src)
-	if want := (export.Position{Sealed: 1, Epoch: 2, Batches: 2, Records: 8}); err != nil || pos != want {
-		t.Errorf("Position = %+v, %v; want %+v", pos, err, want)
+	for _, tc := range tests {
+		cfg := tc.cfg
+		cfg.Name, cfg.Subjects, cfg.Discard = "small", []string{"wbarrier.>"}, jetstream.DiscardNew
+		if _, err := js.CreateStream(ctx, cfg); err != nil {
+			t.Fatal(err)
+		}
+		sink, err := wbjs.New(ctx, js, "small")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal: 12 messages
+		src := source(l, "web1")
+		_, err = export.Export(ctx, l, src, sink, export.Options{BatchRecords: 4})
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Fatalf("%s: export past the stream's limit: %v; want the server's error %q", tc.name, err, tc.wantErr)
+		}
+		t.Log(err)
+		msgs := dump(t, js, "small")
+		if len(msgs) != tc.msgs || msgs[3].seal == nil || msgs[len(msgs)-1].seal != nil {
+			t.Errorf("%s: the stream holds %d messages, want %d: epoch 1 sealed and batches of epoch 2, not sealed", tc.name, len(msgs), tc.msgs)
+		}
+		pos, err := sink.Position(ctx, src)
+		if err != nil || pos != tc.want {
+			t.Errorf("%s: Position = %+v, %v; want %+v", tc.name, pos, err, tc.want)
+		}
+		if err := js.DeleteStream(ctx, "small"); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -312,4 +333,128 @@ func TestServerPaused(t *testing.T) {
 		t.Error("the export never failed while the server was paused")
 	}
 	check(t, dump(t, js, "wb"), l, src)
+}
+
+// lossyAcks is a sink whose acknowledgement of its nth message (batch or
+// seal; from 1) is lost: the message is stored, the exporter is told it
+// failed.
+type lossyAcks struct {
+	export.Sink
+	n int
+}
+
+func (l *lossyAcks) count(err error) error {
+	if l.n--; l.n == 0 && err == nil {
+		return errKilled
+	}
+	return err
+}
+
+func (l *lossyAcks) PublishBatch(ctx context.Context, b *export.Batch) error {
+	return l.count(l.Sink.PublishBatch(ctx, b))
+}
+
+func (l *lossyAcks) PublishSeal(ctx context.Context, s *export.Seal) error {
+	return l.count(l.Sink.PublishSeal(ctx, s))
+}
+
+// TestNoDoubleAfterDupWindow: the stream forgets message IDs after its
+// duplicate window (100 ms here, 2 minutes as --create makes it), and an
+// export run again after that doubles nothing: it goes on from what the
+// stream holds (Position), and a copy published by an exporter that read
+// the stream before (a second exporter of the log, a message held in
+// flight) is refused for the subject's last sequence.
+func TestNoDoubleAfterDupWindow(t *testing.T) {
+	srv := jstest.Start(t)
+	_, js := srv.Connect()
+	ctx := context.Background()
+	const window = 100 * time.Millisecond
+
+	// The window really passes: an ID published on a probe stream with the
+	// same window is stored again once the server forgot it (its purge runs
+	// on a timer), and the IDs of the stream under test, older, are
+	// forgotten by then.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "probe", Subjects: []string{"probe"}, Duplicates: window}); err != nil {
+		t.Fatal(err)
+	}
+	probes := 0
+	forgotten := func() {
+		t.Helper()
+		id := fmt.Sprint("probe", probes)
+		probes++
+		for try := 0; ; try++ {
+			ack, err := js.Publish(ctx, "probe", nil, jetstream.WithMsgID(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if try > 0 && !ack.Duplicate {
+				return
+			}
+			if try == 100 {
+				t.Fatalf("the ID %s still a duplicate after %v", id, 100*window/2)
+			}
+			time.Sleep(window / 2)
+		}
+	}
+
+	tests := []struct {
+		name  string
+		first func(export.Sink) export.Sink // the run that fails
+	}{
+		{"killed after 5 batches", func(s export.Sink) export.Sink { return &failing{s, 5} }},
+		{"acknowledgement of batch 5 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 5} }},
+		{"acknowledgement of seal 1 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 4} }},
+		{"acknowledgement of seal 3 lost", func(s export.Sink) export.Sink { return &lossyAcks{s, 12} }},
+	}
+	for _, tc := range tests {
+		const stream = "wb"
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{"wbarrier.>"}, Duplicates: window}); err != nil {
+			t.Fatal(err)
+		}
+		sink, err := wbjs.New(ctx, js, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := makeLog(t, 4, 10) // 3 epochs of 3 batches and a seal
+		src := source(l, "web1")
+		opt := export.Options{BatchRecords: 4}
+		if _, err := export.Export(ctx, l, src, tc.first(sink), opt); !errors.Is(err, errKilled) {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		forgotten()
+		// An exporter that read the stream now, and publishes later.
+		stale, err := wbjs.New(ctx, js, stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := stale.Position(ctx, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := export.Export(ctx, l, src, sink, opt); err != nil {
+			t.Fatalf("%s: the second run: %v", tc.name, err)
+		}
+		forgotten()
+		p, err := export.Export(ctx, l, src, positioned{stale, pos}, opt)
+		if err == nil && p.Batches+p.Epochs > 0 || err != nil && !errors.Is(err, wbjs.ErrMoved) {
+			t.Errorf("%s: a copy from an exporter that read the stream before: %+v, %v; want ErrMoved (or nothing to do)", tc.name, p, err)
+		}
+		if n := check(t, dump(t, js, stream), l, src); n != 9 {
+			t.Errorf("%s: %d batches in the stream, want 9", tc.name, n)
+		}
+		if err := js.DeleteStream(ctx, stream); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// positioned is a sink that answers the position it was given, as an
+// exporter that read it before the stream moved on.
+type positioned struct {
+	export.Sink
+	pos export.Position
+}
+
+func (p positioned) Position(context.Context, export.Source) (export.Position, error) {
+	return p.pos, nil
 }

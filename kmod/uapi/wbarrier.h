@@ -43,7 +43,8 @@
  *   the group before sending the request. Errors: ENOENT, EBUSY (an epoch
  *   of the watch is still closing: wait for its NOTIFY_EPOCH_CLOSED, then
  *   ask again), ENOBUFS (the ring is full, its room for markers too: drain
- *   records first), ENODEV (the filesystem was unmounted).
+ *   records first), ENODEV (the filesystem was unmounted), EAGAIN (a
+ *   watch of watch_at_mount whose filesystem is not mounted yet).
  *
  * WBARRIER_CMD_SYNC
  *   Request:  WBARRIER_A_WATCH_ID (u32).
@@ -58,7 +59,7 @@
  *   the request returns; it then sends WBARRIER_CMD_NOTIFY_SYNCED with the
  *   highest sync number it covers. To wait for it, join the group before
  *   sending the request. A sync that the unmount overtakes reports the
- *   filesystem unmounted instead. Errors: ENOENT.
+ *   filesystem unmounted instead. Errors: ENOENT, EAGAIN (as for BARRIER).
  *
  * WBARRIER_CMD_STATUS
  *   Request:  WBARRIER_A_WATCH_ID (u32), or WBARRIER_A_PATH (string: the
@@ -75,7 +76,11 @@
  *             WBARRIER_A_UNMOUNTED (flag, the filesystem was unmounted),
  *             WBARRIER_A_LOAD_ID (u64, drawn at random when the module
  *             was loaded, never 0: a reboot, or rmmod and insmod, give
- *             another).
+ *             another), WBARRIER_A_AT_MOUNT (flag, the watch began when
+ *             the filesystem was mounted, before anything could change it:
+ *             the module parameter watch_at_mount named it),
+ *             WBARRIER_A_WAITING (flag, a watch of watch_at_mount whose
+ *             filesystem is not mounted yet; PATH is "UUID=" and its uuid).
  *
  * WBARRIER_CMD_RECORDS (NLM_F_DUMP only)
  *   Request:  WBARRIER_A_WATCH_ID (u32), WBARRIER_A_CURSOR (u64, optional,
@@ -136,6 +141,8 @@
 
 #define WBARRIER_GENL_NAME		"wbarrier"
 /*
+ * 6: watches begun at mount (the module parameter watch_at_mount):
+ * WBARRIER_A_AT_MOUNT and WBARRIER_A_WAITING in the status.
  * 5: SYNC and NOTIFY_SYNCED (the filesystem synced with no mount held).
  * 4: BARRIER returns once the next epoch is open, NOTIFY_EPOCH_CLOSED says
  * when the epoch is closed (3: BARRIER returned then).
@@ -143,7 +150,7 @@
  * time (2: any RECORDS freed those below its cursor). 2: RECORDS replies
  * pack records in WBARRIER_A_RECORD (1: one a message).
  */
-#define WBARRIER_GENL_VERSION		5
+#define WBARRIER_GENL_VERSION		6
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */
@@ -201,6 +208,8 @@ enum wbarrier_attr {
 	WBARRIER_A_ACK,			/* flag */
 	WBARRIER_A_SYNC,		/* u64; replies only */
 	WBARRIER_A_ERRNO,		/* u32; notifications only */
+	WBARRIER_A_AT_MOUNT,		/* flag; replies only */
+	WBARRIER_A_WAITING,		/* flag; replies only */
 
 	__WBARRIER_A_MAX
 };

@@ -48,11 +48,15 @@ With --nats URL --stream S --host H --fs F instead of --log, it answers the
 same from what "wbctl export" published of host H's filesystem F to the
 JetStream stream S, for a consumer on another machine, with the same
 contract (exit 3 for an epoch not sealed in the stream, lossy, removed from
-it, or a generation break); --consumer and --until are for a log file.
+it, or a generation break); it reads the stream from the epoch after the
+cursor on, not the whole stream. --consumer NAME takes the cursor of the
+consumer the server keeps (see wbctl consumer add --nats); --until is for
+a log file.
 
 Examples:
    wbctl changes --log data.log --since 41
    wbctl changes --nats nats://nats.example:4222 --stream wbarrier --host web1 --fs data --since 5e1d0c2a9b3f4e77:41
+   wbctl changes --nats nats://nats.example:4222 --stream wbarrier --host web1 --fs data --consumer backup-web1
    wbctl changes --log data.log --since 41 --paths /srv/data --print0 |
       rsync -a -r -I --delete --force --from0 --files-from=- --delete-missing-args /srv/data/ backup:/data/`,
 	Flags: []cli.Flag{

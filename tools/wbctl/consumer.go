@@ -47,11 +47,26 @@ Once the cursors are durable, "ack" and "rm" remove the log's oldest
 segments whose epochs every consumer has acknowledged (the daemon starts a
 segment every --segment-size bytes); with no consumer, nothing is removed.
 
+With --nats URL --stream S (and --host H --fs F) instead of --log, the
+consumer reads what "wbctl export" published of host H's filesystem F to
+the JetStream stream S, from any machine, and its cursor is kept by the
+NATS server: a durable JetStream consumer named NAME, acknowledged up to
+the last epoch processed. The contract is the same: "wbctl changes --nats
+... --consumer NAME" answers from its cursor (exit 3: rescan), "consumer
+ack" moves it to the epoch processed (N, or the LOGID:N cursor changes
+reported). Nothing is removed from the stream: its limits do that.
+
 Examples:
    wbctl consumer add --log data.log backup
    wbctl changes --log data.log --consumer backup --until 42 --paths /srv/data --print0 | ...
    wbctl consumer ack --log data.log backup 42
-   wbctl consumer list --log data.log`,
+   wbctl consumer list --log data.log
+
+   nats="--nats nats://nats.example:4222 --stream wbarrier"
+   wbctl consumer add $nats --host web1 --fs data backup-web1
+   wbctl changes $nats --host web1 --fs data --consumer backup-web1 --json > changes.json
+   wbctl consumer ack $nats --host web1 --fs data backup-web1 "$(tail -1 changes.json | jq -r .cursor)"
+   wbctl consumer list $nats`,
 	Subcommands: []*cli.Command{
 		{
 			Name:      "add",
@@ -60,13 +75,25 @@ Examples:
 			Description: `Adds a consumer whose cursor is --epoch (default: the last sealed epoch,
 which is right for a consumer that has just scanned everything).
 
-Example:
-   wbctl consumer add --log /var/lib/wbarrier/data.log backup`,
-			Flags:  []cli.Flag{logFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)", DefaultText: "the last sealed epoch"}},
-			Before: requireLog,
+With --nats, NAME takes letters, digits, '-' and '_'; the epoch is of the
+log whose seal is the subject's last (default: that seal's epoch, or none
+if the stream holds no seal yet: then every epoch is answered). --ack-wait
+is how long the server waits before it hands an epoch that a reader took
+and never acknowledged (it died) to the next reader.
+
+Examples:
+   wbctl consumer add --log /var/lib/wbarrier/data.log backup
+   wbctl consumer add --nats nats://nats.example:4222 --stream wbarrier --host web1 --fs data backup-web1`,
+			Flags: append([]cli.Flag{logOrNatsFlag, &cli.Uint64Flag{Name: "epoch", Usage: "the cursor to start at (`N`)", DefaultText: "the last sealed epoch"},
+				&cli.DurationFlag{Name: "ack-wait", Value: 30 * time.Second, Usage: "with --nats: how long an epoch taken and not acknowledged stays with its reader"}},
+				streamFlags...),
+			Before: requireLogOrStream(true),
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
 					return usageError{"consumer add: expected one NAME"}
+				}
+				if ctx.String("nats") != "" {
+					return streamConsumerAdd(ctx)
 				}
 				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
@@ -87,13 +114,28 @@ Example:
 segments whose epochs every consumer has acknowledged are removed (each is
 named on stderr).
 
-Example:
-   wbctl consumer ack --log /var/lib/wbarrier/data.log backup 42`,
-			Flags:  []cli.Flag{logFlag},
-			Before: requireLog,
+With --nats, EPOCH is N or the cursor LOGID:N that changes reported, and
+must be sealed in the stream; the seals up to it are acknowledged, one by
+one. A seal that another reader took and did not acknowledge yet stops it
+after --wait (exit 1): the server hands it out again after its ack wait.
+
+Examples:
+   wbctl consumer ack --log /var/lib/wbarrier/data.log backup 42
+   wbctl consumer ack --nats nats://nats.example:4222 --stream wbarrier --host web1 --fs data backup-web1 5e1d0c2a9b3f4e77:42`,
+			Flags: append([]cli.Flag{logOrNatsFlag,
+				&cli.DurationFlag{Name: "wait", Value: 5 * time.Second, Usage: "with --nats: how long to wait for the server to hand out each epoch's seal"}},
+				streamFlags...),
+			Before: requireLogOrStream(true),
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 2 {
 					return usageError{"consumer ack: expected NAME EPOCH"}
+				}
+				if ctx.String("nats") != "" {
+					until, err := consumer.ParseCursor(ctx.Args().Get(1))
+					if err != nil {
+						return usageError{fmt.Sprintf("consumer ack: bad EPOCH %q: want N or LOGID:N", ctx.Args().Get(1))}
+					}
+					return streamConsumerAck(ctx, ctx.Args().First(), until)
 				}
 				epoch, err := strconv.ParseUint(ctx.Args().Get(1), 10, 64)
 				if err != nil {
@@ -109,17 +151,74 @@ Example:
 			},
 		},
 		{
+			Name:      "follow",
+			Usage:     "with --nats: run COMMAND for each epoch the stream seals, acknowledging it once COMMAND exits 0",
+			ArgsUsage: "NAME -- COMMAND [ARG...]",
+			Description: `Follows host H's filesystem F in the stream as the consumer NAME (see
+"consumer add --nats"): for each epoch sealed after the consumer's cursor,
+in order, it runs COMMAND with what changed on its standard input, as
+"changes --json" prints it (an object per changed object, then the cursor
+object), and in its environment:
+
+   WBARRIER_CONSUMER  NAME
+   WBARRIER_SINCE     the range is the epochs after it ...
+   WBARRIER_UNTIL     ... up to this one
+   WBARRIER_CURSOR    LOGID:UNTIL, the consumer's cursor once acknowledged
+   WBARRIER_RESCAN    if set, the stream cannot vouch for the range (lossy,
+                      unsealed, purged, other log): the input is empty and
+                      COMMAND must find the changes another way (a full
+                      scan) from epoch WBARRIER_RESCAN_FROM
+
+When COMMAND exits 0, the epoch is acknowledged on the server and the next
+one is answered. When it fails, the epoch is handed back unacknowledged and
+follow exits 1: the next run (of any machine) answers it again. A follow
+that dies holding an epoch leaves it to the next reader after the
+consumer's --ack-wait. Progress goes to stderr; COMMAND's output to
+stdout and stderr.
+
+Without --once, it follows until SIGINT or SIGTERM (exit 0); with --once,
+it handles the epochs sealed now and exits.
+
+Example:
+   wbctl consumer follow --nats nats://nats.example:4222 --stream wbarrier \
+       --host web1 --fs data backup-web1 -- /usr/local/bin/copy-changes`,
+			Flags: append([]cli.Flag{&cli.BoolFlag{Name: "once", Usage: "handle the epochs sealed now, then exit"},
+				&cli.DurationFlag{Name: "wait", Value: time.Second, Usage: "with --once: how long to wait for the next seal before exiting"}},
+				streamFlags...),
+			Before: func(ctx *cli.Context) error {
+				if ctx.String("nats") == "" {
+					return usageError{"consumer follow: --nats URL is required (a consumer of a log file reads wbctl changes --consumer)"}
+				}
+				return requireLogOrStream(true)(ctx)
+			},
+			Action: func(ctx *cli.Context) error {
+				if _, command := followArgs(ctx); len(command) == 0 {
+					return usageError{"consumer follow: expected NAME -- COMMAND [ARG...]"}
+				}
+				return streamConsumerFollow(ctx)
+			},
+		},
+		{
 			Name:  "list",
 			Usage: "list the consumers: cursor and how many sealed epochs they are behind",
 			Description: `BEHIND is the last sealed epoch minus the consumer's cursor.
 
-Example:
-   wbctl consumer list --json --log /var/lib/wbarrier/data.log`,
-			Flags:  []cli.Flag{logFlag, jsonFlag},
-			Before: requireLog,
+With --nats, it lists the consumers of every host and filesystem in the
+stream: CURSOR is LOGID:N, LAST the cursor of the subject's last seal
+(where to go on from after a rescan, if read before it), BEHIND the seals
+in the stream after CURSOR.
+
+Examples:
+   wbctl consumer list --json --log /var/lib/wbarrier/data.log
+   wbctl consumer list --nats nats://nats.example:4222 --stream wbarrier`,
+			Flags:  append([]cli.Flag{logOrNatsFlag, jsonFlag}, natsFlag, streamFlag),
+			Before: requireLogOrStream(false),
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 0 {
 					return usageError{"consumer list: no arguments expected"}
+				}
+				if ctx.String("nats") != "" {
+					return streamConsumerList(ctx)
 				}
 				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {
@@ -156,15 +255,20 @@ Example:
 			Name:      "rm",
 			Usage:     "remove a consumer",
 			ArgsUsage: "NAME",
-			Description: `Forgets the consumer and its cursor.
+			Description: `Forgets the consumer and its cursor (with --nats, the durable JetStream
+consumer NAME).
 
-Example:
-   wbctl consumer rm --log /var/lib/wbarrier/data.log backup`,
-			Flags:  []cli.Flag{logFlag},
-			Before: requireLog,
+Examples:
+   wbctl consumer rm --log /var/lib/wbarrier/data.log backup
+   wbctl consumer rm --nats nats://nats.example:4222 --stream wbarrier backup-web1`,
+			Flags:  append([]cli.Flag{logOrNatsFlag}, natsFlag, streamFlag),
+			Before: requireLogOrStream(false),
 			Action: func(ctx *cli.Context) error {
 				if ctx.NArg() != 1 {
 					return usageError{"consumer rm: expected one NAME"}
+				}
+				if ctx.String("nats") != "" {
+					return streamConsumerRemove(ctx)
 				}
 				l, err := consumer.Open(ctx.String("log"))
 				if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/epochs"
+	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ import (
 var daemonCommand = &cli.Command{
 	Name:      "daemon",
 	Usage:     "drain a watch's records into a log file",
-	ArgsUsage: "WATCH",
+	ArgsUsage: "[WATCH]",
 	Description: `Appends every change record of the watch to the log file, in order, and
 seals each epoch in the log once a barrier has closed it and it is durable:
 the watched filesystem is synced (unless --syncfs=false: the module syncs
@@ -45,6 +46,13 @@ Under systemd (Type=notify: $NOTIFY_SOCKET is set) it sends READY=1 once set
 up, a STATUS= line (open and last sealed epoch) after each seal, and
 STOPPING=1 when SIGTERM or SIGINT starts the final checkpoint. --once only drains what is
 queued, sealing the epochs already closed.
+
+Without WATCH, --once drains the watch the log follows (its generation, in
+this load of the module). Run after the filesystem was unmounted (the unit
+wbarrier-unmount@ does at shutdown, after the daemon's final checkpoint
+and the unmount), it drains what was changed between the two, seals the
+last epoch, removes the watch and records the clean unmount, so that a
+watch from the next mount can continue the log.
 
 Keep the log on another filesystem than the watched one: the daemon's own
 writes would be changes of every epoch.
@@ -72,6 +80,24 @@ appends a generation break to the log and goes on. The earlier epochs stay
 answered; the break epoch is unknown ("changes" across it exits 3); the new
 watch's epoch E is the log's E plus the break epoch (see the generation
 contract in docs/changes.md).
+
+Continuity across a clean unmount (ext2, ext3 and ext4 only): when the
+filesystem is unmounted and every epoch of the watch is sealed, the daemon
+waits (up to 10 s) until the unmount is over, reads the superblock and,
+if it says clean, records the clean unmount in the log (its uuid, mount
+count and KiB written); it prints "wbctl: watch ID: recorded the clean
+unmount ..." or "wbctl: watch ID: no clean unmount recorded ...: WHY". A
+later daemon on a watch that began at the mount (the module parameter
+watch_at_mount names the filesystem's uuid) continues the log without a
+break if the filesystem is the same, was mounted once since (mount count
++1) and nothing wrote it in between (the KiB written before this mount,
+from /sys/fs/ext4/DEV, are those recorded): it prints "wbctl: FILE:
+continuous: ..." and the epoch between the watches is sealed and empty, so
+"changes" across it needs no rescan. Otherwise the new watch is a break
+as above, and "wbctl: FILE: break, not continuous: WHY" names the check
+that failed (when the log ends with a clean unmount or the watch began at
+the mount). xfs, btrfs and tmpfs are always a break. A write to the
+device that bypasses the filesystem is not seen.
 
 What restarting cannot fix (the log of another filesystem type, a log that
 is not a wbarrier log, a module too old to name its watches) exits with
@@ -111,12 +137,20 @@ Examples:
 			signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 			defer signal.Stop(stop)
 		}
-		c, w, err := openWatch(ctx)
+		var c *genl.Client
+		var w genl.Watch
+		var err error
+		if ctx.NArg() == 0 && ctx.Bool("once") {
+			c, w, err = logWatch(ctx.String("log"))
+		} else {
+			c, w, err = openWatch(ctx)
+		}
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		d, log, err := openDrain(ctx, c, w, ctx.String("log"))
+		sys := new(ext4state.System)
+		d, log, err := openDrain(ctx, c, w, ctx.String("log"), sys)
 		if err != nil {
 			return err
 		}
@@ -139,13 +173,16 @@ Examples:
 			notify:    notify,
 			unmounted: w.Unmounted,
 			unwatch:   func() error { return c.Unwatch(w.ID) },
-			status:    func() (genl.Watch, error) { return c.Status(w.ID) },
-			once:      ctx.Bool("once"),
-			stop:      stop,
-			logPath:   ctx.String("log"),
-			interval:  ctx.Duration("interval"),
-			spacing:   min(ctx.Duration("min-interval"), ctx.Duration("interval")),
-			policy:    epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
+			cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
+				return recordUnmount(log, sys, d, w, last, err)
+			},
+			status:   func() (genl.Watch, error) { return c.Status(w.ID) },
+			once:     ctx.Bool("once"),
+			stop:     stop,
+			logPath:  ctx.String("log"),
+			interval: ctx.Duration("interval"),
+			spacing:  min(ctx.Duration("min-interval"), ctx.Duration("interval")),
+			policy:   epochs.Policy{Interval: ctx.Duration("barrier-interval"), Records: ctx.Int("barrier-records")},
 			barrier: func() (uint64, bool, error) {
 				b, err := c.Barrier(w.ID)
 				return b.Epoch + d.Offset, b.Lossy, err
@@ -163,8 +200,10 @@ Examples:
 // resumes after what the log holds. A log that follows another watch (the
 // module was reloaded, the machine rebooted, the filesystem watched anew)
 // gets a generation break (changelog.Generation): the new watch's epochs
-// are answered after it. What no restart can fix is a personError.
-func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*drain.Drainer, *changelog.Writer, error) {
+// are answered after it, or, if the log ends with the clean unmount of the
+// filesystem and sys finds it unchanged since (checkContinuous), a
+// continuous generation. What no restart can fix is a personError.
+func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string, sys *ext4state.System) (*drain.Drainer, *changelog.Writer, error) {
 	d := &drain.Drainer{Source: src, Watch: w.ID}
 	if w.LoadID == 0 {
 		return nil, nil, personError{fmt.Sprintf("watch %d: the module does not report its load id, so a log cannot tell its watches apart: load a wbarrier module as new as wbctl", w.ID)}
@@ -213,18 +252,27 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 				path, w.ID, d.Cursor-1, w.NextSeq-1)}
 		}
 	} else {
+		u, ended := log.LastUnmount()
+		notCont := checkContinuous(sys, u, ended, w)
+		gen.Continuous = notCont == nil
 		g, err := log.StartGeneration(gen)
 		if err != nil {
 			return nil, nil, err
 		}
 		d.Offset, d.Cursor = g.Offset, 1
-		if g.Break {
+		if g.Continuous {
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: continuous: watch %d of module load %016x began at the mount of %s %s, unchanged since the clean unmount the log ends with (mount count %d, then this mount; %d KiB written): epoch %d between the watches is sealed and empty, changes across it need no rescan; this watch's epoch E is the log's E+%d\n",
+				path, w.ID, w.LoadID, u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, g.Offset, g.Offset)
+		} else if g.Break {
 			was := "a log written before watches were told apart"
 			if found {
 				was = fmt.Sprintf("watch %d of module load %016x", cur.WatchID, cur.LoadID)
 			}
 			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s followed %s; watch %d of module load %016x is another (a reboot, a module reload, or the filesystem watched anew): epoch %d is a break, changes across it are a rescan; this watch's epoch E is the log's E+%d\n",
 				path, was, w.ID, w.LoadID, g.Offset, g.Offset)
+			if ended || w.AtMount {
+				fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: break, not continuous: %v\n", path, notCont)
+			}
 		}
 	}
 	d.Log = log
@@ -236,15 +284,19 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string) (*
 type daemonConfig struct {
 	unmounted bool         // the watch had ended when the daemon started
 	unwatch   func() error // removes the watch
-	status    func() (genl.Watch, error)
-	once      bool
-	interval  time.Duration
-	spacing   time.Duration // the least time between two drain passes
-	policy    epochs.Policy
-	barrier   func() (uint64, bool, error) // the watch's barrier
-	stop      <-chan os.Signal             // SIGINT, SIGTERM
-	logPath   string
-	notify    *sdnotify.Notifier // systemd's, or nil
+	// cleanUnmount records the clean unmount once the watch's last
+	// epoch is sealed (recordUnmount), given the watch's state then, and
+	// returns the line to print; nil: never.
+	cleanUnmount func(d *drain.Drainer, last genl.Watch, statusErr error) string
+	status       func() (genl.Watch, error)
+	once         bool
+	interval     time.Duration
+	spacing      time.Duration // the least time between two drain passes
+	policy       epochs.Policy
+	barrier      func() (uint64, bool, error) // the watch's barrier
+	stop         <-chan os.Signal             // SIGINT, SIGTERM
+	logPath      string
+	notify       *sdnotify.Notifier // systemd's, or nil
 }
 
 // tell sends state to systemd (if it listens), warning on stderr if that
@@ -291,30 +343,39 @@ func runDaemon(ctx *cli.Context, d *drain.Drainer, cfg daemonConfig) error {
 		report(st)
 		return st, err
 	}
-	if cfg.once {
-		_, err := pass()
-		return err
-	}
 	checkpoint := func() error {
 		_, st, err := epochs.Checkpoint(epochs.Steps{Barrier: cfg.barrier, Drain: d.Once})
 		report(st)
 		return err
 	}
 	// The filesystem was unmounted: the watch's last records, with the
-	// marker of its last epoch, are queued. Drain them and end the watch.
+	// marker of its last epoch, are queued. Drain them, end the watch and
+	// record the clean unmount, for the next watch to continue the log.
 	unmounted := func() error {
 		if _, err := pass(); err != nil {
 			return err
+		}
+		var last genl.Watch
+		var statusErr error
+		if cfg.cleanUnmount != nil {
+			last, statusErr = cfg.status()
 		}
 		if err := cfg.unwatch(); err != nil {
 			return err
 		}
 		fmt.Fprintf(ctx.App.ErrWriter, "wbctl: watch %d: the filesystem was unmounted; last sealed epoch %d; watch removed\n",
 			d.Watch, d.LastSealed)
+		if cfg.cleanUnmount != nil {
+			fmt.Fprint(ctx.App.ErrWriter, cfg.cleanUnmount(d, last, statusErr))
+		}
 		return nil
 	}
 	if cfg.unmounted {
 		return unmounted()
+	}
+	if cfg.once {
+		_, err := pass()
+		return err
 	}
 
 	events, stopped, err := subscribe(cfg.stop)
@@ -405,4 +466,36 @@ func contains(s []uint64, v uint64) bool {
 		}
 	}
 	return false
+}
+
+// logWatch finds the watch the log at path follows (its generation), in
+// this load of the module: "daemon --once" without WATCH, run after the
+// filesystem was unmounted, when no path leads to the watch any more.
+func logWatch(path string) (*genl.Client, genl.Watch, error) {
+	log, _, err := changelog.OpenWriter(path)
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	g, found := log.Generation()
+	if err := log.Close(); err != nil {
+		return nil, genl.Watch{}, err
+	}
+	if !found {
+		return nil, genl.Watch{}, fmt.Errorf("%s names no watch (a log written before watches were told apart): give the WATCH", path)
+	}
+	c, err := dial()
+	if err != nil {
+		return nil, genl.Watch{}, err
+	}
+	w, err := c.Status(g.WatchID)
+	if err == nil && w.LoadID != g.LoadID {
+		err = fmt.Errorf("%s follows watch %d of module load %016x, the module was loaded anew since (%016x): nothing of that watch is left", path, g.WatchID, g.LoadID, w.LoadID)
+	} else if err != nil {
+		err = fmt.Errorf("%s follows watch %d: %w", path, g.WatchID, err)
+	}
+	if err != nil {
+		c.Close()
+		return nil, genl.Watch{}, err
+	}
+	return c, w, nil
 }

@@ -61,10 +61,17 @@ Prints a line per epoch published, and a summary; with --json, an object
 per epoch ("epoch", "lossy", and the totals so far: "epochs", "records",
 "batches", "skipped") and a last one with "done": true, "subject" and "log".
 
+Every message is published on the condition that the last message on its
+subject is the one this run read or stored: a copy never doubles a
+message, even after the stream's duplicate window. If the stream moved on
+meanwhile (another export of the same log running), nothing is published
+and the run fails ("the stream moved on"); the next run goes on from where
+the stream stands.
+
 Exit status: 0 everything sealed was published (with --follow: stopped by
 a signal); 1 an error (the server down or not answering within --timeout,
-the stream missing or full, the stream ahead of the log); 2 bad command
-line; 4 the log is corrupt.
+the stream missing or full, the stream ahead of the log, the stream moved
+on); 2 bad command line; 4 the log is corrupt.
 
 Examples:
    wbctl export --nats nats://nats.example:4222 --stream wbarrier --create \

@@ -27,7 +27,11 @@ where S is the seq of the module's epoch-closed marker the seal was made of
 (absent in logs written before wbctl kept it; "seq" in --json). The watch
 the frames after it are of prints as "generation watch=W load=L
 from-epoch=E" (and "break=B" for a watch made anew: epoch B is the unknown
-gap; see the generation contract in docs/changes.md).
+gap; "break=B continuous" if the filesystem was found unchanged since the
+clean unmount before it: epoch B is then sealed and empty; see the
+generation contract in docs/changes.md). A clean unmount the daemon
+recorded prints as "unmount fstype=T uuid=U mount-count=C
+kbytes-written=K wtime=W".
 
 Example:
    wbctl log dump --json data.log`,
@@ -106,18 +110,37 @@ func dumpVisitor(ctx *cli.Context) changelog.Visitor {
 			return printJSON(ctx, struct {
 				Generation uint64 `json:"generation_from"` // the log's first epoch of the watch
 				Break      bool   `json:"break,omitempty"`
+				Continuous bool   `json:"continuous,omitempty"`
 				Watch      uint32 `json:"watch"`
 				LoadID     string `json:"load_id"`
-			}{g.Offset + 1, g.Break, g.WatchID, fmt.Sprintf("%016x", g.LoadID)})
+			}{g.Offset + 1, g.Break, g.Continuous, g.WatchID, fmt.Sprintf("%016x", g.LoadID)})
 		}
 		more := ""
 		if g.Break {
 			more = fmt.Sprintf(" break=%d", g.Offset)
 		}
+		if g.Continuous {
+			more += " continuous"
+		}
 		_, err := fmt.Fprintf(ctx.App.Writer, "generation watch=%d load=%016x from-epoch=%d%s\n", g.WatchID, g.LoadID, g.Offset+1, more)
 		return err
 	}
-	return changelog.Visitor{Segment: header, Record: record, Seal: seal, Generation: gen}
+	unmount := func(u changelog.Unmount) error {
+		if asJSON {
+			return printJSON(ctx, struct {
+				Unmount       string `json:"unmount"` // the fs type
+				UUID          string `json:"uuid"`
+				MountCount    uint16 `json:"mount_count"`
+				KBytesWritten uint64 `json:"kbytes_written"`
+				WTime         uint32 `json:"wtime"`
+				MTime         uint32 `json:"mtime"`
+			}{u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, u.MTime})
+		}
+		_, err := fmt.Fprintf(ctx.App.Writer, "unmount fstype=%s uuid=%s mount-count=%d kbytes-written=%d wtime=%d\n",
+			u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime)
+		return err
+	}
+	return changelog.Visitor{Segment: header, Record: record, Seal: seal, Generation: gen, Unmount: unmount}
 }
 
 // dumpHeader prints what the header of a log says of its watch.

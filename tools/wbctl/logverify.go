@@ -23,7 +23,9 @@ per finding: the header, the segment files and the purged epochs (if the
 log has more than FILE), the number of records, the sealed epochs (first and
 last, and the unsealed epochs between them), the lossy epochs, the
 generation breaks (the epochs where the log goes on with a watch made anew:
-changes across one are a rescan), the records
+changes across one are a rescan), the continuous ones (breaks after a clean
+unmount, the filesystem found unchanged since: sealed and empty, no rescan),
+the clean unmount the log ends with, if any, the records
 after the last seal, and the tail: clean, or torn (where and how many bytes;
 the daemon cuts a torn tail off when it resumes, and keeps it in FILE.broken).
 The last line is "ok". A torn tail is not corruption: it is what
@@ -104,6 +106,8 @@ type verifyOut struct {
 	UnsealedBetween []string `json:"unsealed_between,omitempty"` // "N" or "N..M"
 	Lossy           []uint64 `json:"lossy,omitempty"`
 	Breaks          []uint64 `json:"generation_breaks,omitempty"` // epochs between two watches
+	Continuous      []uint64 `json:"continuous_breaks,omitempty"` // of those, the ones known empty
+	Unmount         string   `json:"unmount,omitempty"`           // the clean unmount the log ends with
 	UnsealedRecords int      `json:"unsealed_records,omitempty"`  // after the last seal
 	UnsealedFirst   uint64   `json:"unsealed_first,omitempty"`    // their epochs
 	UnsealedLast    uint64   `json:"unsealed_last,omitempty"`
@@ -148,7 +152,14 @@ func (v *verifyOut) visitor() changelog.Visitor {
 			return nil
 		},
 		Generation: func(g changelog.Generation) error {
-			if g.Break {
+			switch {
+			case g.Continuous:
+				// Sealed and empty: no gap between the seals around it.
+				v.Continuous = append(v.Continuous, g.Offset)
+				if v.Sealed > 0 && g.Offset == last+1 {
+					last = g.Offset
+				}
+			case g.Break:
 				v.Breaks = append(v.Breaks, g.Offset)
 			}
 			return nil
@@ -169,6 +180,9 @@ func (v *verifyOut) finish(path string, l *changelog.Log) {
 	}
 	if v.Sealed > 0 {
 		v.LastSealed = last
+	}
+	if u, ok := l.Unmount(); ok {
+		v.Unmount = u.String()
 	}
 	for e, n := range v.open {
 		if v.UnsealedRecords == 0 || e < v.UnsealedFirst {
@@ -217,6 +231,16 @@ func (v verifyOut) writeText(w io.Writer) error {
 			s[i] = fmt.Sprint(e)
 		}
 		fmt.Fprintf(&b, "generation breaks (a watch made anew; unknown, rescan across): %s\n", strings.Join(s, ","))
+	}
+	if len(v.Continuous) > 0 {
+		s := make([]string, len(v.Continuous))
+		for i, e := range v.Continuous {
+			s[i] = fmt.Sprint(e)
+		}
+		fmt.Fprintf(&b, "continuous breaks (a clean unmount, the filesystem unchanged since; sealed and empty): %s\n", strings.Join(s, ","))
+	}
+	if v.Unmount != "" {
+		fmt.Fprintf(&b, "ends with: %s\n", v.Unmount)
 	}
 	if v.UnsealedRecords > 0 {
 		fmt.Fprintf(&b, "unsealed records: %d, epochs %s\n", v.UnsealedRecords, changelog.EpochRange{First: v.UnsealedFirst, Last: v.UnsealedLast})

@@ -24,12 +24,17 @@ type watchOut struct {
 	Emitted  uint64 `json:"emitted"`
 	Lost     uint64 `json:"lost"`
 	State    string `json:"state"`
+	AtMount  bool   `json:"at_mount"`
 }
 
-// watchState is "watching", or "unmounted" once the filesystem is gone.
+// watchState is "watching", "unmounted" once the filesystem is gone, or
+// "waiting" for a watch_at_mount filesystem not mounted yet.
 func watchState(w genl.Watch) string {
-	if w.Unmounted {
+	switch {
+	case w.Unmounted:
 		return "unmounted"
+	case w.Waiting:
+		return "waiting"
 	}
 	return "watching"
 }
@@ -40,6 +45,7 @@ func watchJSON(w genl.Watch) watchOut {
 		Dev:   fmt.Sprintf("%d:%d", unix.Major(uint64(w.Dev)), unix.Minor(uint64(w.Dev))),
 		Epoch: w.Epoch, Lossy: w.Lossy, FirstSeq: w.FirstSeq, NextSeq: w.NextSeq,
 		Queued: w.Queued, Emitted: w.Emitted, Lost: w.Lost, State: watchState(w),
+		AtMount: w.AtMount,
 	}
 }
 
@@ -52,7 +58,10 @@ that it already lost records; QUEUED counts records not yet acknowledged by
 a reader; LOST counts records that could not be queued since the watch began.
 STATE is "watching", or "unmounted": the filesystem was unmounted, the watch
 closed its last epoch and tracks nothing more; its last records can still be
-read ("wbctl records", "wbctl daemon"), then "wbctl unwatch" removes it.
+read ("wbctl records", "wbctl daemon"), then "wbctl unwatch" removes it; or
+"waiting": a filesystem named by the module parameter watch_at_mount (PATH
+is UUID=...) that is not mounted yet. In JSON, at_mount says that the watch
+began when its filesystem was mounted, before anything could change it.
 
 Example:
    wbctl status --json`,

@@ -8,9 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
 
 // childEnv names the store directory of a server run by StartProcess in
@@ -25,15 +22,9 @@ func ServeIfChild() {
 	if dir == "" {
 		return
 	}
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT,
-		JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	srv, err := NewServer(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "jstest:", err)
-		os.Exit(1)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		fmt.Fprintln(os.Stderr, "jstest: the server is not ready after 10s")
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	fmt.Println(srv.ClientURL())

@@ -1,0 +1,107 @@
+package changelog
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Unmount is the state a filesystem was left in by a clean unmount, as
+// the log records it after the last seal of a generation (Writer.Unmount):
+// what the next watch compares the filesystem with to tell whether it
+// changed between the two watches (see Generation.Continuous). The fields
+// are those of the ext2/3/4 superblock.
+type Unmount struct {
+	FSType string   // the filesystem type, e.g. "ext4" (at most 16 bytes, no NUL)
+	UUID   [16]byte // s_uuid
+	// MountCount is s_mnt_count: the number of mounts since the last
+	// check, which every read-write mount increments.
+	MountCount uint16
+	// KBytesWritten is s_kbytes_written: the KiB written to the
+	// filesystem over its life, which every unmount writes back.
+	KBytesWritten uint64
+	WTime         uint32 // s_wtime: the last superblock write, seconds since 1970
+	MTime         uint32 // s_mtime: the last mount
+}
+
+func (u Unmount) String() string {
+	return fmt.Sprintf("clean unmount of %s %s: mount count %d, %d KiB written", u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten)
+}
+
+// UUIDString returns the UUID as blkid(8) prints it.
+func (u Unmount) UUIDString() string {
+	b := u.UUID
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// The unmount payload (frame type 4); doc.go has the layout.
+const (
+	unmountVersion     = 1
+	unmountPayloadSize = 56
+	unmountFSTypeSize  = 16
+)
+
+func appendUnmountPayload(b []byte, u Unmount) []byte {
+	b = append(b, unmountVersion, 0)
+	b = le.AppendUint16(b, u.MountCount)
+	b = le.AppendUint32(b, 0)
+	b = le.AppendUint64(b, u.KBytesWritten)
+	b = le.AppendUint32(b, u.WTime)
+	b = le.AppendUint32(b, u.MTime)
+	b = append(b, u.UUID[:]...)
+	var t [unmountFSTypeSize]byte
+	copy(t[:], u.FSType)
+	return append(b, t[:]...)
+}
+
+// checkUnmount returns an error if u cannot be stored in an unmount frame.
+func checkUnmount(u Unmount) error {
+	if u.FSType == "" || len(u.FSType) > unmountFSTypeSize || bytes.IndexByte([]byte(u.FSType), 0) >= 0 {
+		return fmt.Errorf("changelog: unmount: filesystem type %q is not 1 to %d bytes without NUL", u.FSType, unmountFSTypeSize)
+	}
+	return nil
+}
+
+func decodeUnmountPayload(p []byte) (Unmount, error) {
+	var u Unmount
+	if len(p) == 0 || p[0] != unmountVersion {
+		return u, fmt.Errorf("unmount payload version unknown, this reader knows %d", unmountVersion)
+	}
+	if len(p) != unmountPayloadSize {
+		return u, fmt.Errorf("unmount payload is %d bytes, not %d", len(p), unmountPayloadSize)
+	}
+	if p[1] != 0 || le.Uint32(p[4:]) != 0 {
+		return u, fmt.Errorf("unmount reserved field is not 0")
+	}
+	u.MountCount = le.Uint16(p[2:])
+	u.KBytesWritten = le.Uint64(p[8:])
+	u.WTime = le.Uint32(p[16:])
+	u.MTime = le.Uint32(p[20:])
+	copy(u.UUID[:], p[24:40])
+	t := p[40:56]
+	n := bytes.IndexByte(t, 0)
+	if n < 0 {
+		n = len(t)
+	}
+	if n == 0 || len(bytes.Trim(t[n:], "\x00")) != 0 {
+		return u, fmt.Errorf("unmount filesystem type is empty or not NUL-padded")
+	}
+	u.FSType = string(t[:n])
+	return u, nil
+}
+
+// unmountRule returns why an unmount frame may not come where the log
+// stands (last sealed epoch last if sealed, the greatest epoch of the
+// records after it open, 0 if none; the generation in force gen if known),
+// or "" if it may: every epoch the log holds is sealed, and so is one of
+// the generation in force.
+func unmountRule(last uint64, sealed bool, open uint64, gen Generation, hasGen bool) string {
+	switch {
+	case !sealed:
+		return "an unmount frame in a log without a seal"
+	case open > last:
+		return fmt.Sprintf("an unmount frame with records of epoch %d after the last seal (of epoch %d)", open, last)
+	case hasGen && last <= gen.Offset:
+		return fmt.Sprintf("an unmount frame before any seal of the generation after epoch %d", gen.Offset)
+	}
+	return ""
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/wbarrier/wbarrier/changelog"
+	"github.com/wbarrier/wbarrier/genl"
+	"github.com/wbarrier/wbarrier/tools/internal/drain"
+	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
+)
+
+// Continuity across a clean unmount (see the generation contract in
+// docs/changes.md): when a watch of an ext2/3/4 filesystem ends with its
+// unmount and every epoch of it is sealed, the daemon records in the log
+// the state the unmount left on disk (recordUnmount). The next watch, if it
+// began at the mount, continues the log without a rescan if the filesystem
+// shows that only that mount happened and nothing was written in between
+// (checkContinuous).
+
+// unmountState reads the state the clean unmount of watch w's filesystem
+// left on disk, once the unmount is over (the device opens exclusively).
+func unmountState(sys *ext4state.System, w genl.Watch) (changelog.Unmount, error) {
+	if !ext4state.IsExt(w.FSType) {
+		return changelog.Unmount{}, fmt.Errorf("%s is not ext2, ext3 or ext4", w.FSType)
+	}
+	name, err := sys.DevName(w.Dev)
+	if err != nil {
+		return changelog.Unmount{}, err
+	}
+	sb, err := sys.WaitUnmounted(name)
+	if err != nil {
+		return changelog.Unmount{}, err
+	}
+	if err := sb.Clean(); err != nil {
+		return changelog.Unmount{}, fmt.Errorf("/dev/%s: %w", name, err)
+	}
+	return changelog.Unmount{FSType: w.FSType, UUID: sb.UUID, MountCount: sb.MountCount,
+		KBytesWritten: sb.KBytesWritten, WTime: sb.WTime, MTime: sb.MTime}, nil
+}
+
+// unmountLog is the part of the log's Writer that recordUnmount uses.
+type unmountLog interface {
+	Unmount(changelog.Unmount) error
+}
+
+// recordUnmount records in log the clean unmount of watch w's filesystem,
+// whose last records d has drained and sealed; last is the watch's state
+// then (statusErr if it could not be had). It returns the line the daemon
+// prints: what it recorded, or why it recorded nothing (then the next
+// watch is a break).
+func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, last genl.Watch, statusErr error) string {
+	why := func(format string, args ...any) string {
+		return fmt.Sprintf("wbctl: watch %d: no clean unmount recorded, the next watch will be a break: %s\n", w.ID, fmt.Sprintf(format, args...))
+	}
+	lastEpoch := d.Offset + last.Epoch - 1 // the module opened the next epoch as it closed the last
+	switch {
+	case !ext4state.IsExt(w.FSType):
+		return why("a new watch of %s is always a break (only ext2, ext3 and ext4 are checked)", w.FSType)
+	case statusErr != nil:
+		return why("the watch's state: %v", statusErr)
+	case !last.Unmounted:
+		return why("the module does not report the watch unmounted")
+	case d.Cursor < last.NextSeq:
+		return why("the watch queued records up to seq %d, the daemon drained them up to %d", last.NextSeq-1, max(d.Cursor, 1)-1)
+	case d.LastSealed <= d.Offset:
+		return why("no epoch of this watch is sealed")
+	case last.Epoch == 0 || d.LastSealed != lastEpoch:
+		return why("epoch %d, the watch's last, is not sealed (the log's last sealed epoch is %d)", lastEpoch, d.LastSealed)
+	}
+	u, err := unmountState(sys, w)
+	if err == nil {
+		err = log.Unmount(u)
+	}
+	if err != nil {
+		return why("%v", err)
+	}
+	return fmt.Sprintf("wbctl: watch %d: recorded the clean unmount of %s %s (mount count %d, %d KiB written): a watch from its next mount can be continuous\n",
+		w.ID, u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten)
+}
+
+// checkContinuous returns nil if watch w continues a log whose last frame
+// records the clean unmount u (ended: the log ends with one): w began at
+// the mount of the same ext2/3/4 filesystem, its mount count went up by
+// one (this mount only), and the KiB it had written before this mount are
+// those at the unmount (nothing wrote it in between). Otherwise it says
+// which check failed.
+func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w genl.Watch) error {
+	switch {
+	case !ended:
+		return errors.New("the log does not end with a clean unmount of the filesystem (the earlier watch did not end with one the daemon recorded)")
+	case !w.AtMount:
+		return errors.New("the watch began after the mount (name the filesystem's uuid in the module parameter watch_at_mount)")
+	case !ext4state.IsExt(w.FSType):
+		return fmt.Errorf("a new watch of %s is always a break (only ext2, ext3 and ext4 are checked)", w.FSType)
+	case u.FSType != w.FSType:
+		return fmt.Errorf("the clean unmount was of %s, the filesystem is now %s", u.FSType, w.FSType)
+	}
+	name, err := sys.DevName(w.Dev)
+	if err != nil {
+		return err
+	}
+	m, err := sys.Mount(name)
+	if err != nil {
+		return err
+	}
+	if m.UUID != u.UUID {
+		return fmt.Errorf("the filesystem's uuid is %s, the clean unmount was of %s", m.UUIDString(), u.UUIDString())
+	}
+	switch n := m.MountCount - u.MountCount; {
+	case n == 0:
+		return fmt.Errorf("the mount count is %d, as at the clean unmount: this mount did not count (read-only?)", m.MountCount)
+	case n >= 1<<15:
+		return fmt.Errorf("the mount count went back from %d to %d since the clean unmount (e2fsck resets it)", u.MountCount, m.MountCount)
+	case n > 1:
+		return fmt.Errorf("mounted %d times since the clean unmount (mount count %d, now %d)", n, u.MountCount, m.MountCount)
+	}
+	switch k := m.KBytesBeforeMount; {
+	case k > u.KBytesWritten:
+		return fmt.Errorf("%d KiB written since the clean unmount, before this mount", k-u.KBytesWritten)
+	case k < u.KBytesWritten:
+		return fmt.Errorf("the filesystem counts %d KiB written before this mount, fewer than the %d at the clean unmount", k, u.KBytesWritten)
+	}
+	return nil
+}
