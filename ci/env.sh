@@ -8,7 +8,8 @@
 # against): a series such as "6.1" or "6.12", which means the newest installed
 # Debian cloud kernel of that series, or an exact version such as
 # "6.1.0-56-cloud-amd64". Default: 6.1, bookworm's own kernel. The series in
-# the CI matrix are WB_KVERS ("6.1 6.12"): ci/check runs the suite on each.
+# the CI matrix are WB_KVERS ("6.1 6.12 7.3"): ci/check runs the suite on
+# each.
 # A series the host's archive does not have (7.3, from trixie-backports) is
 # installed into the trixie build root WB_BUILDROOT (ci/buildroot), and its
 # modules are built there (wb_kmake).
@@ -17,7 +18,7 @@ WB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WB_BUILD=$WB_ROOT/build
 WB_BUILDROOT=$WB_BUILD/trixie
 WB_KVER=${WB_KVER:-6.1}
-WB_KVERS=${WB_KVERS:-"6.1 6.12"}
+WB_KVERS=${WB_KVERS:-"6.1 6.12 7.3"}
 # The in-VM tests that ci/check lets skip: the crash and reboot tests need
 # two boots (ci/crash), the systemd machine's test a Debian guest
 # (ci/systemd).

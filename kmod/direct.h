@@ -9,6 +9,9 @@
 /* Stubs in direct_tramp.S: at most this many functions are direct-called. */
 #define WB_DIRECT_SLOTS		40
 
+/* Entries of wb_direct_stub_any's table: a power of two above the slots. */
+#define WB_DIRECT_HASH		128
+
 /* Offsets in struct pt_regs (x86-64) of what the stub saves. */
 #define WB_REGS_R9		64
 #define WB_REGS_R8		72
@@ -58,6 +61,8 @@ struct wb_sb_look {
 } __aligned(WB_LOOK_SIZE);
 
 extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
+extern unsigned long wb_direct_hash_bodies[WB_DIRECT_HASH];
+extern unsigned long wb_direct_hash_stubs[WB_DIRECT_HASH];
 
 /*
  * A function called directly. @enter returns non-zero to bracket the call:
@@ -81,6 +86,8 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 		   const struct wb_sb_look *look);
 int wb_direct_arm(struct wb_direct *d);
 int wb_direct_disarm(struct wb_direct *d);
+int wb_direct_arm_all(void);
+int wb_direct_disarm_all(void);
 void wb_direct_exit_all(void);
 
 #ifdef WB_TESTING

@@ -149,6 +149,36 @@ SYM_FUNC_END(wb_direct_stub_\slot)
 	WB_STUB \slot
 .endr
 
+/*
+ * The one address that wb_direct_all, every function's direct call, calls:
+ * jumps to the function's own stub, the one that wb_direct_hash_stubs
+ * holds where wb_direct_hash_bodies holds its body, 0(%rsp) (direct.c).
+ * Changes only %rax, %r10 and %r11, as the quick look does. The stub
+ * counts the call's depth; a body not found (none is) returns into it.
+ */
+SYM_FUNC_START(wb_direct_stub_any)
+	ANNOTATE_NOENDBR
+	movq	(%rsp), %rax
+	movq	%rax, %r10
+	shrq	$4, %r10
+	leaq	wb_direct_hash_bodies(%rip), %r11
+1:	andl	$(WB_DIRECT_HASH - 1), %r10d
+	cmpq	%rax, (%r11,%r10,8)
+	je	2f
+	cmpq	$0, (%r11,%r10,8)
+	je	3f
+	incl	%r10d
+	jmp	1b
+2:	leaq	wb_direct_hash_stubs(%rip), %r11
+	movq	(%r11,%r10,8), %r11
+	JMP_NOSPEC r11
+3:
+#ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
+	CALL_DEPTH_ACCOUNT
+#endif
+	RET
+SYM_FUNC_END(wb_direct_stub_any)
+
 /* The stubs' addresses, by slot. */
 	.section .rodata
 	.balign 8

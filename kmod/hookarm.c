@@ -134,6 +134,46 @@ static int wb_switch_arm(size_t i)
 	return err;
 }
 
+/* Whether the direct calls were attached in one go, as one set. */
+static bool wb_direct_set;
+
+/*
+ * Attaches every hook called directly, in one go. If that cannot be done
+ * (one of them has another direct caller), wb_switch_arm() attaches them
+ * one by one. The set stays attached if it could not be detached.
+ */
+static void wb_hooks_arm_direct(void)
+{
+	size_t i;
+	int err;
+
+	if (wb_direct_set)
+		return;
+	err = wb_direct_arm_all();
+	if (err) {
+		if (err != -ENOENT)
+			pr_info("cannot call the functions directly at once (%d): one by one\n",
+				err);
+		return;
+	}
+	wb_direct_set = true;
+	for (i = 0; i < wb_nr_hooks; i++)
+		if (wb_hooks[i].direct)
+			wb_hooks[i].armed_direct = true;
+}
+
+static void wb_hooks_disarm_direct(void)
+{
+	size_t i;
+
+	if (!wb_direct_set || wb_direct_disarm_all())
+		return;
+	wb_direct_set = false;
+	for (i = 0; i < wb_nr_hooks; i++)
+		if (wb_hooks[i].direct)
+			wb_hooks[i].armed_direct = false;
+}
+
 static void wb_switch_disarm(size_t i)
 {
 	struct wb_hook *h;
@@ -143,6 +183,8 @@ static void wb_switch_disarm(size_t i)
 	if (!kp)
 		return;
 	if (h && h->armed_direct) {
+		if (wb_direct_set)
+			return;	/* wb_hooks_disarm_direct() */
 		if (!wb_direct_disarm(&h->dc))
 			h->armed_direct = false;
 		return;
@@ -153,17 +195,25 @@ static void wb_switch_disarm(size_t i)
 			kp->symbol_name, err);
 }
 
-/* Disarms the first @n switched probes, the last one first. */
+/*
+ * Disarms the first @n switched probes, the last one first; the direct
+ * calls, which wb_hooks_arm() attaches as a set before the first hook,
+ * once every hook after them is disarmed.
+ */
 static void wb_hooks_disarm_first(size_t n)
 {
+	for (; n > wb_nr_completions; n--)
+		wb_switch_disarm(n - 1);
+	wb_hooks_disarm_direct();
 	while (n--)
 		wb_switch_disarm(n);
 }
 
 /*
- * Arms the switched probes (completions first). When it returns, every
- * call that starts on any CPU hits them: text patching syncs every CPU.
- * Process context only: enable_kprobe() takes kprobe_mutex.
+ * Arms the switched probes (completions first, then the direct calls as a
+ * set). When it returns, every call that starts on any CPU hits them: text
+ * patching syncs every CPU. Process context only: enable_kprobe() takes
+ * kprobe_mutex.
  */
 int wb_hooks_arm(void)
 {
@@ -171,6 +221,8 @@ int wb_hooks_arm(void)
 	int err;
 
 	for (i = 0; i < WB_NR_PROBES; i++) {
+		if (i == wb_nr_completions)
+			wb_hooks_arm_direct();
 		err = wb_switch_arm(i);
 		if (err) {
 			wb_hooks_disarm_first(i);
