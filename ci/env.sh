@@ -52,8 +52,9 @@ wb_discover_kernel() {
 		case $WB_KVER in
 		*-cloud-amd64) newest=$r/boot/vmlinuz-$WB_KVER ;;
 		*) # "6.1." does not match 6.12.*: the dot ends the series.
+			# No such root yet (a fresh clone): no kernel, not a failure.
 			newest=$(find "$r/boot" -maxdepth 1 -name "vmlinuz-$WB_KVER.*-cloud-amd64" 2>/dev/null |
-				sort -V | tail -n 1) ;;
+				sort -V | tail -n 1 || true) ;;
 		esac
 		[ -f "$newest" ] && break
 		newest=
