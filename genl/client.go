@@ -136,9 +136,28 @@ func (c *Client) Watch(path string) (Watch, error) {
 // drops the watch and its queued records. The error satisfies
 // errors.Is(err, os.ErrNotExist) if there is no such watch.
 func (c *Client) Unwatch(id uint32) error {
+	return c.UnwatchContext(context.Background(), id)
+}
+
+// UnwatchContext is Unwatch, but stops waiting when ctx is done: the watch
+// is then gone already (no request finds it, the filesystem can be watched
+// anew), and the module drops it once its operations have finished; the
+// error wraps ctx.Err(). As for a barrier, the module does the waiting.
+func (c *Client) UnwatchContext(ctx context.Context, id uint32) error {
 	op := fmt.Sprintf("unwatch watch %d", id)
+	// Joined before the request: the watch may be gone before the reply.
+	ev, err := c.joinEvents(op)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
 	// UNWATCH has no reply: ask for the acknowledgement to know it is done.
-	_, err := c.execute(op, cmdUnwatch, netlink.Acknowledge, watchID(id))
+	if _, err := c.execute(op, cmdUnwatch, netlink.Acknowledge, watchID(id)); err != nil {
+		return err
+	}
+	_, err = awaitEvent(ctx, ev, op, id, func(e Event) (bool, error) {
+		return e.Kind == EventUnwatch, nil
+	}, "the watch is unlisted, and is dropped once its operations finish")
 	return err
 }
 
@@ -207,6 +226,23 @@ func (c *Client) BarrierContext(ctx context.Context, id uint32) (Barrier, error)
 // awaitClosed reads ev until watch id announces that epoch closed, and
 // returns that announcement.
 func awaitClosed(ctx context.Context, ev *genetlink.Conn, op string, id uint32, epoch uint64) (Event, error) {
+	return awaitEvent(ctx, ev, op, id, func(e Event) (bool, error) {
+		switch {
+		case e.Kind == EventEpochClosed && e.Epoch == epoch:
+			return true, nil
+		case e.Kind == EventEpochClosed && e.Epoch > epoch:
+			return false, fmt.Errorf("genl: %s: epoch %d closed, but epoch %d was not announced", op, e.Epoch, epoch)
+		case e.Kind == EventUnwatch:
+			return false, fmt.Errorf("genl: %s: the watch was removed while epoch %d closed: %w", op, epoch, os.ErrNotExist)
+		}
+		return false, nil
+	}, fmt.Sprintf("epoch %d is still closing (it closes by itself once its operations finish)", epoch))
+}
+
+// awaitEvent reads ev until match, given each event of watch id, says it
+// is the one (or fails), and returns that event. pending says what goes on
+// when ctx ends the wait.
+func awaitEvent(ctx context.Context, ev *genetlink.Conn, op string, id uint32, match func(Event) (bool, error), pending string) (Event, error) {
 	if err := ev.SetReadDeadline(time.Time{}); err != nil {
 		return Event{}, fmt.Errorf("genl: %s: %w", op, err)
 	}
@@ -216,10 +252,10 @@ func awaitClosed(ctx context.Context, ev *genetlink.Conn, op string, id uint32, 
 		msgs, _, err := ev.Receive()
 		if err != nil {
 			if ctx.Err() != nil {
-				return Event{}, fmt.Errorf("genl: %s: epoch %d is still closing (it closes by itself once its operations finish): %w", op, epoch, ctx.Err())
+				return Event{}, fmt.Errorf("genl: %s: %s: %w", op, pending, ctx.Err())
 			}
 			if errors.Is(err, unix.ENOBUFS) {
-				return Event{}, fmt.Errorf("genl: %s: notifications were lost while epoch %d closed: its marker is in the records: %w", op, epoch, err)
+				return Event{}, fmt.Errorf("genl: %s: notifications were lost while waiting (%s): %w", op, pending, err)
 			}
 			return Event{}, mapError(op, 0, err)
 		}
@@ -228,13 +264,12 @@ func awaitClosed(ctx context.Context, ev *genetlink.Conn, op string, id uint32, 
 			if err != nil || !ok || e.WatchID != id {
 				continue
 			}
-			switch {
-			case e.Kind == EventEpochClosed && e.Epoch == epoch:
+			done, err := match(e)
+			if err != nil {
+				return Event{}, err
+			}
+			if done {
 				return e, nil
-			case e.Kind == EventEpochClosed && e.Epoch > epoch:
-				return Event{}, fmt.Errorf("genl: %s: epoch %d closed, but epoch %d was not announced", op, e.Epoch, epoch)
-			case e.Kind == EventUnwatch:
-				return Event{}, fmt.Errorf("genl: %s: the watch was removed while epoch %d closed: %w", op, epoch, os.ErrNotExist)
 			}
 		}
 	}

@@ -10,7 +10,7 @@ package genl
 // Family name, version, multicast group and limits (#define).
 const (
 	familyName    = "wbarrier" // WBARRIER_GENL_NAME
-	familyVersion = 6          // WBARRIER_GENL_VERSION
+	familyVersion = 7          // WBARRIER_GENL_VERSION
 	groupEvents   = "events"   // WBARRIER_MCGRP_EVENTS
 	fhMax         = 128        // WBARRIER_FH_MAX
 )

@@ -4,8 +4,9 @@
  *
  * Module init and teardown. The order matters on the way out: the netlink
  * family goes first and the probe on mounts (no new watches), then every
- * watch (waiting for the operations in flight) and their superblock marks,
- * and only then the probes (see wb_hooks_exit()).
+ * watch (waiting for the operations in flight, those UNWATCH left retiring
+ * too) and their superblock marks, and only then the probes (see
+ * wb_hooks_exit()).
  */
 #include <linux/module.h>
 #include "wbarrier.h"
@@ -16,6 +17,7 @@ static void wb_teardown(void)
 	wb_nl_exit();
 	wb_atmount_exit();
 	wb_watch_remove_all();
+	wb_watch_exit();
 	wb_umount_exit();
 	wb_hooks_exit();
 	wb_faults_exit();
@@ -25,7 +27,9 @@ static int __init wb_init(void)
 {
 	int err;
 
-	wb_watch_init();
+	err = wb_watch_init();
+	if (err)
+		return err;
 	wb_faults_init();
 	err = wb_umount_init();
 	if (err)
@@ -51,6 +55,7 @@ err_umount:
 	wb_umount_exit();
 err_faults:
 	wb_faults_exit();
+	wb_watch_exit();
 	return err;
 }
 

@@ -555,7 +555,7 @@ static struct genl_family wb_family __ro_after_init = {
 	.version = WBARRIER_GENL_VERSION,
 	.maxattr = WBARRIER_A_MAX,
 	.policy = wb_policy,
-	/* An unwatch sleeps until in-flight writes finish: never under genl_mutex. */
+	/* Handlers serialize on the watches' own locks, not on genl_mutex. */
 	.parallel_ops = true,
 	.ops = wb_ops,
 	.n_ops = ARRAY_SIZE(wb_ops),

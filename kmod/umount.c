@@ -90,7 +90,8 @@ void wb_sb_unmark(struct wb_watch *w)
 
 int wb_umount_init(void)
 {
-	wb_group = fsnotify_alloc_group(&wb_mark_ops, 0);
+	/* DUPS: a watch made anew while the one UNWATCH left still retires. */
+	wb_group = fsnotify_alloc_group(&wb_mark_ops, FSNOTIFY_GROUP_DUPS);
 	return PTR_ERR_OR_ZERO(wb_group);
 }
 

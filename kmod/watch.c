@@ -32,11 +32,26 @@ static u32 wb_next_id = 1;
  */
 u64 wb_load_id __ro_after_init;
 
-void __init wb_watch_init(void)
+/*
+ * Where UNWATCH's wait for the operations in flight runs: not in the
+ * request, which would hold genl's cb_lock while a stalled writer holds the
+ * watch. Module exit drains it.
+ */
+static struct workqueue_struct *wb_retire_wq;
+
+int __init wb_watch_init(void)
 {
 	do
 		wb_load_id = get_random_u64();
 	while (!wb_load_id);
+	wb_retire_wq = alloc_workqueue("wbarrier_retire", WQ_UNBOUND, 0);
+	return wb_retire_wq ? 0 : -ENOMEM;
+}
+
+/* After wb_watch_remove_all(): waits for the unwatches still retiring. */
+void wb_watch_exit(void)
+{
+	destroy_workqueue(wb_retire_wq);
 }
 
 /*
@@ -141,6 +156,7 @@ static void wb_watch_notify_work(struct work_struct *work)
 static void wb_watch_barrier_work(struct work_struct *work);
 
 static void wb_watch_mount_work(struct work_struct *work);
+static void wb_watch_retire_work(struct work_struct *work);
 
 /* A watch of @sb, or of no superblock yet (watch_at_mount). */
 static struct wb_watch *wb_watch_alloc(struct super_block *sb,
@@ -186,6 +202,7 @@ static struct wb_watch *wb_watch_alloc(struct super_block *sb,
 	INIT_WORK(&w->notify_work, wb_watch_notify_work);
 	INIT_WORK(&w->barrier_work, wb_watch_barrier_work);
 	INIT_WORK(&w->mount_work, wb_watch_mount_work);
+	INIT_WORK(&w->retire_work, wb_watch_retire_work);
 	wb_sync_init(w);
 	wb_ring_arm_notify(w);
 	return w;
@@ -553,6 +570,16 @@ static void wb_watch_retire(struct wb_watch *w, bool notify)
 	wb_watch_put(w);
 }
 
+static void wb_watch_retire_work(struct work_struct *work)
+{
+	wb_watch_retire(container_of(work, struct wb_watch, retire_work), true);
+}
+
+/*
+ * Unlists the watch @id and returns: a worker waits for its operations in
+ * flight, frees it and announces NOTIFY_UNWATCH. Until then its hooks stay
+ * armed, and the filesystem can be watched anew.
+ */
 int wb_watch_remove(u32 id)
 {
 	struct wb_watch *w;
@@ -567,7 +594,7 @@ int wb_watch_remove(u32 id)
 	mutex_unlock(&wb_watches_mutex);
 	if (!w)
 		return -ENOENT;
-	wb_watch_retire(w, true);
+	queue_work(wb_retire_wq, &w->retire_work);
 	return 0;
 }
 

@@ -145,6 +145,7 @@ struct wb_watch {
 	uuid_t uuid;
 	struct super_block *mount_sb;	/* held active until mount_work ran */
 	struct work_struct mount_work;	/* the mount's sleeping half */
+	struct work_struct retire_work;	/* UNWATCH's wait, on wb_retire_wq */
 
 	struct srcu_struct srcu;
 	u64 epoch;			/* the open epoch; READ_ONCE in probes */
@@ -216,7 +217,8 @@ struct wb_watch {
 /* watch.c */
 extern unsigned int wb_max_records;
 extern u64 wb_load_id;
-void wb_watch_init(void);
+int wb_watch_init(void);
+void wb_watch_exit(void);
 struct wb_watch *wb_watch_find_rcu(const struct super_block *sb);
 
 /*

@@ -29,8 +29,9 @@
  *
  * WBARRIER_CMD_UNWATCH
  *   Request:  WBARRIER_A_WATCH_ID (u32).
- *   Waits for in-flight modifying operations, then drops the watch and its
- *   pending records. Errors: ENOENT (no such watch).
+ *   Unlists the watch and returns; the module then waits for its in-flight
+ *   modifying operations, drops its pending records and announces
+ *   WBARRIER_CMD_NOTIFY_UNWATCH. Errors: ENOENT (no such watch).
  *
  * WBARRIER_CMD_BARRIER
  *   Request:  WBARRIER_A_WATCH_ID (u32).
@@ -141,6 +142,8 @@
 
 #define WBARRIER_GENL_NAME		"wbarrier"
 /*
+ * 7: UNWATCH returns once the watch is unlisted, NOTIFY_UNWATCH says when
+ * its operations in flight are done (6: UNWATCH returned then).
  * 6: watches begun at mount (the module parameter watch_at_mount):
  * WBARRIER_A_AT_MOUNT and WBARRIER_A_WAITING in the status.
  * 5: SYNC and NOTIFY_SYNCED (the filesystem synced with no mount held).
@@ -150,7 +153,7 @@
  * time (2: any RECORDS freed those below its cursor). 2: RECORDS replies
  * pack records in WBARRIER_A_RECORD (1: one a message).
  */
-#define WBARRIER_GENL_VERSION		6
+#define WBARRIER_GENL_VERSION		7
 #define WBARRIER_MCGRP_EVENTS		"events"
 
 /* Longest file handle a record carries, in bytes (MAX_HANDLE_SZ). */

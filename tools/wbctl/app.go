@@ -16,7 +16,7 @@ const (
 	exitRescan  = 3 // changes: the log cannot vouch for the range; rescan
 	exitCorrupt = 4 // the log is corrupt: damage before its tail (changelog.ErrCorrupt)
 	exitPerson  = 5 // daemon: it cannot go on until a person acts (personError)
-	exitTimeout = 6 // barrier: --timeout passed; the epoch closes later by itself
+	exitTimeout = 6 // barrier, unwatch: --timeout passed; the kernel finishes later by itself
 )
 
 // personError is what the daemon cannot get past by being restarted: the

@@ -59,7 +59,9 @@ Example:
 			bctx, cancel = context.WithTimeout(bctx, d)
 			defer cancel()
 		}
-		stop := remindWhileWaiting(ctx.App.ErrWriter, w.ID, barrierPatience, barrierRemind)
+		stop := remindWhileWaiting(ctx.App.ErrWriter, fmt.Sprintf("wbctl barrier: watch %d", w.ID),
+			"for operations in flight in the closing epoch (a stalled write, or a frozen filesystem: thaw it)",
+			barrierPatience, barrierRemind)
 		b, err := c.BarrierContext(bctx, w.ID)
 		stop()
 		if err != nil {
@@ -78,8 +80,8 @@ Example:
 }
 
 // remindWhileWaiting says on w, after patience and then every remind, that
-// the barrier of the watch still waits; the returned func stops it.
-func remindWhileWaiting(w io.Writer, watch uint32, patience, remind time.Duration) (stop func()) {
+// who still waits for what; the returned func stops it.
+func remindWhileWaiting(w io.Writer, who, what string, patience, remind time.Duration) (stop func()) {
 	start := time.Now()
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -92,8 +94,7 @@ func remindWhileWaiting(w io.Writer, watch uint32, patience, remind time.Duratio
 			case <-done:
 				return
 			case <-t.C:
-				fmt.Fprintf(w, "wbctl barrier: watch %d: still waiting after %s for operations in flight in the closing epoch (a stalled write, or a frozen filesystem: thaw it)\n",
-					watch, time.Since(start).Round(time.Second))
+				fmt.Fprintf(w, "%s: still waiting after %s %s\n", who, time.Since(start).Round(time.Second), what)
 				t.Reset(remind)
 			}
 		}

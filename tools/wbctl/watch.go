@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -51,17 +52,34 @@ var unwatchCommand = &cli.Command{
 	Name:      "unwatch",
 	Usage:     "stop tracking a filesystem",
 	ArgsUsage: "WATCH",
-	Description: `Waits for the modifying operations in flight on the filesystem, then drops
-the watch and the records it still queues.
+	Description: `Drops the watch and the records it still queues, once the modifying
+operations in flight on the filesystem have finished. The watch is gone at
+once (the filesystem can be watched anew); the kernel waits in the
+background, and a wait that lasts says so on stderr every few seconds. With
+--timeout it gives up waiting (exit status 6); the watch is then dropped by
+itself once its operations finish.
 
 Example:
    wbctl unwatch /srv/data`,
+	Flags: []cli.Flag{
+		&cli.DurationFlag{Name: "timeout", Usage: "give up waiting after this long (0: wait as long as it takes)"},
+	},
 	Action: func(ctx *cli.Context) error {
 		c, w, err := openWatch(ctx)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
-		return c.Unwatch(w.ID)
+		uctx := context.Background()
+		if d := ctx.Duration("timeout"); d > 0 {
+			var cancel context.CancelFunc
+			uctx, cancel = context.WithTimeout(uctx, d)
+			defer cancel()
+		}
+		stop := remindWhileWaiting(ctx.App.ErrWriter, fmt.Sprintf("wbctl unwatch: watch %d", w.ID),
+			"for operations in flight (a stalled write, or a frozen filesystem: thaw it)",
+			barrierPatience, barrierRemind)
+		defer stop()
+		return c.UnwatchContext(uctx, w.ID)
 	},
 }
