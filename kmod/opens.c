@@ -20,22 +20,30 @@
  * missed. Only a task itself adds and ends its entries: the end hooks, which
  * run on every open and fput of the machine, look for the task's own under
  * RCU and take the table's lock only when they find one.
+ *
+ * A task that dies between its create and its open (an oops in the
+ * filesystem's create) sees no end: it exits with its nameidata still set.
+ * An entry holds its task, so whoever waits for a watch's sections
+ * (pending.c) can end the entries of exiting tasks: a task past
+ * exit_signals() opens nothing any more.
  */
 #include <linux/fs.h>
 #include <linux/hashtable.h>
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include "hooks.h"
 
 struct wb_open {
 	struct hlist_node node;
-	const struct task_struct *task;
+	struct task_struct *task;	/* held: never another task's address */
 	const struct nameidata *nd;
 	/* the create's; not f.w->sb, which an unwatch clears meanwhile */
 	const struct super_block *sb;
 	struct wb_frame f;
 	struct rcu_head rcu;
+	struct wb_open *next_exited;	/* wb_opens_end_exited()'s list */
 };
 
 static DEFINE_HASHTABLE(wb_opens, 6);
@@ -79,7 +87,7 @@ void wb_open_create(const struct wb_target *t, int n)
 			kfree(o);
 			return;
 		}
-		o->task = current;
+		o->task = get_task_struct(current);
 		o->nd = nd;
 		o->sb = sb;
 		hash_add_rcu(wb_opens, &o->node, (unsigned long)current);
@@ -107,9 +115,46 @@ static void wb_opens_end(void)
 		hash_del_rcu(&o->node);
 		atomic_dec(&wb_opens_nr);
 		wb_frame_leave(&o->f);
+		put_task_struct(o->task);	/* current's: not the last */
 		kfree_rcu(o, rcu);
 	}
 	spin_unlock(&wb_opens_lock);
+}
+
+/*
+ * Ends the entries of @w whose task is exiting (see above); returns how
+ * many. Its create was recorded in its section, and it changes nothing more:
+ * nothing is lost. Process context.
+ */
+unsigned int wb_opens_end_exited(const struct wb_watch *w)
+{
+	struct wb_open *o, *exited = NULL;
+	struct hlist_node *tmp;
+	unsigned int bkt, n = 0;
+	unsigned long flags;
+
+	if (!atomic_read(&wb_opens_nr))
+		return 0;
+	spin_lock_irqsave(&wb_opens_lock, flags);
+	hash_for_each_safe(wb_opens, bkt, tmp, o, node) {
+		if (o->f.w != w || !(READ_ONCE(o->task->flags) & PF_EXITING))
+			continue;
+		hash_del_rcu(&o->node);
+		atomic_dec(&wb_opens_nr);
+		wb_frame_leave(&o->f);
+		o->next_exited = exited;
+		exited = o;
+	}
+	spin_unlock_irqrestore(&wb_opens_lock, flags);
+	/* Maybe the last references: not with interrupts off. */
+	while (exited) {
+		o = exited;
+		exited = o->next_exited;
+		put_task_struct(o->task);
+		kfree_rcu(o, rcu);
+		n++;
+	}
+	return n;
 }
 
 /* Whether this task has an entry: no other task adds or ends it. */
@@ -134,7 +179,7 @@ static bool wb_opens_of_current(void)
 /* do_dentry_open(f, ...): a file is being opened. */
 void wb_open_end_opened(struct pt_regs *regs)
 {
-	if (wb_opens_of_current())
+	if (wb_opens_of_current() && !wb_fault_lose_open_ends())
 		wb_opens_end();
 }
 
@@ -147,6 +192,6 @@ void wb_open_end_dropped(struct pt_regs *regs)
 	const struct file *f = (const struct file *)wb_arg(regs, 0);
 
 	if (in_task() && (!(f->f_mode & FMODE_OPENED) || !current->nameidata) &&
-	    wb_opens_of_current())
+	    wb_opens_of_current() && !wb_fault_lose_open_ends())
 		wb_opens_end();
 }

@@ -16,7 +16,8 @@
  * watch's sections (wb_pending_wait()) looks at the count every second;
  * when it grew, any of the watch's entries may be the skipped one: all are
  * released, and the watch degrades, since a write released early may land
- * in a later epoch.
+ * in a later epoch. The same look ends the create sections that a task
+ * dying inside open(O_CREAT) left held (opens.c).
  */
 #include <linux/atomic.h>
 #include <linux/completion.h>
@@ -130,17 +131,24 @@ static void wb_pending_wait_done(struct rcu_head *head)
 }
 
 /*
- * synchronize_srcu() for @w, which no skipped completion can hold for
- * ever. Process context; no lock of a probe's held.
+ * synchronize_srcu() for @w, which no skipped completion and no dead
+ * task's open can hold for ever. Process context; no lock of a probe's
+ * held.
  */
 void wb_pending_wait(struct wb_watch *w)
 {
 	struct wb_pending_wait wait;
+	unsigned int n;
 
 	init_rcu_head_on_stack(&wait.head);
 	init_completion(&wait.done);
 	call_srcu(&w->srcu, &wait.head, wb_pending_wait_done);
-	while (!wait_for_completion_timeout(&wait.done, HZ))
+	while (!wait_for_completion_timeout(&wait.done, HZ)) {
 		wb_pending_check_skipped(w);
+		n = wb_opens_end_exited(w);
+		if (n)
+			pr_warn("watch %u: %u create sections ended, held by exited tasks\n",
+				w->id, n);
+	}
 	destroy_rcu_head_on_stack(&wait.head);
 }

@@ -316,12 +316,14 @@ int wb_sync_request(struct wb_watch *w, u64 *sync);
 bool wb_fault_record_alloc(void);
 bool wb_fault_skip_completion(void);
 bool wb_fault_notify_alloc(void);
+bool wb_fault_lose_open_ends(void);
 void wb_faults_init(void);
 void wb_faults_exit(void);
 #else
 static inline bool wb_fault_record_alloc(void) { return false; }
 static inline bool wb_fault_skip_completion(void) { return false; }
 static inline bool wb_fault_notify_alloc(void) { return false; }
+static inline bool wb_fault_lose_open_ends(void) { return false; }
 static inline void wb_faults_init(void) { }
 static inline void wb_faults_exit(void) { }
 #endif
@@ -342,6 +344,9 @@ extern atomic_t wb_pending_count;
 bool wb_pending_add(const struct kiocb *kiocb, struct wb_watch *w, int idx);
 void wb_pending_release(const struct kiocb *kiocb);
 void wb_pending_wait(struct wb_watch *w);
+
+/* opens.c: create sections left by tasks that died inside open(O_CREAT) */
+unsigned int wb_opens_end_exited(const struct wb_watch *w);
 
 /* netlink.c */
 int wb_nl_init(void);
