@@ -54,18 +54,11 @@ type Client struct {
 // Dial opens a generic netlink socket and looks up the family "wbarrier".
 // If the module is not loaded, the error wraps ErrNotLoaded.
 func Dial() (*Client, error) {
-	dial := func() (*genetlink.Conn, error) {
-		nc, err := dialNetlink()
-		if err != nil {
-			return nil, err
-		}
-		return genetlink.NewConn(nc), nil
-	}
 	nc, err := dialNetlink()
 	if err != nil {
 		return nil, fmt.Errorf("genl: dial generic netlink: %w", err)
 	}
-	cl, err := newClient(nc, dial)
+	cl, err := newClient(nc, dialEvents)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -80,6 +73,24 @@ func Dial() (*Client, error) {
 // buffer, so the records dump comes in 32 KiB datagrams, not in pages.
 func dialNetlink() (*netlink.Conn, error) {
 	return netlink.Dial(unix.NETLINK_GENERIC, &netlink.Config{Strict: true, MessageBufferSize: recvBufferSize})
+}
+
+// NewClient is Dial on a netlink connection the caller opened: a generic
+// netlink socket of its own configuration, or a fake kernel
+// (nltest.Dial) in tests and benchmarks. It looks the family up on nc and
+// takes nc over: Close closes it. Subscribe opens a socket of its own, as
+// it does for a Client from Dial.
+func NewClient(nc *netlink.Conn) (*Client, error) {
+	return newClient(nc, dialEvents)
+}
+
+// dialEvents opens the socket for notifications (Subscribe).
+func dialEvents() (*genetlink.Conn, error) {
+	nc, err := dialNetlink()
+	if err != nil {
+		return nil, err
+	}
+	return genetlink.NewConn(nc), nil
 }
 
 // newClient looks the family up on nc. dial opens the notification socket.
