@@ -157,7 +157,7 @@ func parseRecords(b []byte) ([]record.Record, error) {
 		}
 	}
 	rs := make([]record.Record, 0, n)
-	a := arena{bytes: make([]byte, 0, len(b))}
+	var a arena
 	it = attrIter{b: b}
 	for it.next() {
 		if it.typ != attrRecord {
@@ -233,20 +233,37 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 // An arena holds the handles and names of the records of one message: a
 // few allocations per message rather than two per handle and one per name.
 type arena struct {
-	bytes   []byte              // the handles' and names' bytes, sized for the message
+	bytes   []byte              // the handles' and names' bytes, filled in chunks; never grown in place
 	handles []record.FileHandle // filled in chunks; never grown in place
+}
+
+// arenaChunk is the size of a chunk of arena bytes: the handles and names
+// of a 32 KiB message of data writes with 8-byte handles take about
+// 2.5 KiB. A chunk as large as the message, as before, was half of what
+// the daemon allocated per record (BenchmarkDaemonRecords).
+const arenaChunk = 4 << 10
+
+// copy returns a copy of b in the arena's bytes.
+func (a *arena) copy(b []byte) []byte {
+	if a.bytes == nil || len(a.bytes)+len(b) > cap(a.bytes) {
+		// A new chunk: the copies already returned point into the old
+		// one, which stays as it is.
+		a.bytes = make([]byte, 0, max(arenaChunk, len(b)))
+	}
+	n := len(a.bytes)
+	a.bytes = append(a.bytes, b...)
+	return a.bytes[n:len(a.bytes):len(a.bytes)]
 }
 
 // handle returns a copy of the handle b of type typ.
 func (a *arena) handle(typ uint32, b []byte) *record.FileHandle {
-	n := len(a.bytes)
-	a.bytes = append(a.bytes, b...)
+	c := a.copy(b)
 	if len(a.handles) == cap(a.handles) {
 		// A new chunk: the handles already returned point into the
 		// old one, which stays as it is.
 		a.handles = make([]record.FileHandle, 0, 64)
 	}
-	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: a.bytes[n:len(a.bytes):len(a.bytes)]})
+	a.handles = append(a.handles, record.FileHandle{Type: typ, Bytes: c})
 	return &a.handles[len(a.handles)-1]
 }
 
@@ -256,9 +273,8 @@ func (a *arena) string(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	n := len(a.bytes)
-	a.bytes = append(a.bytes, b...)
-	return unsafe.String(&a.bytes[n], len(b))
+	c := a.copy(b)
+	return unsafe.String(&c[0], len(c))
 }
 
 // parseEvent decodes one multicast notification. ok is false for a command
