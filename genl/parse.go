@@ -163,7 +163,7 @@ func parseRecords(b []byte) ([]record.Record, error) {
 		if it.typ != attrRecord {
 			continue
 		}
-		r, err := parseRecord(it.val, &a)
+		r, err := parseRecord(it.val(), &a)
 		if err != nil {
 			return nil, fmt.Errorf("record %d of the message: %w", len(rs), err)
 		}
@@ -199,11 +199,11 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 		case attrRecFHType:
 			fhType = it.uint32()
 		case attrRecFH:
-			fh, hasFH = it.val, true
+			fh, hasFH = it.val(), true
 		case attrRecParentFHType:
 			pfhType = it.uint32()
 		case attrRecParentFH:
-			parentFH, hasParent = it.val, true
+			parentFH, hasParent = it.val(), true
 		case attrRecName:
 			name = it.cstring()
 		case attrRecOffset:
