@@ -5,8 +5,12 @@ import "container/heap"
 // epochCounts counts records per epoch for the epochs after the last seal,
 // and where in the segment each one's records start.
 type epochCounts struct {
-	n map[uint64]openEpoch
+	n map[uint64]*openEpoch
 	h epochHeap // the keys of n, to drop the sealed ones in order
+	// The epoch counted last, which the next record is nearly always
+	// of: counted without a map lookup.
+	last      *openEpoch
+	lastEpoch uint64
 }
 
 // openEpoch is what epochCounts knows of one epoch.
@@ -17,26 +21,35 @@ type openEpoch struct {
 
 // add counts a record of epoch, whose frame is at.
 func (c *epochCounts) add(epoch uint64, at frameRef) {
-	if c.n == nil {
-		c.n = make(map[uint64]openEpoch)
+	if c.last != nil && c.lastEpoch == epoch {
+		c.last.records++
+		return
 	}
-	e, ok := c.n[epoch]
-	if !ok {
+	if c.n == nil {
+		c.n = make(map[uint64]*openEpoch)
+	}
+	e := c.n[epoch]
+	if e == nil {
+		e = &openEpoch{first: at}
+		c.n[epoch] = e
 		heap.Push(&c.h, epoch)
-		e.first = at
 	}
 	e.records++
-	c.n[epoch] = e
+	c.last, c.lastEpoch = e, epoch
 }
 
-func (c *epochCounts) get(epoch uint64) uint64 { return c.n[epoch].records }
+func (c *epochCounts) get(epoch uint64) uint64 {
+	if e := c.n[epoch]; e != nil {
+		return e.records
+	}
+	return 0
+}
 
 // restart says that a new segment starts at at: the records of the open
 // epochs before it are in the segments before.
 func (c *epochCounts) restart(at frameRef) {
-	for k, e := range c.n {
+	for _, e := range c.n {
 		e.first = at
-		c.n[k] = e
 	}
 }
 
@@ -65,6 +78,9 @@ func (c *epochCounts) max() uint64 {
 func (c *epochCounts) dropThrough(epoch uint64) {
 	for len(c.h) > 0 && c.h[0] <= epoch {
 		delete(c.n, heap.Pop(&c.h).(uint64))
+	}
+	if c.lastEpoch <= epoch {
+		c.last = nil
 	}
 }
 
