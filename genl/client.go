@@ -46,6 +46,10 @@ type Client struct {
 	// get a socket of their own so that they never mix with replies.
 	dial func() (*genetlink.Conn, error)
 
+	// The batch and arena ScanRecords reuses, under mu.
+	scanBatch []record.Record
+	scanArena arena
+
 	evMu     sync.Mutex
 	ev       *genetlink.Conn // nil until Subscribe
 	deadline time.Time       // the read deadline of ev, kept until Subscribe
@@ -369,14 +373,24 @@ func (c *Client) Records(id uint32, cursor uint64) ([]record.Record, error) {
 // Records, and batches before an error have been handed over: a caller that
 // resumes reads again from one past the last record it kept.
 func (c *Client) EachRecords(id uint32, cursor uint64, fn func([]record.Record) error) error {
-	return c.eachRecords(id, cursor, true, fn)
+	return c.eachRecords(id, cursor, true, false, fn)
+}
+
+// ScanRecords is EachRecords for a caller that is done with each batch
+// when fn returns, as the daemon's drain is once it has appended the
+// records to its log: the batch, with its handles and names (strings
+// included), is overwritten by the next one, so fn must copy what it
+// keeps. Once its buffers have grown to the largest message, a batch
+// allocates nothing. The errors are those of EachRecords.
+func (c *Client) ScanRecords(id uint32, cursor uint64, fn func([]record.Record) error) error {
+	return c.eachRecords(id, cursor, true, true, fn)
 }
 
 // PeekRecords is Records without acknowledging anything: the records stay
 // queued for the watch's acknowledging reader, and no socket is held.
 func (c *Client) PeekRecords(id uint32, cursor uint64) ([]record.Record, error) {
 	rs := []record.Record{}
-	err := c.eachRecords(id, cursor, false, func(batch []record.Record) error {
+	err := c.eachRecords(id, cursor, false, false, func(batch []record.Record) error {
 		rs = append(rs, batch...)
 		return nil
 	})
@@ -386,7 +400,7 @@ func (c *Client) PeekRecords(id uint32, cursor uint64) ([]record.Record, error) 
 	return rs, nil
 }
 
-func (c *Client) eachRecords(id uint32, cursor uint64, ack bool, fn func([]record.Record) error) error {
+func (c *Client) eachRecords(id uint32, cursor uint64, ack, reuse bool, fn func([]record.Record) error) error {
 	op := fmt.Sprintf("records watch %d from %d", id, cursor)
 	ae := watchID(id)
 	ae.Uint64(attrCursor, cursor)
@@ -416,7 +430,14 @@ func (c *Client) eachRecords(id uint32, cursor uint64, ack bool, fn func([]recor
 		if err := gm.UnmarshalBinary(nm.Data); err != nil {
 			return fmt.Errorf("genl: %s: decode reply: %w", op, err)
 		}
-		rs, err := parseRecords(gm.Data)
+		var rs []record.Record
+		if reuse {
+			c.scanArena.reuse = true
+			rs, err = parseRecordsInto(gm.Data, c.scanBatch, &c.scanArena)
+			c.scanBatch = rs
+		} else {
+			rs, err = parseRecords(gm.Data)
+		}
 		if err != nil {
 			return fmt.Errorf("genl: %s: decode reply: %w", op, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -994,40 +995,111 @@ func TestEachRecords(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := newTestClient(t, dialRaw(func(genetlink.Message, netlink.Message) ([]netlink.Message, error) {
-				return tt.reply, nil
-			}), nil)
-			var got [][]record.Record
-			err := c.EachRecords(3, 1, func(rs []record.Record) error {
-				got = append(got, rs)
-				if len(got) == tt.stopAt {
-					return errStop
-				}
-				return nil
+		for _, scan := range []bool{false, true} {
+			name := tt.name
+			if scan {
+				name = "ScanRecords: " + name
+			}
+			t.Run(name, func(t *testing.T) {
+				testEachRecords(t, tt.reply, scan, tt.stopAt, errStop, tt.want, tt.msg, tt.is)
 			})
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("unexpected batches (-want +got):\n%s", diff)
-			}
-			if tt.msg == "" {
-				if err != nil {
-					t.Fatalf("failed to read the records: %v", err)
-				}
-				return
-			}
-			checkError(t, err, tt.msg, tt.is)
-			if tt.stopAt == 0 {
-				return
-			}
-			// The rest of the dump was read: the next request gets
-			// its own replies.
-			rs, err := c.Records(3, 1)
-			if err != nil {
-				t.Fatalf("the request after the stopped dump failed: %v", err)
-			}
-			if len(rs) != 6 {
-				t.Fatalf("the request after the stopped dump got %d records, want 6", len(rs))
-			}
-		})
+		}
+	}
+}
+
+// testEachRecords is a case of TestEachRecords: EachRecords, or ScanRecords
+// (whose batches fn copies); fn returns errStop on batch stopAt.
+func testEachRecords(t *testing.T, reply []netlink.Message, scan bool, stopAt int, errStop error, want [][]record.Record, msg string, is []error) {
+	t.Helper()
+	c := newTestClient(t, dialRaw(func(genetlink.Message, netlink.Message) ([]netlink.Message, error) {
+		return reply, nil
+	}), nil)
+	var got [][]record.Record
+	each := c.EachRecords
+	if scan {
+		each = c.ScanRecords
+	}
+	err := each(3, 1, func(rs []record.Record) error {
+		if scan {
+			rs = cloneRecords(rs)
+		}
+		got = append(got, rs)
+		if len(got) == stopAt {
+			return errStop
+		}
+		return nil
+	})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("unexpected batches (-want +got):\n%s", diff)
+	}
+	if msg == "" {
+		if err != nil {
+			t.Fatalf("failed to read the records: %v", err)
+		}
+		return
+	}
+	checkError(t, err, msg, is)
+	if stopAt == 0 {
+		return
+	}
+	// The rest of the dump was read: the next request gets its own
+	// replies.
+	rs, err := c.Records(3, 1)
+	if err != nil {
+		t.Fatalf("the request after the stopped dump failed: %v", err)
+	}
+	if len(rs) != 6 {
+		t.Fatalf("the request after the stopped dump got %d records, want 6", len(rs))
+	}
+}
+
+// cloneRecords copies rs with their handles and names.
+func cloneRecords(rs []record.Record) []record.Record {
+	out := make([]record.Record, len(rs))
+	for i, r := range rs {
+		if r.Handle != nil {
+			r.Handle = &record.FileHandle{Type: r.Handle.Type, Bytes: slices.Clone(r.Handle.Bytes)}
+		}
+		if r.Parent != nil {
+			r.Parent = &record.FileHandle{Type: r.Parent.Type, Bytes: slices.Clone(r.Parent.Bytes)}
+		}
+		r.Name = strings.Clone(r.Name)
+		out[i] = r
+	}
+	return out
+}
+
+// ScanRecords overwrites a batch with the next: once its buffers have
+// grown, a message of the dump allocates nothing.
+func TestScanRecordsReuses(t *testing.T) {
+	rs := benchRecords(3000)
+	msgs := packRecords(rs)
+	if len(msgs) < 3 {
+		t.Fatalf("%d messages, want several", len(msgs))
+	}
+	reply := dump(msgs, 0, 0)
+	c := newTestClient(t, dialRaw(func(genetlink.Message, netlink.Message) ([]netlink.Message, error) {
+		return reply, nil
+	}), nil)
+	var got []record.Record
+	var first *record.Record
+	reused := 0
+	err := c.ScanRecords(3, 1, func(batch []record.Record) error {
+		if first == nil {
+			first = &batch[0]
+		} else if &batch[0] == first {
+			reused++
+		}
+		got = append(got, cloneRecords(batch)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(rs, got); diff != "" {
+		t.Errorf("unexpected records (-want +got):\n%s", diff)
+	}
+	if reused == 0 {
+		t.Errorf("no batch reused the first one's memory")
 	}
 }

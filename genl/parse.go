@@ -147,6 +147,14 @@ func parseSynced(m genetlink.Message) (s synced, err error) {
 // allocated per attribute, and the handles of the message share one copy
 // (the receive buffer is reused by the next receive).
 func parseRecords(b []byte) ([]record.Record, error) {
+	return parseRecordsInto(b, nil, new(arena))
+}
+
+// parseRecordsInto is parseRecords that appends to rs[:0] and copies the
+// handles and names into a. With a reusing arena (and rs of the batch
+// before), a message allocates nothing once they have grown to the
+// largest message's.
+func parseRecordsInto(b []byte, rs []record.Record, a *arena) ([]record.Record, error) {
 	// Counting first costs a walk over the top-level headers; growing the
 	// slice would copy every record several times.
 	n := 0
@@ -156,14 +164,17 @@ func parseRecords(b []byte) ([]record.Record, error) {
 			n++
 		}
 	}
-	rs := make([]record.Record, 0, n)
-	var a arena
+	if cap(rs) < n {
+		rs = make([]record.Record, 0, n)
+	}
+	rs = rs[:0]
+	a.start(len(b), n)
 	it = attrIter{b: b}
 	for it.next() {
 		if it.typ != attrRecord {
 			continue
 		}
-		r, err := parseRecord(it.val(), &a)
+		r, err := parseRecord(it.val(), a)
 		if err != nil {
 			return nil, fmt.Errorf("record %d of the message: %w", len(rs), err)
 		}
@@ -235,6 +246,26 @@ func parseRecord(b []byte, a *arena) (record.Record, error) {
 type arena struct {
 	bytes   []byte              // the handles' and names' bytes, filled in chunks; never grown in place
 	handles []record.FileHandle // filled in chunks; never grown in place
+	// reuse: each message overwrites the handles and names of the one
+	// before, in one chunk of each sized for it (ScanRecords).
+	reuse bool
+}
+
+// start readies a for a message of size bytes holding n records: a
+// reusing arena gets room for all their handles and names (they are
+// parts of the message), so that it never starts a new chunk inside the
+// message.
+func (a *arena) start(size, n int) {
+	if !a.reuse {
+		return
+	}
+	if cap(a.bytes) < size {
+		a.bytes = make([]byte, 0, size)
+	}
+	if cap(a.handles) < 2*n {
+		a.handles = make([]record.FileHandle, 0, 2*n)
+	}
+	a.bytes, a.handles = a.bytes[:0], a.handles[:0]
 }
 
 // arenaChunk is the size of a chunk of arena bytes: the handles and names

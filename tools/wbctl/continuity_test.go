@@ -185,7 +185,7 @@ func marker(seq, epoch uint64) record.Record {
 // queue is a drain.Source that hands out a fixed queue.
 type queue []record.Record
 
-func (q queue) EachRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
+func (q queue) ScanRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
 	var batch []record.Record
 	for _, r := range q {
 		if r.Seq >= cursor {

@@ -12,17 +12,20 @@ import (
 
 // Source is where records come from: the kernel (genl.Client) or a fake.
 type Source interface {
-	// EachRecords hands the queued records of a watch from seq cursor on
+	// ScanRecords hands the queued records of a watch from seq cursor on
 	// to fn, batch by batch in sequence order, as they arrive, and
 	// acknowledges (frees) those below cursor, as the watch's one
 	// acknowledging reader (another gets EBUSY from the kernel). If fn
-	// fails, it returns fn's error and hands over nothing more.
-	EachRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
+	// fails, it returns fn's error and hands over nothing more. A batch
+	// is fn's only until fn returns: the next may overwrite it, handles
+	// and names included (genl.Client.ScanRecords).
+	ScanRecords(watch uint32, cursor uint64, fn func([]record.Record) error) error
 }
 
 // Log is where records go: a changelog.Writer or a fake. Its Append and
 // Seal run while the Source's dump is open: they must not use the Source
-// (a genl.Client's requests wait for the dump to end).
+// (a genl.Client's requests wait for the dump to end). Append must copy
+// what it keeps of the record: the Source reuses its memory.
 type Log interface {
 	Append(record.Record) error
 	// Seal makes everything appended so far durable, then the seal of
@@ -51,7 +54,7 @@ type Drainer struct {
 	// and Stats and LastSealed count in the log's epochs.
 	Offset uint64
 
-	acked uint64 // the cursor last passed to Source.Records
+	acked uint64 // the cursor last passed to Source.ScanRecords
 
 	// A gap in the seqs (records freed before this log had them: taken
 	// by another reader, or queued before the log began) may have taken
@@ -150,7 +153,7 @@ func (d *Drainer) Once() (Stats, error) {
 	// next one is looked at: an error mid-dump loses nothing, and the next
 	// pass resumes after the last record appended.
 	var applyErr error
-	err := d.Source.EachRecords(d.Watch, d.Cursor, func(recs []record.Record) error {
+	err := d.Source.ScanRecords(d.Watch, d.Cursor, func(recs []record.Record) error {
 		for _, r := range recs {
 			if r.Seq < d.Cursor {
 				applyErr = fmt.Errorf("drain: watch %d: expected record %d, got %d", d.Watch, d.Cursor, r.Seq)

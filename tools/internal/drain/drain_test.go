@@ -25,7 +25,7 @@ type fakeSource struct {
 	frees   bool  // drop the records below the cursor, as the kernel does
 }
 
-func (s *fakeSource) EachRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
+func (s *fakeSource) ScanRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
 	s.cursors = append(s.cursors, cursor)
 	if s.log != nil {
 		s.durable = append(s.durable, s.log.synced)

@@ -109,7 +109,7 @@ func (k *fakeKernel) Barrier() (uint64, bool, error) {
 	return closed, false, nil
 }
 
-func (k *fakeKernel) EachRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
+func (k *fakeKernel) ScanRecords(_ uint32, cursor uint64, fn func([]record.Record) error) error {
 	for _, r := range k.queue {
 		if r.Seq >= cursor {
 			if err := fn([]record.Record{r}); err != nil {
