@@ -46,6 +46,16 @@ func (k *barrierKernel) serve(greq genetlink.Message, _ netlink.Message) ([]gene
 	return nil, errors.New("bad reply in the test")
 }
 
+// timeoutContext ends after d, or never if d is 0, and with the test.
+func timeoutContext(t *testing.T, d time.Duration) context.Context {
+	if d == 0 {
+		return context.Background()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 func closed(watch uint32, epoch uint64, lossy bool, next uint64) genetlink.Message {
 	as := []netlink.Attribute{u32(attrWatchID, watch), pad, u64(attrEpoch, epoch), pad, u64(attrNextSeq, next)}
 	if lossy {
@@ -113,12 +123,7 @@ func TestBarrier(t *testing.T) {
 			c := newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, k.serve)), func() (*genetlink.Conn, error) {
 				return genetlink.NewConn(netlink.NewConn(sock, 0)), nil
 			})
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
+			ctx := timeoutContext(t, tt.timeout)
 			b, err := c.BarrierContext(ctx, 3)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

@@ -150,12 +150,7 @@ func TestSync(t *testing.T) {
 			c := newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, k.serve)), func() (*genetlink.Conn, error) {
 				return genetlink.NewConn(netlink.NewConn(sock, 0)), nil
 			})
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
+			ctx := timeoutContext(t, tt.timeout)
 			s, err := c.SyncContext(ctx, 3)
 			if tt.wantReqs >= 0 && k.n != tt.wantReqs {
 				t.Errorf("%d SYNC requests, want %d", k.n, tt.wantReqs)

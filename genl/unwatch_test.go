@@ -62,12 +62,7 @@ func TestUnwatch(t *testing.T) {
 			c := newTestClient(t, dialGenl(genltest.ServeFamily(testFamily, serve)), func() (*genetlink.Conn, error) {
 				return genetlink.NewConn(netlink.NewConn(sock, 0)), nil
 			})
-			ctx := context.Background()
-			if tt.timeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
-				defer cancel()
-			}
+			ctx := timeoutContext(t, tt.timeout)
 			err := c.UnwatchContext(ctx, 3)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

@@ -53,12 +53,8 @@ Example:
 			return err
 		}
 		defer c.Close()
-		bctx := context.Background()
-		if d := ctx.Duration("timeout"); d > 0 {
-			var cancel context.CancelFunc
-			bctx, cancel = context.WithTimeout(bctx, d)
-			defer cancel()
-		}
+		bctx, cancel := timeoutContext(ctx)
+		defer cancel()
 		stop := remindWhileWaiting(ctx.App.ErrWriter, fmt.Sprintf("wbctl barrier: watch %d", w.ID),
 			"for operations in flight in the closing epoch (a stalled write, or a frozen filesystem: thaw it)",
 			barrierPatience, barrierRemind)
@@ -77,6 +73,14 @@ Example:
 		}
 		return err
 	},
+}
+
+// timeoutContext ends after the command's --timeout, or never if it is 0.
+func timeoutContext(ctx *cli.Context) (context.Context, context.CancelFunc) {
+	if d := ctx.Duration("timeout"); d > 0 {
+		return context.WithTimeout(context.Background(), d)
+	}
+	return context.WithCancel(context.Background())
 }
 
 // remindWhileWaiting says on w, after patience and then every remind, that

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 
@@ -70,12 +69,8 @@ Example:
 			return err
 		}
 		defer c.Close()
-		uctx := context.Background()
-		if d := ctx.Duration("timeout"); d > 0 {
-			var cancel context.CancelFunc
-			uctx, cancel = context.WithTimeout(uctx, d)
-			defer cancel()
-		}
+		uctx, cancel := timeoutContext(ctx)
+		defer cancel()
 		stop := remindWhileWaiting(ctx.App.ErrWriter, fmt.Sprintf("wbctl unwatch: watch %d", w.ID),
 			"for operations in flight (a stalled write, or a frozen filesystem: thaw it)",
 			barrierPatience, barrierRemind)
