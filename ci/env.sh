@@ -6,8 +6,8 @@
 #
 # WB_KVER selects the guest kernel (and the headers the module is built
 # against): a series such as "6.1" or "6.12", which means the newest installed
-# Debian cloud kernel of that series, or an exact version such as
-# "6.1.0-56-cloud-amd64". Default: 6.1, bookworm's own kernel. The series in
+# Debian cloud kernel of that series, an exact version such as
+# "6.1.0-56-cloud-amd64", or "debug", the kernel ci/debug-kernel built. Default: 6.1, bookworm's own kernel. The series in
 # the CI matrix are WB_KVERS ("6.1 6.12 7.3"): ci/check runs the suite on
 # each.
 # A series the host's archive does not have (7.3, from trixie-backports) is
@@ -26,7 +26,15 @@ WB_EXPECTED_SKIPS=${WB_EXPECTED_SKIPS:-060 095 100}
 # The series ci/check runs the systemd machine's test on: a DKMS build in
 # the TCG guest and two systemd boots take minutes, so one kernel.
 WB_SYSD_KVERS=${WB_SYSD_KVERS:-6.1}
+# The kernel modules the guest loads for its disks and filesystems (and the
+# legacy pmem's, for DAX): ci/initramfs packs them, ci/debug-kernel keeps
+# only them.
+WB_GUEST_MODS="virtio_pci virtio_blk loop null_blk xfs btrfs nd_e820 nd_pmem"
+# ci/debug-kernel's lockdep and KASAN kernel, installed in its root as a
+# package would; WB_KVER=debug selects it.
+WB_DEBUG_KERNEL=$WB_BUILD/debug-kernel
 export WB_ROOT WB_BUILD WB_BUILDROOT WB_KVER WB_KVERS WB_EXPECTED_SKIPS WB_SYSD_KVERS
+export WB_GUEST_MODS WB_DEBUG_KERNEL
 
 # CI's environment may lack the Go toolchain in PATH; it is preinstalled here.
 if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
@@ -48,9 +56,11 @@ wb_discover_kernel() {
 	local newest= r
 	local roots=("")
 	[ -n "${WB_IN_ROOT:-}" ] || roots+=("$WB_BUILDROOT")
+	[ "$WB_KVER" = debug ] && roots=("$WB_DEBUG_KERNEL/root")
 	for r in "${roots[@]}"; do
 		case $WB_KVER in
 		*-cloud-amd64) newest=$r/boot/vmlinuz-$WB_KVER ;;
+		debug) newest=$(find "$r/boot" -maxdepth 1 -name 'vmlinuz-*-wbdebug' 2>/dev/null | head -n 1 || true) ;;
 		*) # "6.1." does not match 6.12.*: the dot ends the series.
 			# No such root yet (a fresh clone): no kernel, not a failure.
 			newest=$(find "$r/boot" -maxdepth 1 -name "vmlinuz-$WB_KVER.*-cloud-amd64" 2>/dev/null |
