@@ -2,12 +2,13 @@
 /*
  * The benchmark's floor and null (docs/bench.md, "Floor and null"): what
  * the direct-call mechanism costs with nothing in it, to compare a watched
- * write against. hook_body=floor: a direct-called hook only enters the
- * watch's SRCU read section and leaves it when the body returns (the same
- * stub, the same exit path; no targets, no record, no merge hint, interrupts
- * left on); the watch is found by the superblock the stub looked at and
- * the list of watches. hook_body=null: the hook declines every call at
- * once, and the stub returns into the function's body. Nothing is recorded
+ * write against. hook_body=floor: a direct-called hook that holds a section
+ * (record, async) only enters the watch's SRCU read section and leaves it
+ * when the body returns (the same stub, the same exit path; no targets, no
+ * record, no merge hint, interrupts left on); the watch is found by the
+ * superblock the stub looked at and the list of watches. The hooks that
+ * hold no section, and every hook with hook_body=null, decline every call
+ * at once: the stub returns into the function's body. Nothing is recorded
  * either way. The module users install has neither (WB_TESTING builds
  * only).
  */
@@ -98,15 +99,19 @@ static int wb_null_enter(struct wb_direct *dc, struct pt_regs *regs,
 	return 0;
 }
 
-void wb_bench_body(struct wb_direct *dc)
+/*
+ * Gives @h's direct call the floor's or null's handlers. The floor brackets
+ * only the hooks that hold a section (record, async); the others (an
+ * open's end, an append's fix, an escape) hold none, and decline at once.
+ */
+void wb_bench_body(struct wb_hook *h)
 {
-	switch (wb_body) {
-	case WB_BODY_FLOOR:
-		dc->enter = wb_floor_enter;
-		dc->exit = wb_floor_exit;
-		break;
-	case WB_BODY_NULL:
-		dc->enter = wb_null_enter;
-		break;
+	bool holds = h->kind == WB_HOOK_RECORD || h->kind == WB_HOOK_ASYNC;
+
+	if (wb_body == WB_BODY_FLOOR && holds) {
+		h->dc.enter = wb_floor_enter;
+		h->dc.exit = wb_floor_exit;
+	} else if (wb_body != WB_BODY_RECORD) {
+		h->dc.enter = wb_null_enter;
 	}
 }

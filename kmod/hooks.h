@@ -157,9 +157,9 @@ void wb_degrade_watch_of(const struct wb_target *t);
 
 /* floor.c: the benchmark's floor and null hooks, in WB_TESTING builds only */
 #ifdef WB_TESTING
-void wb_bench_body(struct wb_direct *dc);
+void wb_bench_body(struct wb_hook *h);
 #else
-static inline void wb_bench_body(struct wb_direct *dc) { }
+static inline void wb_bench_body(struct wb_hook *h) { }
 #endif
 
 /* appends.c: where an append lands */
