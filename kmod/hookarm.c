@@ -286,6 +286,7 @@ static void wb_hook_init_direct(struct wb_hook *h)
 	h->dc.wrapper = wb_wrapper;
 	h->dc.enter = wb_direct_hook_enter;
 	h->dc.exit = wb_direct_hook_exit;
+	wb_bench_body(h);	/* hook_body=floor or null, if testing */
 	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr,
 			     &h->look);
 	if (err) {

@@ -155,6 +155,13 @@ void wb_frame_leave(struct wb_frame *f);
 void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n);
 void wb_degrade_watch_of(const struct wb_target *t);
 
+/* floor.c: the benchmark's floor and null hooks, in WB_TESTING builds only */
+#ifdef WB_TESTING
+void wb_bench_body(struct wb_hook *h);
+#else
+static inline void wb_bench_body(struct wb_hook *h) { }
+#endif
+
 /* appends.c: where an append lands */
 bool wb_append_list(struct wb_frame *f, const struct super_block *sb);
 void wb_append_anywhere(struct wb_target *t);

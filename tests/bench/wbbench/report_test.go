@@ -48,3 +48,28 @@ func TestEvaluateFanotify(t *testing.T) {
 		}
 	}
 }
+
+func TestFloorGoal(t *testing.T) {
+	r := func(c string, ratio float64) *Result {
+		return &Result{FS: "tmpfs", Workload: "pwrite", Condition: c, Ratio: ratio}
+	}
+	tests := []struct {
+		watched, floor float64
+		met            bool
+	}{
+		{1.14, 1.10, true},
+		{1.149, 1.10, true},
+		{1.17, 1.10, false},
+		{1.01, 0.99, false}, // a floor below the baseline: no overhead to compare with
+	}
+	for _, tt := range tests {
+		o := &Output{Results: []*Result{r("watched", tt.watched), r("floor", tt.floor)}}
+		g, ok := floorGoal(o, "tmpfs")
+		if !ok || g.Met != tt.met {
+			t.Errorf("watched %v, floor %v: got %v (%s), want met %v", tt.watched, tt.floor, g.Met, g.Measured, tt.met)
+		}
+	}
+	if _, ok := floorGoal(&Output{Results: []*Result{r("watched", 1.1)}}, "tmpfs"); ok {
+		t.Error("a goal without a floor")
+	}
+}

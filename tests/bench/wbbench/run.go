@@ -34,6 +34,11 @@ var conditions = []condition{
 	{Name: "loaded", module: true},
 	{Name: "beside", module: true, beside: true},
 	{Name: "watched", module: true, watch: true},
+	// The mechanism with nothing in it (WB_TESTING builds, kmod/floor.c):
+	// the direct-called hooks only enter and leave the watch's SRCU
+	// section (floor), or decline every call at once (null).
+	{Name: "floor", module: true, params: []string{"hook_body=floor"}, watch: true},
+	{Name: "null", module: true, params: []string{"hook_body=null"}, watch: true},
 	{Name: "wrapper", module: true, params: []string{"wrapper=1"}, watch: true},
 	{Name: "kretprobe", module: true, params: []string{"direct_calls=0"}, watch: true},
 	{Name: "daemon", module: true, watch: true, consumer: "daemon"},
