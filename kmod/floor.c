@@ -47,33 +47,17 @@ module_param_cb(hook_body, &wb_body_ops, NULL, 0444);
 MODULE_PARM_DESC(hook_body,
 		 "What a direct-called hook does: record (default), floor (only enter and leave the watch's SRCU section) or null (return at once); for the benchmark");
 
-/* The superblock of @regs' call as the stub's quick look found it, or NULL. */
-static const struct super_block *wb_floor_sb(const struct wb_sb_look *l,
-					     struct pt_regs *regs)
-{
-	const void *p;
-
-	if (!l->derefs)
-		return NULL;
-	p = (const void *)wb_arg(regs, l->arg);
-	if (!p)
-		return NULL;
-	p = *(const void *const *)(p + l->off1);
-	if (l->derefs >= 2)
-		p = *(const void *const *)(p + l->off2);
-	if (l->derefs == 3)
-		p = *(const void *const *)(p + l->off3);
-	return p;
-}
-
 static int wb_floor_enter(struct wb_direct *dc, struct pt_regs *regs,
 			  void *data)
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
-	const struct super_block *sb = wb_floor_sb(&h->look, regs);
+	const struct super_block *sb;
 	struct wb_frame *f = data;
 	struct wb_watch *w;
 
+	if (!h->look.derefs)
+		return 0;
+	sb = wb_look_sb(&h->look, regs);
 	if (!sb)
 		return 0;
 	rcu_read_lock();

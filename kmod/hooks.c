@@ -303,20 +303,12 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
  */
 static bool wb_hook_unwatched(const struct wb_hook *h, struct pt_regs *regs)
 {
-	const struct wb_sb_look *l = &h->look;
-	const void *p;
+	const struct super_block *sb;
 
-	if (!l->derefs)
+	if (!h->look.derefs)
 		return false;
-	p = (const void *)wb_arg(regs, l->arg);
-	if (!p)
-		return true;
-	p = *(const void *const *)(p + l->off1);
-	if (l->derefs >= 2)
-		p = *(const void *const *)(p + l->off2);
-	if (l->derefs == 3)
-		p = *(const void *const *)(p + l->off3);
-	return !wb_sb_maybe_watched(p);
+	sb = wb_look_sb(&h->look, regs);
+	return !sb || !wb_sb_maybe_watched(sb);
 }
 
 int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)

@@ -139,6 +139,26 @@ static inline unsigned long wb_arg(struct pt_regs *regs, unsigned int n)
 	return regs_get_kernel_argument(regs, n);
 }
 
+/*
+ * The superblock a call is on, by its hook's quick look @l (which has
+ * derefs), as a direct-call stub finds it in assembly; NULL if the
+ * argument is.
+ */
+static inline const struct super_block *wb_look_sb(const struct wb_sb_look *l,
+						   struct pt_regs *regs)
+{
+	const void *p = (const void *)wb_arg(regs, l->arg);
+
+	if (!p)
+		return NULL;
+	p = *(const void *const *)(p + l->off1);
+	if (l->derefs >= 2)
+		p = *(const void *const *)(p + l->off2);
+	if (l->derefs == 3)
+		p = *(const void *const *)(p + l->off3);
+	return p;
+}
+
 /* hooks.c: the handlers */
 int wb_completion_pre(struct kprobe *kp, struct pt_regs *regs);
 int wb_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs);
