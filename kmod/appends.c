@@ -102,5 +102,8 @@ void wb_append_fixed(struct inode *inode)
 		return;
 	t.offset = i_size_read(inode);
 	t.length = U64_MAX - t.offset;
+	/* The record path keeps a hint per CPU: interrupts off, as in a hook. */
+	local_irq_save(flags);
 	wb_record_change(w, epoch, &t);
+	local_irq_restore(flags);
 }

@@ -334,6 +334,15 @@ int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
 
+	/*
+	 * An end or a fix holds no section and mostly finds nothing to do: it
+	 * looks with interrupts on, and turns them off if it acts. Every
+	 * fput() and generic_write_checks() on a watched filesystem is one.
+	 */
+	if (h->kind == WB_HOOK_END || h->kind == WB_HOOK_FIX) {
+		h->at(regs);
+		return 0;
+	}
 	/* The stub had the quick look. */
 	return !wb_irqs_off(__wb_hook_entry(h, data, regs));
 }

@@ -99,15 +99,17 @@ void wb_open_create(const struct wb_target *t, int n)
 
 /*
  * Ends the entries of this task's path walk, or all of the task's entries
- * if it is in no path walk. Interrupts are off (a hook).
+ * if it is in no path walk. A direct-called end hook runs with interrupts
+ * on, a kretprobe's with them off.
  */
 static void wb_opens_end(void)
 {
 	const struct nameidata *nd = current->nameidata;
 	struct hlist_node *tmp;
 	struct wb_open *o;
+	unsigned long flags;
 
-	spin_lock(&wb_opens_lock);
+	spin_lock_irqsave(&wb_opens_lock, flags);
 	hash_for_each_possible_safe(wb_opens, o, tmp, node,
 				    (unsigned long)current) {
 		if (o->task != current || (nd && o->nd != nd))
@@ -118,7 +120,7 @@ static void wb_opens_end(void)
 		put_task_struct(o->task);	/* current's: not the last */
 		kfree_rcu(o, rcu);
 	}
-	spin_unlock(&wb_opens_lock);
+	spin_unlock_irqrestore(&wb_opens_lock, flags);
 }
 
 /*
