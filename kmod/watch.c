@@ -126,7 +126,17 @@ static void wb_sb_slot_take(struct wb_watch *w)
 
 static void wb_sb_slot_clear(struct wb_watch *w)
 {
+	unsigned long flags;
+
 	lockdep_assert_held(&wb_watches_mutex);
+	/*
+	 * A mount's probe that found @w before it was unlisted writes the
+	 * slot under w->lock while @w waits: it waits no more, before the
+	 * slot is cleared, so that a watch taking the slot next keeps it.
+	 */
+	spin_lock_irqsave(&w->lock, flags);
+	w->waiting = false;
+	spin_unlock_irqrestore(&w->lock, flags);
 	if (w->sb_slot < 0)
 		WRITE_ONCE(wb_sb_slotless, wb_sb_slotless - 1);
 	else
@@ -544,12 +554,10 @@ void wb_watch_put(struct wb_watch *w)
  */
 static void wb_watch_retire(struct wb_watch *w, bool notify)
 {
-	unsigned long flags;
-
-	/* A mount that attached it first is let go of below. */
-	spin_lock_irqsave(&w->lock, flags);
-	w->waiting = false;
-	spin_unlock_irqrestore(&w->lock, flags);
+	/*
+	 * It waits no more (wb_sb_slot_clear()); a mount that attached it
+	 * first is let go of below.
+	 */
 	mutex_lock(&w->barrier_mutex);
 	wb_mapped_release(w);
 	WRITE_ONCE(w->sb, NULL);
