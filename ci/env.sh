@@ -7,7 +7,8 @@
 # WB_KVER selects the guest kernel (and the headers the module is built
 # against): a series such as "6.1" or "6.12", which means the newest installed
 # Debian cloud kernel of that series, an exact version such as
-# "6.1.0-56-cloud-amd64", or "debug", the kernel ci/debug-kernel built. Default: 6.1, bookworm's own kernel. The series in
+# "6.1.0-56-cloud-amd64", or "debug", the kernel ci/debug-kernel built (its
+# exact version ends in -wbdebug). Default: 6.1, bookworm's own kernel. The series in
 # the CI matrix are WB_KVERS ("6.1 6.12 7.3"): ci/check runs the suite on
 # each.
 # A series the host's archive does not have (7.3, from trixie-backports) is
@@ -56,10 +57,10 @@ wb_discover_kernel() {
 	local newest= r
 	local roots=("")
 	[ -n "${WB_IN_ROOT:-}" ] || roots+=("$WB_BUILDROOT")
-	[ "$WB_KVER" = debug ] && roots=("$WB_DEBUG_KERNEL/root")
+	case $WB_KVER in debug | *-wbdebug) roots=("$WB_DEBUG_KERNEL/root") ;; esac
 	for r in "${roots[@]}"; do
 		case $WB_KVER in
-		*-cloud-amd64) newest=$r/boot/vmlinuz-$WB_KVER ;;
+		*-cloud-amd64 | *-wbdebug) newest=$r/boot/vmlinuz-$WB_KVER ;;
 		debug) newest=$(find "$r/boot" -maxdepth 1 -name 'vmlinuz-*-wbdebug' 2>/dev/null | head -n 1 || true) ;;
 		*) # "6.1." does not match 6.12.*: the dot ends the series.
 			# No such root yet (a fresh clone): no kernel, not a failure.
