@@ -65,14 +65,29 @@ static_assert(offsetof(struct wb_sb_look, off2) == WB_LOOK_OFF2);
 static_assert(offsetof(struct wb_sb_look, off3) == WB_LOOK_OFF3);
 static_assert(sizeof(struct wb_sb_look) == WB_LOOK_SIZE);
 
+#ifdef WB_TESTING
+static bool wb_ibt_calls;
+module_param_named(ibt_calls, wb_ibt_calls, bool, 0444);
+MODULE_PARM_DESC(ibt_calls,
+		 "Reach function bodies by a return, as under indirect branch tracking, on any CPU (to test that path)");
+#else
+static const bool wb_ibt_calls;
+#endif
+
 /*
- * Whether stubs can call function bodies here: a stub reaches the body by an
- * indirect call, which indirect branch tracking forbids (the body has no
- * ENDBR). BPF generates a direct call instead; a module cannot.
+ * Read by the stubs: non-zero if they reach a function's body, and
+ * wb_direct_stub_any a function's stub, by a return instead of a branch
+ * through a register. Indirect branch tracking allows such a branch only
+ * to an ENDBR, and a body, past its fentry call, has none (BPF trampolines
+ * call the body directly, from code written at run time; a module has no
+ * exported way to write executable memory). A return is not tracked.
  */
-bool wb_direct_usable(void)
+u8 wb_direct_by_return;
+
+/* Whether the stubs reach bodies by a return (wb_direct_by_return). */
+bool wb_direct_returns(void)
 {
-	return !cpu_feature_enabled(X86_FEATURE_IBT);
+	return cpu_feature_enabled(X86_FEATURE_IBT) || wb_ibt_calls;
 }
 
 /* Called by stub @slot on entry; non-zero: bracket the call. */
@@ -120,6 +135,7 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 
 	if (wb_direct_nr_slots == WB_DIRECT_SLOTS)
 		return -ENOSPC;
+	wb_direct_by_return = wb_direct_returns();
 	if (d->wrapper)
 		wb_wrapper_init(d, addr, wb_direct_nr_slots);
 	err = ftrace_set_filter_ip(&d->ops, addr, 0, 0);

@@ -63,6 +63,7 @@ struct wb_sb_look {
 extern struct wb_sb_look wb_sb_looks[WB_DIRECT_SLOTS];
 extern unsigned long wb_direct_hash_bodies[WB_DIRECT_HASH];
 extern unsigned long wb_direct_hash_stubs[WB_DIRECT_HASH];
+extern u8 wb_direct_by_return;
 
 /*
  * A function called directly. @enter returns non-zero to bracket the call:
@@ -81,7 +82,7 @@ struct wb_direct {
 	unsigned int slot;
 };
 
-bool wb_direct_usable(void);
+bool wb_direct_returns(void);
 int wb_direct_init(struct wb_direct *d, unsigned long addr,
 		   const struct wb_sb_look *look);
 int wb_direct_arm(struct wb_direct *d);

@@ -9,7 +9,8 @@
  * saves the argument registers as a struct pt_regs and calls
  * wb_direct_enter(slot, regs, data). If that returns 0, the stub returns
  * into the body, which runs as if never stopped. Otherwise the stub calls
- * the body itself, with the same arguments, saves its return value in the
+ * the body itself, with the same arguments (by a return under indirect
+ * branch tracking: WB_JUMP_BY_RETURN), saves its return value in the
  * pt_regs, calls wb_direct_exit(slot, regs, data) and returns the value to
  * the function's caller. Only functions whose arguments are all in
  * registers may be direct-called: the body of a function called from here
@@ -17,9 +18,40 @@
  */
 #include <linux/linkage.h>
 #include <linux/objtool.h>
+#include <linux/version.h>
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 #include "direct.h"
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
+#define WB_UNWIND_HINT_UNDEFINED UNWIND_HINT_EMPTY
+#else
+#define WB_UNWIND_HINT_UNDEFINED UNWIND_HINT_UNDEFINED
+#endif
+
+/*
+ * Jumps to the address in \reg with the stack as it was, by a return: a
+ * call pushes an address, which \reg replaces. Indirect branch tracking
+ * lets a branch through a register reach only an ENDBR, and a function's
+ * body has none; it does not track returns. The return's predicted target
+ * is a pause loop, as in a retpoline.
+ */
+.macro WB_JUMP_BY_RETURN reg
+	ANNOTATE_INTRA_FUNCTION_CALL
+	call	.Lwb_rop_\@
+.Lwb_trap_\@:
+	WB_UNWIND_HINT_UNDEFINED
+	pause
+	lfence
+	jmp	.Lwb_trap_\@
+.Lwb_rop_\@:
+	movq	%\reg, (%rsp)
+	UNWIND_HINT_FUNC
+#ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
+	CALL_DEPTH_ACCOUNT	/* the call above was not counted */
+#endif
+	RET
+.endm
 
 .macro WB_SAVE_ARGS
 	movq	%rdi, WB_REGS_DI(%rsp)
@@ -126,8 +158,12 @@ SYM_FUNC_START(wb_direct_stub_\slot)
 
 	WB_RESTORE_ARGS
 	movq	8(%rbp), %rax
+	cmpb	$0, wb_direct_by_return(%rip)
+	jne	5f
 	CALL_NOSPEC rax
-	movq	%rax, WB_REGS_AX(%rsp)
+	jmp	6f
+5:	call	wb_direct_call_rax
+6:	movq	%rax, WB_REGS_AX(%rsp)
 	movq	%rdx, WB_REGS_DX(%rsp)
 	WB_CALL_HANDLER wb_direct_exit, \slot
 	movq	WB_REGS_AX(%rsp), %rax
@@ -171,13 +207,25 @@ SYM_FUNC_START(wb_direct_stub_any)
 	jmp	1b
 2:	leaq	wb_direct_hash_stubs(%rip), %r11
 	movq	(%r11,%r10,8), %r11
+	cmpb	$0, wb_direct_by_return(%rip)
+	jne	4f
 	JMP_NOSPEC r11
+4:	WB_JUMP_BY_RETURN r11
 3:
 #ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING
 	CALL_DEPTH_ACCOUNT
 #endif
 	RET
 SYM_FUNC_END(wb_direct_stub_any)
+
+/*
+ * Called by a stub, with the function's body in %rax, when it must not
+ * branch there through a register (wb_direct_by_return): the body runs as
+ * if the stub had called it, and returns into the stub.
+ */
+SYM_FUNC_START(wb_direct_call_rax)
+	WB_JUMP_BY_RETURN rax
+SYM_FUNC_END(wb_direct_call_rax)
 
 /* The stubs' addresses, by slot. */
 	.section .rodata

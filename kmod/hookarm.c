@@ -468,12 +468,11 @@ int wb_hooks_get_fs(struct file_system_type *type)
  */
 int wb_hooks_init(void)
 {
-	bool direct = wb_direct_calls && wb_direct_usable();
 	size_t c, i, j, k;
 	int err;
 
-	if (wb_direct_calls && !direct)
-		pr_info("indirect branch tracking is on: hooking by kretprobes only\n");
+	if (wb_direct_calls && wb_direct_returns())
+		pr_info("direct calls reach function bodies by a return (indirect branch tracking)\n");
 	err = wb_hooks_check_kernel();
 	if (!err)
 		err = wb_hooks_check_not_cloned();
@@ -499,7 +498,7 @@ int wb_hooks_init(void)
 			wb_hooks_unregister(c, i, 0, 0);
 			return err;
 		}
-		if (direct && wb_hooks[i].registered)
+		if (wb_direct_calls && wb_hooks[i].registered)
 			wb_hook_init_direct(&wb_hooks[i]);
 	}
 	for (j = 0; j < wb_nr_inner_hooks; j++) {

@@ -41,6 +41,9 @@ var conditions = []condition{
 	{Name: "null", module: true, params: []string{"hook_body=null"}, watch: true},
 	{Name: "wrapper", module: true, params: []string{"wrapper=1"}, watch: true},
 	{Name: "kretprobe", module: true, params: []string{"direct_calls=0"}, watch: true},
+	// The direct calls as under indirect branch tracking (WB_TESTING
+	// builds): the stubs reach bodies by a return, not through a register.
+	{Name: "ibt", module: true, params: []string{"ibt_calls=1"}, watch: true},
 	{Name: "daemon", module: true, watch: true, consumer: "daemon"},
 	{Name: "fanotify", consumer: "fanotify"},
 }
