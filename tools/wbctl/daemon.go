@@ -261,8 +261,8 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string, sy
 		}
 		d.Offset, d.Cursor = g.Offset, 1
 		if g.Continuous {
-			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: continuous: watch %d of module load %016x began at the mount of %s %s, unchanged since the clean unmount the log ends with (mount count %d, then this mount; %d KiB written): epoch %d between the watches is sealed and empty, changes across it need no rescan; this watch's epoch E is the log's E+%d\n",
-				path, w.ID, w.LoadID, u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, g.Offset, g.Offset)
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: continuous: watch %d of module load %016x began at the mount of %s %s, unchanged since the clean unmount the log ends with (%s): epoch %d between the watches is sealed and empty, changes across it need no rescan; this watch's epoch E is the log's E+%d\n",
+				path, w.ID, w.LoadID, u.FSType, u.UUIDString(), continuousSummary(u), g.Offset, g.Offset)
 		} else if g.Break {
 			was := "a log written before watches were told apart"
 			if found {

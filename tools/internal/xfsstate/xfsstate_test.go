@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wbarrier/wbarrier/tools/internal/xfsstate/xfsstatetest"
 )
 
 // fake is a device laid out by hand, at the offsets of struct xfs_dsb and
@@ -62,6 +64,10 @@ func TestReadUnmountedFake(t *testing.T) {
 		want  Position
 		error string
 	}{{
+		name: "xfsstatetest's device",
+		make: func() *fake { return &fake{b: xfsstatetest.Device([16]byte{1}, 3, 4, true)} },
+		want: Position{3, 6},
+	}, {
 		name: "mkfs's log",
 		make: func() *fake {
 			f := newFake(0)
