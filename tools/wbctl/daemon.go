@@ -91,12 +91,14 @@ later daemon on a watch that began at the mount (the module parameter
 watch_at_mount names the filesystem's uuid) continues the log without a
 break if the filesystem is the same, was mounted once since (mount count
 +1) and nothing wrote it in between (the KiB written before this mount,
-from /sys/fs/ext4/DEV, are those recorded): it prints "wbctl: FILE:
+from /sys/fs/ext4/DEV, are those recorded; on xfs, the log's tail in
+/sys/fs/xfs/DEV/log/log_tail_lsn is right after the recorded unmount
+record): it prints "wbctl: FILE:
 continuous: ..." and the epoch between the watches is sealed and empty, so
 "changes" across it needs no rescan. Otherwise the new watch is a break
 as above, and "wbctl: FILE: break, not continuous: WHY" names the check
 that failed (when the log ends with a clean unmount or the watch began at
-the mount). xfs, btrfs and tmpfs are always a break. A write to the
+the mount). btrfs and tmpfs are always a break. A write to the
 device that bypasses the filesystem is not seen.
 
 What restarting cannot fix (the log of another filesystem type, a log that
