@@ -214,11 +214,13 @@
 // # Unmount payload (frame type 4)
 //
 // The clean unmount of the watched filesystem (see Unmount), written after
-// the last seal of a generation: the superblock fields a later watch
-// compares the filesystem with. L = 56.
+// the last seal of a generation: the superblock or log fields a later
+// watch compares the filesystem with. L = 56 (version 1) or 64 (version
+// 2, which adds the xfs log position; a payload without one is written as
+// version 1).
 //
 //	offset  size  field
-//	0       1     payload version: 1
+//	0       1     payload version: 1 or 2
 //	1       1     reserved: 0
 //	2       2     mount count (ext2/3/4 s_mnt_count)
 //	4       4     reserved: 0
@@ -227,6 +229,11 @@
 //	20      4     last mount (s_mtime), seconds since 1970
 //	24      16    filesystem UUID (s_uuid)
 //	40      16    filesystem type, e.g. "ext4": 1 to 16 bytes, NUL-padded
+//	56      4     version 2: xfs log cycle after the unmount record, not 0
+//	60      4     version 2: xfs log block after the unmount record
+//
+// The mount count, KiB written and times are those of an ext2/3/4
+// superblock, 0 for xfs.
 //
 // An unmount frame comes where every epoch the log holds is sealed: after
 // a seal, with no record of a later epoch before it, and with a seal of

@@ -9,7 +9,7 @@ import (
 // the log records it after the last seal of a generation (Writer.Unmount):
 // what the next watch compares the filesystem with to tell whether it
 // changed between the two watches (see Generation.Continuous). The fields
-// are those of the ext2/3/4 superblock.
+// are those of the ext2/3/4 superblock, or of the xfs log.
 type Unmount struct {
 	FSType string   // the filesystem type, e.g. "ext4" (at most 16 bytes, no NUL)
 	UUID   [16]byte // s_uuid
@@ -21,9 +21,16 @@ type Unmount struct {
 	KBytesWritten uint64
 	WTime         uint32 // s_wtime: the last superblock write, seconds since 1970
 	MTime         uint32 // s_mtime: the last mount
+	// LogCycle and LogBlock are, for xfs, the log position right after
+	// the unmount record: where the next mount puts the log's tail. A
+	// cycle of 0 (xfs's start at 1) says there is none.
+	LogCycle, LogBlock uint32
 }
 
 func (u Unmount) String() string {
+	if u.LogCycle != 0 {
+		return fmt.Sprintf("clean unmount of %s %s: log ends at %d:%d", u.FSType, u.UUIDString(), u.LogCycle, u.LogBlock)
+	}
 	return fmt.Sprintf("clean unmount of %s %s: mount count %d, %d KiB written", u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten)
 }
 
@@ -33,15 +40,23 @@ func (u Unmount) UUIDString() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// The unmount payload (frame type 4); doc.go has the layout.
+// The unmount payload (frame type 4); doc.go has the layout. Version 2
+// adds the log position; one without is written as version 1, which
+// readers that know no other still read.
 const (
-	unmountVersion     = 1
-	unmountPayloadSize = 56
-	unmountFSTypeSize  = 16
+	unmountVersion1     = 1
+	unmountVersion2     = 2
+	unmountPayloadSize1 = 56
+	unmountPayloadSize2 = 64
+	unmountFSTypeSize   = 16
 )
 
 func appendUnmountPayload(b []byte, u Unmount) []byte {
-	b = append(b, unmountVersion, 0)
+	v := byte(unmountVersion1)
+	if u.LogCycle != 0 {
+		v = unmountVersion2
+	}
+	b = append(b, v, 0)
 	b = le.AppendUint16(b, u.MountCount)
 	b = le.AppendUint32(b, 0)
 	b = le.AppendUint64(b, u.KBytesWritten)
@@ -50,7 +65,12 @@ func appendUnmountPayload(b []byte, u Unmount) []byte {
 	b = append(b, u.UUID[:]...)
 	var t [unmountFSTypeSize]byte
 	copy(t[:], u.FSType)
-	return append(b, t[:]...)
+	b = append(b, t[:]...)
+	if v == unmountVersion2 {
+		b = le.AppendUint32(b, u.LogCycle)
+		b = le.AppendUint32(b, u.LogBlock)
+	}
+	return b
 }
 
 // checkUnmount returns an error if u cannot be stored in an unmount frame.
@@ -63,11 +83,17 @@ func checkUnmount(u Unmount) error {
 
 func decodeUnmountPayload(p []byte) (Unmount, error) {
 	var u Unmount
-	if len(p) == 0 || p[0] != unmountVersion {
-		return u, fmt.Errorf("unmount payload version unknown, this reader knows %d", unmountVersion)
+	size := 0
+	switch {
+	case len(p) > 0 && p[0] == unmountVersion1:
+		size = unmountPayloadSize1
+	case len(p) > 0 && p[0] == unmountVersion2:
+		size = unmountPayloadSize2
+	default:
+		return u, fmt.Errorf("unmount payload version unknown, this reader knows %d and %d", unmountVersion1, unmountVersion2)
 	}
-	if len(p) != unmountPayloadSize {
-		return u, fmt.Errorf("unmount payload is %d bytes, not %d", len(p), unmountPayloadSize)
+	if len(p) != size {
+		return u, fmt.Errorf("unmount payload version %d is %d bytes, not %d", p[0], len(p), size)
 	}
 	if p[1] != 0 || le.Uint32(p[4:]) != 0 {
 		return u, fmt.Errorf("unmount reserved field is not 0")
@@ -86,6 +112,13 @@ func decodeUnmountPayload(p []byte) (Unmount, error) {
 		return u, fmt.Errorf("unmount filesystem type is empty or not NUL-padded")
 	}
 	u.FSType = string(t[:n])
+	if size == unmountPayloadSize2 {
+		u.LogCycle = le.Uint32(p[56:])
+		u.LogBlock = le.Uint32(p[60:])
+		if u.LogCycle == 0 {
+			return u, fmt.Errorf("unmount payload version 2 with a log cycle of 0")
+		}
+	}
 	return u, nil
 }
 

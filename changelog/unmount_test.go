@@ -19,21 +19,51 @@ var testUnmount = Unmount{
 	MTime:         1764990000,
 }
 
-// The unmount payload reads back as written, and its rules hold: version,
-// reserved fields, the fs type's padding.
+var testUnmountXFS = Unmount{
+	FSType:   "xfs",
+	UUID:     [16]byte{0x38, 0x14, 0x78, 0x9f, 0x03, 0x00, 0x44, 0x9b, 0x80, 0x6a, 0xe8, 0xfa, 0x6a, 0x65, 0xd5, 0x63},
+	LogCycle: 7,
+	LogBlock: 131070,
+}
+
+// The unmount payload reads back as written, as version 1 without a log
+// position and 2 with one, and its rules hold: version, size, reserved
+// fields, the fs type's padding, a log cycle.
 func TestUnmountPayload(t *testing.T) {
-	p := appendUnmountPayload(nil, testUnmount)
-	if len(p) != unmountPayloadSize {
-		t.Fatalf("payload is %d bytes, want %d", len(p), unmountPayloadSize)
-	}
-	got, err := decodeUnmountPayload(p)
-	if err != nil || got != testUnmount {
-		t.Fatalf("decode = %+v, %v; want %+v", got, err, testUnmount)
-	}
 	long := testUnmount
 	long.FSType = strings.Repeat("x", 16)
-	if got, err := decodeUnmountPayload(appendUnmountPayload(nil, long)); err != nil || got != long {
-		t.Errorf("16-byte fs type: %+v, %v", got, err)
+	for _, tt := range []struct {
+		u       Unmount
+		version byte
+		size    int
+	}{
+		{testUnmount, 1, 56},
+		{long, 1, 56},
+		{testUnmountXFS, 2, 64},
+	} {
+		p := appendUnmountPayload(nil, tt.u)
+		if len(p) != tt.size || p[0] != tt.version {
+			t.Errorf("%v: payload version %d of %d bytes, want %d of %d", tt.u, p[0], len(p), tt.version, tt.size)
+		}
+		if got, err := decodeUnmountPayload(p); err != nil || got != tt.u {
+			t.Errorf("decode = %+v, %v; want %+v", got, err, tt.u)
+		}
+	}
+	v2 := appendUnmountPayload(nil, testUnmountXFS)
+	for _, tt := range []struct {
+		name string
+		p    []byte
+		want string
+	}{
+		{"empty", nil, "version unknown, this reader knows 1 and 2"},
+		{"version 3", append([]byte{3}, v2[1:]...), "version unknown"},
+		{"version 1 of 64 bytes", append([]byte{1}, v2[1:]...), "version 1 is 64 bytes, not 56"},
+		{"version 2 of 56 bytes", append([]byte{2}, v2[1:56]...), "version 2 is 56 bytes, not 64"},
+		{"version 2 without a cycle", append(v2[:56:56], 0, 0, 0, 0, 1, 0, 0, 0), "log cycle of 0"},
+	} {
+		if _, err := decodeUnmountPayload(tt.p); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error with %q", tt.name, err, tt.want)
+		}
 	}
 	for _, bad := range []string{"", strings.Repeat("x", 17), "ext\x004"} {
 		u := testUnmount
@@ -80,7 +110,9 @@ func TestUnmountCorrupt(t *testing.T) {
 		{"unmount without a seal", []craftFrame{gA, um}, 1, "in a log without a seal"},
 		{"unmount with records after the last seal", []craftFrame{gA, seal1, recFrame(r2), um}, 3, "records of epoch 2 after the last seal"},
 		{"unmount before a seal of the generation", []craftFrame{gA, seal1, um, genFrame(gB), um}, 4, "before any seal of the generation after epoch 2"},
-		{"unmount version 2", []craftFrame{gA, seal1, mod(um, 0, 2)}, 2, "unmount payload version unknown"},
+		{"unmount version 2 of version 1's size", []craftFrame{gA, seal1, mod(um, 0, 2)}, 2, "unmount payload version 2 is 56 bytes, not 64"},
+		{"unmount version 3", []craftFrame{gA, seal1, mod(um, 0, 3)}, 2, "unmount payload version unknown"},
+		{"unmount xfs without a log cycle", []craftFrame{gA, seal1, mod(unmountFrame(testUnmountXFS), 56, 0)}, 2, "log cycle of 0"},
 		{"unmount version 0", []craftFrame{gA, seal1, mod(um, 0, 0)}, 2, "unmount payload version unknown"},
 		{"unmount reserved at 1", []craftFrame{gA, seal1, mod(um, 1, 1)}, 2, "unmount reserved field"},
 		{"unmount reserved at 7", []craftFrame{gA, seal1, mod(um, 7, 1)}, 2, "unmount reserved field"},
@@ -109,6 +141,13 @@ func TestUnmountCorrupt(t *testing.T) {
 	}
 	if u, ok := l.Unmount(); !ok || u != testUnmount {
 		t.Errorf("Unmount() = %+v, %v; want %+v", u, ok, testUnmount)
+	}
+	l, err = openBytes(t, craft(t, gA, seal1, unmountFrame(testUnmountXFS)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, ok := l.Unmount(); !ok || u != testUnmountXFS {
+		t.Errorf("Unmount() = %+v, %v; want %+v", u, ok, testUnmountXFS)
 	}
 	l, err = openBytes(t, craft(t, gA, seal1, um, genFrame(cont), recFrame(write(1, 3, "a", 0, 1)), sealFrame(3, 1, false)))
 	if err != nil {

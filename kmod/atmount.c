@@ -14,6 +14,11 @@
  *
  * After a mount a new watch waits for the next one, so that a remount
  * after an unmount begins a watch again.
+ *
+ * xfs has hooks of its own, which must be in place at its mount for the
+ * watch to begin there (wb_hooks_fs_ready()): they are registered at load
+ * if xfs is loaded, else as its module goes live, and hold xfs until this
+ * module unloads. (btrfs mounts are not taken: see wb_watch_attach_rcu().)
  */
 #include <linux/kprobes.h>
 #include <linux/fs_context.h>
@@ -24,7 +29,7 @@
 static char *wb_watch_at_mount;
 module_param_named(watch_at_mount, wb_watch_at_mount, charp, 0444);
 MODULE_PARM_DESC(watch_at_mount,
-		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4; xfs once its ioctls are hooked)");
+		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4, xfs)");
 
 /* Set at exit: no waiting watch is made after the last is removed. */
 static bool wb_atmount_stopping;
@@ -68,6 +73,33 @@ static struct kretprobe wb_get_tree_probe = {
 };
 
 static bool wb_atmount_probed;
+
+static const char wb_atmount_fs[] = "xfs";
+
+static void wb_atmount_hook_fs(const char *when)
+{
+	int err = wb_watch_hook_fs(wb_atmount_fs);
+
+	if (err)
+		pr_err("watch_at_mount: cannot hook %s %s: %d; its watches do not begin at the mount\n",
+		       wb_atmount_fs, when, err);
+}
+
+static int wb_atmount_module_event(struct notifier_block *nb,
+				   unsigned long state, void *data)
+{
+	struct module *mod = data;
+
+	if (state == MODULE_STATE_LIVE && !strcmp(mod->name, wb_atmount_fs))
+		wb_atmount_hook_fs("as it loads");
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block wb_atmount_module_nb = {
+	.notifier_call = wb_atmount_module_event,
+};
+
+static bool wb_atmount_notified;
 
 void wb_atmount_rearm(const uuid_t *uuid)
 {
@@ -134,6 +166,13 @@ int wb_atmount_init(void)
 		err = wb_atmount_parse();
 	if (err)
 		return err;
+	/* Before looking: a module that goes live meanwhile is not missed. */
+	err = register_module_notifier(&wb_atmount_module_nb);
+	if (err)
+		return err;
+	wb_atmount_notified = true;
+	if (wb_hooks_fs_loaded(wb_atmount_fs))
+		wb_atmount_hook_fs("at load");
 	err = register_kretprobe(&wb_get_tree_probe);
 	if (err) {
 		pr_err("watch_at_mount: cannot probe vfs_get_tree: %d\n", err);
@@ -150,4 +189,8 @@ void wb_atmount_exit(void)
 	if (wb_atmount_probed)
 		unregister_kretprobe(&wb_get_tree_probe);
 	wb_atmount_probed = false;
+	/* Before the hooks go: no callback registers them again. */
+	if (wb_atmount_notified)
+		unregister_module_notifier(&wb_atmount_module_nb);
+	wb_atmount_notified = false;
 }

@@ -425,11 +425,38 @@ bool wb_hooks_fs_ready(const struct file_system_type *type)
 }
 
 /*
+ * Whether the code of the filesystem type @name is loaded, without loading
+ * it as get_fs_type() would: a disarmed kprobe on its first hooked
+ * function is the lookup.
+ */
+bool wb_hooks_fs_loaded(const char *name)
+{
+	const struct wb_hook *h;
+	struct kprobe kp;
+
+	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks; h++)
+		if (h->fs && !strcmp(h->fs, name) && !h->optional &&
+		    wb_hook_fits(h))
+			break;
+	if (h == wb_hooks + wb_nr_hooks)
+		return false;
+	memset(&kp, 0, sizeof(kp));
+	kp.symbol_name = h->symbol;
+	kp.flags = KPROBE_FLAG_DISABLED;
+	if (register_kprobe(&kp))
+		return false;
+	unregister_kprobe(&kp);
+	return true;
+}
+
+/*
  * Hooks on a filesystem module's functions are registered when the first
  * filesystem of the type is watched: then its module is loaded, held by the
- * mounted superblock. They stay registered, armed and disarmed with the
- * others, until this module unloads, and hold their module meanwhile so
- * that its text stays. Under wb_watches_mutex.
+ * mounted superblock; with watch_at_mount, as soon as xfs is loaded
+ * (atmount.c). They stay registered, armed and disarmed with the others,
+ * until this module unloads, and hold their module meanwhile so that its
+ * text stays. Under wb_watches_mutex, with a watch listed (they are
+ * registered armed).
  */
 int wb_hooks_get_fs(struct file_system_type *type)
 {

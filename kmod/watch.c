@@ -376,6 +376,28 @@ int wb_watch_create_waiting(const uuid_t *uuid)
 	return 0;
 }
 
+/*
+ * watch_at_mount: registers the hooks of the filesystem type @name, whose
+ * code is loaded, while a watch is listed (the next watch of the type
+ * registers them otherwise). Not under wb_watches_mutex: get_fs_type() may
+ * wait for the type's module to finish loading, and so for the module
+ * notifier that calls this.
+ */
+int wb_watch_hook_fs(const char *name)
+{
+	struct file_system_type *type = get_fs_type(name);
+	int err = 0;
+
+	if (!type)
+		return -ENOENT;
+	mutex_lock(&wb_watches_mutex);
+	if (wb_nr_watches)
+		err = wb_hooks_get_fs(type);
+	mutex_unlock(&wb_watches_mutex);
+	module_put(type->owner);	/* the hooks hold their own */
+	return err;
+}
+
 bool wb_watch_waiting(struct wb_watch *w)
 {
 	return READ_ONCE(w->waiting);

@@ -247,6 +247,7 @@ struct wb_watch *wb_watch_create(const char *path_name,
 				 struct netlink_ext_ack *extack);
 int wb_watch_create_waiting(const uuid_t *uuid);
 void wb_watch_attach_rcu(struct super_block *sb);
+int wb_watch_hook_fs(const char *name);
 bool wb_watch_waiting(struct wb_watch *w);
 struct wb_watch *wb_watch_get(u32 id);
 struct wb_watch *wb_watch_get_by_sb(const struct super_block *sb);
@@ -334,6 +335,7 @@ void wb_hooks_exit(void);
 int wb_hooks_arm(void);
 void wb_hooks_disarm(void);
 int wb_hooks_get_fs(struct file_system_type *type);
+bool wb_hooks_fs_loaded(const char *name);
 bool wb_hooks_fs_ready(const struct file_system_type *type);
 int wb_check_not_cloned(const char *symbol);
 unsigned long wb_hooks_nmissed(void);

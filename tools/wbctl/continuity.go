@@ -3,30 +3,56 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
+	"github.com/wbarrier/wbarrier/tools/internal/xfsstate"
 )
 
 // Continuity across a clean unmount (see the generation contract in
-// docs/changes.md): when a watch of an ext2/3/4 filesystem ends with its
-// unmount and every epoch of it is sealed, the daemon records in the log
-// the state the unmount left on disk (recordUnmount). The next watch, if it
-// began at the mount, continues the log without a rescan if the filesystem
-// shows that only that mount happened and nothing was written in between
-// (checkContinuous).
+// docs/changes.md): when a watch of an ext2/3/4 or xfs filesystem ends
+// with its unmount and every epoch of it is sealed, the daemon records in
+// the log the state the unmount left on disk (recordUnmount). The next
+// watch, if it began at the mount, continues the log without a rescan if
+// the filesystem shows that only that mount happened and nothing was
+// written in between (checkContinuous): for ext2/3/4 by the superblock's
+// mount count and KiB written, for xfs by where its log's tail is.
+
+// checked reports whether continuity is checked for filesystem type t.
+func checked(t string) bool {
+	return ext4state.IsExt(t) || t == "xfs"
+}
+
+// notChecked says that a new watch of type t is always a break.
+func notChecked(t string) string {
+	return fmt.Sprintf("a new watch of %s is always a break (only ext2, ext3, ext4 and xfs are checked)", t)
+}
 
 // unmountState reads the state the clean unmount of watch w's filesystem
 // left on disk, once the unmount is over (the device opens exclusively).
 func unmountState(sys *ext4state.System, w genl.Watch) (changelog.Unmount, error) {
-	if !ext4state.IsExt(w.FSType) {
-		return changelog.Unmount{}, fmt.Errorf("%s is not ext2, ext3 or ext4", w.FSType)
+	if !checked(w.FSType) {
+		return changelog.Unmount{}, errors.New(notChecked(w.FSType))
 	}
 	name, err := sys.DevName(w.Dev)
 	if err != nil {
 		return changelog.Unmount{}, err
+	}
+	if w.FSType == "xfs" {
+		var x xfsstate.Unmounted
+		err := sys.WaitExclusive(name, func(d io.ReaderAt) error {
+			var err error
+			x, err = xfsstate.ReadUnmounted(d)
+			return err
+		})
+		if err != nil {
+			return changelog.Unmount{}, fmt.Errorf("/dev/%s: %w", name, err)
+		}
+		return changelog.Unmount{FSType: w.FSType, UUID: x.UUID, LogCycle: x.After.Cycle, LogBlock: x.After.Block}, nil
 	}
 	sb, err := sys.WaitUnmounted(name)
 	if err != nil {
@@ -37,6 +63,15 @@ func unmountState(sys *ext4state.System, w genl.Watch) (changelog.Unmount, error
 	}
 	return changelog.Unmount{FSType: w.FSType, UUID: sb.UUID, MountCount: sb.MountCount,
 		KBytesWritten: sb.KBytesWritten, WTime: sb.WTime, MTime: sb.MTime}, nil
+}
+
+// unmountSummary is what the daemon says of the state a clean unmount
+// left, in parentheses.
+func unmountSummary(u changelog.Unmount) string {
+	if u.LogCycle != 0 {
+		return fmt.Sprintf("its log ends at %d:%d", u.LogCycle, u.LogBlock)
+	}
+	return fmt.Sprintf("mount count %d, %d KiB written", u.MountCount, u.KBytesWritten)
 }
 
 // unmountLog is the part of the log's Writer that recordUnmount uses.
@@ -55,8 +90,8 @@ func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, l
 	}
 	lastEpoch := d.Offset + last.Epoch - 1 // the module opened the next epoch as it closed the last
 	switch {
-	case !ext4state.IsExt(w.FSType):
-		return why("a new watch of %s is always a break (only ext2, ext3 and ext4 are checked)", w.FSType)
+	case !checked(w.FSType):
+		return why("%s", notChecked(w.FSType))
 	case statusErr != nil:
 		return why("the watch's state: %v", statusErr)
 	case !last.Unmounted:
@@ -75,15 +110,14 @@ func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, l
 	if err != nil {
 		return why("%v", err)
 	}
-	return fmt.Sprintf("wbctl: watch %d: recorded the clean unmount of %s %s (mount count %d, %d KiB written): a watch from its next mount can be continuous\n",
-		w.ID, u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten)
+	return fmt.Sprintf("wbctl: watch %d: recorded the clean unmount of %s %s (%s): a watch from its next mount can be continuous\n",
+		w.ID, u.FSType, u.UUIDString(), unmountSummary(u))
 }
 
 // checkContinuous returns nil if watch w continues a log whose last frame
 // records the clean unmount u (ended: the log ends with one): w began at
-// the mount of the same ext2/3/4 filesystem, its mount count went up by
-// one (this mount only), and the KiB it had written before this mount are
-// those at the unmount (nothing wrote it in between). Otherwise it says
+// the mount of the same filesystem, and the filesystem shows that nothing
+// but this mount happened since (checkExt, checkXFS). Otherwise it says
 // which check failed.
 func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w genl.Watch) error {
 	switch {
@@ -91,8 +125,8 @@ func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w g
 		return errors.New("the log does not end with a clean unmount of the filesystem (the earlier watch did not end with one the daemon recorded)")
 	case !w.AtMount:
 		return errors.New("the watch began after the mount (name the filesystem's uuid in the module parameter watch_at_mount)")
-	case !ext4state.IsExt(w.FSType):
-		return fmt.Errorf("a new watch of %s is always a break (only ext2, ext3 and ext4 are checked)", w.FSType)
+	case !checked(w.FSType):
+		return errors.New(notChecked(w.FSType))
 	case u.FSType != w.FSType:
 		return fmt.Errorf("the clean unmount was of %s, the filesystem is now %s", u.FSType, w.FSType)
 	}
@@ -100,6 +134,16 @@ func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w g
 	if err != nil {
 		return err
 	}
+	if w.FSType == "xfs" {
+		return checkXFS(sys, u, name)
+	}
+	return checkExt(sys, u, name)
+}
+
+// checkExt: its mount count went up by one (this mount only), and the KiB
+// it had written before this mount are those at the unmount (nothing
+// wrote it in between).
+func checkExt(sys *ext4state.System, u changelog.Unmount, name string) error {
 	m, err := sys.Mount(name)
 	if err != nil {
 		return err
@@ -122,4 +166,53 @@ func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w g
 		return fmt.Errorf("the filesystem counts %d KiB written before this mount, fewer than the %d at the clean unmount", k, u.KBytesWritten)
 	}
 	return nil
+}
+
+// checkXFS: the log's tail is where xfs puts it when it mounts a log that
+// ends with the unmount record u recorded: right after it. Any other
+// mount in between wrote records and an unmount record of its own
+// further on. The tail also moves once this mount's metadata is written
+// back: then it is a break too.
+func checkXFS(sys *ext4state.System, u changelog.Unmount, name string) error {
+	if u.LogCycle == 0 {
+		return errors.New("the clean unmount recorded no log position")
+	}
+	var sb xfsstate.Superblock
+	err := sys.ReadDevice(name, func(d io.ReaderAt) error {
+		b := make([]byte, 512)
+		if _, err := d.ReadAt(b, 0); err != nil {
+			return fmt.Errorf("reading the superblock: %w", err)
+		}
+		var err error
+		sb, err = xfsstate.ParseSuperblock(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if sb.UUID != u.UUID {
+		return fmt.Errorf("the filesystem's uuid is %s, the clean unmount was of %s", sb.UUIDString(), u.UUIDString())
+	}
+	tailPath := filepath.Join("fs", "xfs", name, "log", "log_tail_lsn")
+	s, err := sys.ReadSys(tailPath)
+	if err != nil {
+		return fmt.Errorf("%w (is the filesystem mounted by the xfs driver?)", err)
+	}
+	tail, err := xfsstate.ParsePosition(s)
+	if err != nil {
+		return fmt.Errorf("%s: %w", tailPath, err)
+	}
+	if want := (xfsstate.Position{Cycle: u.LogCycle, Block: u.LogBlock}); tail != want {
+		return fmt.Errorf("the log's tail is at %v, not right after the clean unmount's record (%v): the filesystem was mounted in between, or this mount's metadata was written back before the daemon looked", tail, want)
+	}
+	return nil
+}
+
+// continuousSummary is what the daemon says, in parentheses, of a
+// filesystem found unchanged since the clean unmount u.
+func continuousSummary(u changelog.Unmount) string {
+	if u.LogCycle != 0 {
+		return fmt.Sprintf("its log ended at %d:%d, where this mount put the log's tail", u.LogCycle, u.LogBlock)
+	}
+	return fmt.Sprintf("mount count %d, then this mount; %d KiB written", u.MountCount, u.KBytesWritten)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state/ext4statetest"
+	"github.com/wbarrier/wbarrier/tools/internal/xfsstate/xfsstatetest"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,7 +67,8 @@ func TestCheckContinuous(t *testing.T) {
 			func() ext4state.Superblock { s := mountedAgain(1); s.MountCount = 0; return s }(), "1010\n", "10\n", ""},
 		{"no clean unmount", cleanUnmount, false, atMount, mountedAgain(1), "1010\n", "10\n", "the log does not end with a clean unmount"},
 		{"watched after the mount", cleanUnmount, true, with(func(w *genl.Watch) { w.AtMount = false }), mountedAgain(1), "1010\n", "10\n", "the watch began after the mount"},
-		{"xfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "xfs" }), mountedAgain(1), "1010\n", "10\n", "a new watch of xfs is always a break"},
+		{"btrfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "btrfs" }), mountedAgain(1), "1010\n", "10\n", "a new watch of btrfs is always a break"},
+		{"now xfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "xfs" }), mountedAgain(1), "1010\n", "10\n", "the clean unmount was of ext4, the filesystem is now xfs"},
 		{"another type", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "ext3" }), mountedAgain(1), "1010\n", "10\n", "the clean unmount was of ext4, the filesystem is now ext3"},
 		{"another filesystem", cleanUnmount, true, atMount, otherUUID, "1010\n", "10\n", "the filesystem's uuid is ff3c0000-"},
 		{"mounted twice", cleanUnmount, true, atMount, mountedAgain(2), "1010\n", "10\n", "mounted 2 times since the clean unmount"},
@@ -89,6 +91,88 @@ func TestCheckContinuous(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.why) {
 				t.Fatalf("checkContinuous: %v, want %q", err, tt.why)
+			}
+		})
+	}
+}
+
+// xfsUUID is the uuid of the xfs filesystem of the tests.
+var xfsUUID = [16]byte{0x38, 0x14, 15: 0x63}
+
+// xfsUnmount is what the log records of the clean unmount of
+// xfsstatetest.Device(xfsUUID, 3, 4, true).
+var xfsUnmount = changelog.Unmount{FSType: "xfs", UUID: xfsUUID, LogCycle: 3, LogBlock: 6}
+
+// Every check of checkContinuous of an xfs filesystem, each failing alone,
+// and the message that names it.
+func TestCheckContinuousXFS(t *testing.T) {
+	atMount := genl.Watch{ID: 1, FSType: "xfs", Dev: ext4statetest.Dev, AtMount: true}
+	otherUUID := xfsUUID
+	otherUUID[0] = 0xff
+	noPosition := xfsUnmount
+	noPosition.LogCycle, noPosition.LogBlock = 0, 0
+	// The superblock as this mount found it: the same as at the unmount.
+	dev := xfsstatetest.Device(xfsUUID, 3, 4, true)
+	tests := []struct {
+		name    string
+		unmount changelog.Unmount
+		dev     []byte
+		tail    string // "" for none in sysfs
+		why     string // "" for continuous
+	}{
+		{"continuous", xfsUnmount, dev, "3:6\n", ""},
+		{"mounted and written in between", xfsUnmount, dev, "3:14\n", "the log's tail is at 3:14, not right after the clean unmount's record (3:6)"},
+		{"another cycle", xfsUnmount, dev, "4:6\n", "the log's tail is at 4:6"},
+		{"written back already", xfsUnmount, dev, "3:9\n", "this mount's metadata was written back"},
+		{"no log position recorded", noPosition, dev, "3:6\n", "recorded no log position"},
+		{"another filesystem", xfsUnmount, xfsstatetest.Device(otherUUID, 3, 4, true), "3:6\n", "the filesystem's uuid is ff140000-"},
+		{"not xfs on the device", xfsUnmount, ext4statetest.Device(cleanSuper), "3:6\n", "not xfs's"},
+		{"not the xfs driver", xfsUnmount, dev, "", "mounted by the xfs driver?"},
+		{"garbled tail", xfsUnmount, dev, "3-6\n", "is not a log position"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := ext4statetest.NewSystem(t, tt.dev, "", "")
+			if tt.tail != "" {
+				sys.SetXFSTail(t, tt.tail)
+			}
+			err := checkContinuous(sys.System, tt.unmount, true, atMount)
+			if tt.why == "" {
+				if err != nil {
+					t.Fatalf("checkContinuous: %v, want continuous", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.why) {
+				t.Fatalf("checkContinuous: %v, want %q", err, tt.why)
+			}
+		})
+	}
+}
+
+// recordUnmount of an xfs filesystem records where its log ends after the
+// unmount record, and nothing if the log does not end with one.
+func TestRecordUnmountXFS(t *testing.T) {
+	w := genl.Watch{ID: 3, FSType: "xfs", Dev: ext4statetest.Dev}
+	ended := genl.Watch{ID: 3, Unmounted: true, Epoch: 3, NextSeq: 9, Queued: 8}
+	sealed := &drain.Drainer{Offset: 4, LastSealed: 6, Cursor: 9}
+	for _, tt := range []struct {
+		name  string
+		clean bool
+		want  string
+	}{
+		{"clean", true, "wbctl: watch 3: recorded the clean unmount of xfs 38140000-0000-0000-0000-000000000063 (its log ends at 3:6): a watch from its next mount can be continuous\n"},
+		{"not clean", false, "wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/sda1: xfsstate: the log's last record, at 3:4, has 2 operations, not an unmount record's 1: the filesystem was not cleanly unmounted\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, tt.clean), "", "")
+			log := &unmountRecorder{}
+			got := recordUnmount(log, sys.System, sealed, w, ended, nil)
+			if got != tt.want {
+				t.Errorf("recordUnmount printed %q, want %q", got, tt.want)
+			}
+			if tt.clean != (len(log.got) == 1) || (tt.clean && log.got[0] != xfsUnmount) {
+				t.Errorf("recordUnmount recorded %+v, want %+v", log.got, xfsUnmount)
 			}
 		})
 	}
@@ -133,7 +217,7 @@ func TestRecordUnmount(t *testing.T) {
 		{"recorded", w, ended, nil, sealed, cleanSuper, false, nil,
 			"wbctl: watch 3: recorded the clean unmount of ext4 0f3c0000-0000-0000-0000-000000000090 (mount count 41, 1000 KiB written): a watch from its next mount can be continuous\n"},
 		{"tmpfs", genl.Watch{ID: 3, FSType: "tmpfs"}, ended, nil, sealed, cleanSuper, false, nil,
-			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: a new watch of tmpfs is always a break (only ext2, ext3 and ext4 are checked)\n"},
+			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: a new watch of tmpfs is always a break (only ext2, ext3, ext4 and xfs are checked)\n"},
 		{"no status", w, genl.Watch{}, errors.New("boom"), sealed, cleanSuper, false, nil, "the watch's state: boom"},
 		{"not unmounted", w, genl.Watch{Epoch: 3}, nil, sealed, cleanSuper, false, nil, "does not report the watch unmounted"},
 		{"records not drained", w, genl.Watch{Unmounted: true, Epoch: 3, NextSeq: 11}, nil, sealed, cleanSuper, false, nil, "queued records up to seq 10, the daemon drained them up to 8"},
@@ -271,6 +355,77 @@ func TestDaemonContinuity(t *testing.T) {
 			c, err := l.Changes(1, 3)
 			if err != nil || c.Rescan != tt.rescan || len(c.Objects) != 1 {
 				t.Errorf("Changes(1, 3) across the reboot: rescan %v (%s), %d objects, %v; want rescan %v, 1 object", c.Rescan, c.Reason, len(c.Objects), err, tt.rescan)
+			}
+		})
+	}
+}
+
+// The daemon's two halves on xfs: the unmount records where the log ends,
+// and the next watch from the mount is continuous if the log's tail is
+// there, a break that says why if another mount moved it.
+func TestDaemonContinuityXFS(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		tail   string
+		want   string // in the second daemon's stderr
+		rescan bool
+	}{
+		{"clean remount", "3:6\n", "wbctl: LOG: continuous: watch 1 of module load 000000000000000b began at the mount of xfs 38140000-0000-0000-0000-000000000063, unchanged since the clean unmount the log ends with (its log ended at 3:6, where this mount put the log's tail): epoch 2 between the watches is sealed and empty", false},
+		{"mounted in between", "3:20\n", "wbctl: LOG: break, not continuous: the log's tail is at 3:20, not right after the clean unmount's record (3:6)", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "d.log")
+			var stderr bytes.Buffer
+			ctx := cli.NewContext(&cli.App{ErrWriter: &stderr}, nil, nil)
+			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, true), "", "")
+
+			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "xfs", Path: "/srv", Dev: ext4statetest.Dev, NextSeq: 1, AtMount: true}
+			d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := daemonConfig{
+				unmounted: true,
+				unwatch:   func() error { return nil },
+				status: func() (genl.Watch, error) {
+					return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
+				},
+				cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
+					return recordUnmount(log, sys.System, d, w, last, err)
+				},
+			}
+			if err := runDaemon(ctx, d, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if err := log.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(stderr.String(), "wbctl: watch 1: recorded the clean unmount of xfs 38140000-0000-0000-0000-000000000063 (its log ends at 3:6)") {
+				t.Fatalf("first watch: stderr %q", stderr.String())
+			}
+
+			stderr.Reset()
+			sys.SetXFSTail(t, tt.tail)
+			w2 := w
+			w2.LoadID = 0xb
+			d, log, err = openDrain(ctx, queue{write(1, 1, "b", 0, 1), marker(2, 1)}, w2, path, sys.System)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Once(); err != nil {
+				t.Fatal(err)
+			}
+			log.Close()
+			if got := strings.ReplaceAll(stderr.String(), path, "LOG"); !strings.Contains(got, tt.want) {
+				t.Errorf("second watch: stderr %q, want %q", got, tt.want)
+			}
+			l, err := changelog.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := l.Changes(1, 3)
+			if err != nil || c.Rescan != tt.rescan || len(c.Objects) != 1 {
+				t.Errorf("Changes(1, 3) across the remount: rescan %v (%s), %d objects, %v; want rescan %v, 1 object", c.Rescan, c.Reason, len(c.Objects), err, tt.rescan)
 			}
 		})
 	}

@@ -91,12 +91,14 @@ later daemon on a watch that began at the mount (the module parameter
 watch_at_mount names the filesystem's uuid) continues the log without a
 break if the filesystem is the same, was mounted once since (mount count
 +1) and nothing wrote it in between (the KiB written before this mount,
-from /sys/fs/ext4/DEV, are those recorded): it prints "wbctl: FILE:
+from /sys/fs/ext4/DEV, are those recorded; on xfs, the log's tail in
+/sys/fs/xfs/DEV/log/log_tail_lsn is right after the recorded unmount
+record): it prints "wbctl: FILE:
 continuous: ..." and the epoch between the watches is sealed and empty, so
 "changes" across it needs no rescan. Otherwise the new watch is a break
 as above, and "wbctl: FILE: break, not continuous: WHY" names the check
 that failed (when the log ends with a clean unmount or the watch began at
-the mount). xfs, btrfs and tmpfs are always a break. A write to the
+the mount). btrfs and tmpfs are always a break. A write to the
 device that bypasses the filesystem is not seen.
 
 What restarting cannot fix (the log of another filesystem type, a log that
@@ -261,8 +263,8 @@ func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string, sy
 		}
 		d.Offset, d.Cursor = g.Offset, 1
 		if g.Continuous {
-			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: continuous: watch %d of module load %016x began at the mount of %s %s, unchanged since the clean unmount the log ends with (mount count %d, then this mount; %d KiB written): epoch %d between the watches is sealed and empty, changes across it need no rescan; this watch's epoch E is the log's E+%d\n",
-				path, w.ID, w.LoadID, u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, g.Offset, g.Offset)
+			fmt.Fprintf(ctx.App.ErrWriter, "wbctl: %s: continuous: watch %d of module load %016x began at the mount of %s %s, unchanged since the clean unmount the log ends with (%s): epoch %d between the watches is sealed and empty, changes across it need no rescan; this watch's epoch E is the log's E+%d\n",
+				path, w.ID, w.LoadID, u.FSType, u.UUIDString(), continuousSummary(u), g.Offset, g.Offset)
 		} else if g.Break {
 			was := "a log written before watches were told apart"
 			if found {

@@ -126,6 +126,10 @@ func dumpVisitor(ctx *cli.Context) changelog.Visitor {
 		return err
 	}
 	unmount := func(u changelog.Unmount) error {
+		logEnd := "" // xfs: the log position after the unmount record
+		if u.LogCycle != 0 {
+			logEnd = fmt.Sprintf("%d:%d", u.LogCycle, u.LogBlock)
+		}
 		if asJSON {
 			return printJSON(ctx, struct {
 				Unmount       string `json:"unmount"` // the fs type
@@ -134,10 +138,15 @@ func dumpVisitor(ctx *cli.Context) changelog.Visitor {
 				KBytesWritten uint64 `json:"kbytes_written"`
 				WTime         uint32 `json:"wtime"`
 				MTime         uint32 `json:"mtime"`
-			}{u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, u.MTime})
+				LogEnd        string `json:"log_end,omitempty"`
+			}{u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, u.MTime, logEnd})
 		}
-		_, err := fmt.Fprintf(ctx.App.Writer, "unmount fstype=%s uuid=%s mount-count=%d kbytes-written=%d wtime=%d\n",
-			u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime)
+		more := ""
+		if logEnd != "" {
+			more = " log-end=" + logEnd
+		}
+		_, err := fmt.Fprintf(ctx.App.Writer, "unmount fstype=%s uuid=%s mount-count=%d kbytes-written=%d wtime=%d%s\n",
+			u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, more)
 		return err
 	}
 	return changelog.Visitor{Segment: header, Record: record, Seal: seal, Generation: gen, Unmount: unmount}

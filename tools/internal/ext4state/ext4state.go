@@ -135,7 +135,8 @@ type Device interface {
 }
 
 // System is where the package finds devices and the kernel's state: the
-// real ones by default (the zero System), others in tests.
+// real ones by default (the zero System), others in tests. Its device and
+// sysfs access serve package xfsstate's callers too.
 type System struct {
 	// Sys is the sysfs mount ("/sys" if empty), Dev the device directory
 	// ("/dev" if empty).
@@ -200,6 +201,18 @@ func (s *System) DevName(dev uint32) (string, error) {
 // superblock through that descriptor. It tries every Poll for Wait, and
 // fails if the device stays busy.
 func (s *System) WaitUnmounted(name string) (Superblock, error) {
+	var sb Superblock
+	err := s.WaitExclusive(name, func(d io.ReaderAt) error {
+		var err error
+		sb, err = Read(d)
+		return err
+	})
+	return sb, err
+}
+
+// WaitExclusive waits as WaitUnmounted does, then hands the device to
+// read, for any filesystem type.
+func (s *System) WaitExclusive(name string, read func(io.ReaderAt) error) error {
 	path := filepath.Join(s.dev(), name)
 	poll, wait := s.Poll, s.Wait
 	if poll <= 0 {
@@ -212,20 +225,45 @@ func (s *System) WaitUnmounted(name string) (Superblock, error) {
 	for {
 		d, err := s.open(path, true)
 		if err == nil {
-			sb, err := Read(d)
+			err := read(d)
 			if cerr := d.Close(); err == nil && cerr != nil {
 				err = fmt.Errorf("ext4state: close %s: %w", path, cerr)
 			}
-			return sb, err
+			return err
 		}
 		if !errors.Is(err, unix.EBUSY) {
-			return Superblock{}, fmt.Errorf("ext4state: %w", err)
+			return fmt.Errorf("ext4state: %w", err)
 		}
 		if time.Now().After(deadline) {
-			return Superblock{}, fmt.Errorf("ext4state: %s is still in use after %v: the filesystem is mounted elsewhere, or the unmount did not end", path, wait)
+			return fmt.Errorf("ext4state: %s is still in use after %v: the filesystem is mounted elsewhere, or the unmount did not end", path, wait)
 		}
 		time.Sleep(poll)
 	}
+}
+
+// ReadDevice opens the device name (DevName) without O_EXCL, as a mounted
+// filesystem's can be, and hands it to read.
+func (s *System) ReadDevice(name string, read func(io.ReaderAt) error) error {
+	path := filepath.Join(s.dev(), name)
+	d, err := s.open(path, false)
+	if err != nil {
+		return fmt.Errorf("ext4state: %w", err)
+	}
+	err = read(d)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("%w (%s)", err, path)
+	}
+	return nil
+}
+
+// ReadSys reads the file at path under the sysfs mount ("fs/xfs/sda1/...").
+func (s *System) ReadSys(path string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.sys(), path))
+	if err != nil {
+		return "", fmt.Errorf("ext4state: %w", err)
+	}
+	return string(b), nil
 }
 
 // Mounted is the state of a mounted filesystem.
@@ -249,15 +287,13 @@ const sysfsAttempts = 100
 // and after the lifetime's.
 func (s *System) Mount(name string) (Mounted, error) {
 	var m Mounted
-	path := filepath.Join(s.dev(), name)
-	d, err := s.open(path, false)
+	err := s.ReadDevice(name, func(d io.ReaderAt) error {
+		var err error
+		m.Superblock, err = Read(d)
+		return err
+	})
 	if err != nil {
-		return m, fmt.Errorf("ext4state: %w", err)
-	}
-	m.Superblock, err = Read(d)
-	d.Close()
-	if err != nil {
-		return m, fmt.Errorf("%w (%s)", err, path)
+		return m, err
 	}
 	dir := filepath.Join(s.sys(), "fs", "ext4", name)
 	for range sysfsAttempts {

@@ -80,3 +80,8 @@ func (s *System) write(t testing.TB, name, data string) {
 		t.Fatal(err)
 	}
 }
+
+// SetXFSTail sets the xfs driver's log_tail_lsn of sda1.
+func (s *System) SetXFSTail(t testing.TB, tail string) {
+	s.write(t, "sys/fs/xfs/sda1/log/log_tail_lsn", tail)
+}
