@@ -84,10 +84,12 @@ static const bool wb_ibt_calls;
  */
 u8 wb_direct_by_return;
 
-/* Whether the stubs reach bodies by a return (wb_direct_by_return). */
-bool wb_direct_returns(void)
+/* Decides, at load, whether the stubs reach bodies by a return; says it. */
+bool wb_direct_choose(void)
 {
-	return cpu_feature_enabled(X86_FEATURE_IBT) || wb_ibt_calls;
+	wb_direct_by_return = cpu_feature_enabled(X86_FEATURE_IBT) ||
+			      wb_ibt_calls;
+	return wb_direct_by_return;
 }
 
 /* Called by stub @slot on entry; non-zero: bracket the call. */
@@ -135,7 +137,6 @@ int wb_direct_init(struct wb_direct *d, unsigned long addr,
 
 	if (wb_direct_nr_slots == WB_DIRECT_SLOTS)
 		return -ENOSPC;
-	wb_direct_by_return = wb_direct_returns();
 	if (d->wrapper)
 		wb_wrapper_init(d, addr, wb_direct_nr_slots);
 	err = ftrace_set_filter_ip(&d->ops, addr, 0, 0);

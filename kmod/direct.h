@@ -82,7 +82,7 @@ struct wb_direct {
 	unsigned int slot;
 };
 
-bool wb_direct_returns(void);
+bool wb_direct_choose(void);
 int wb_direct_init(struct wb_direct *d, unsigned long addr,
 		   const struct wb_sb_look *look);
 int wb_direct_arm(struct wb_direct *d);

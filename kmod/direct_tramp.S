@@ -18,15 +18,15 @@
  */
 #include <linux/linkage.h>
 #include <linux/objtool.h>
-#include <linux/version.h>
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 #include "direct.h"
 
-#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 4, 0)
-#define WB_UNWIND_HINT_UNDEFINED UNWIND_HINT_EMPTY
-#else
+/* Renamed in 6.4. */
+#ifdef UNWIND_HINT_TYPE_UNDEFINED
 #define WB_UNWIND_HINT_UNDEFINED UNWIND_HINT_UNDEFINED
+#else
+#define WB_UNWIND_HINT_UNDEFINED UNWIND_HINT_EMPTY
 #endif
 
 /*
@@ -137,8 +137,10 @@
 .macro WB_STUB slot
 SYM_FUNC_START(wb_direct_stub_\slot)
 	/*
-	 * Reached by the direct call that ftrace patches in, or by a return
-	 * (the wrapper): never by an indirect branch, so no ENDBR.
+	 * Reached by the direct call that ftrace patches in, by a return
+	 * (the wrapper; wb_direct_stub_any under indirect branch tracking),
+	 * or by wb_direct_stub_any's branch through a register where nothing
+	 * tracks it: no ENDBR needed.
 	 */
 	ANNOTATE_NOENDBR
 #ifdef CONFIG_MITIGATION_CALL_DEPTH_TRACKING

@@ -498,7 +498,7 @@ int wb_hooks_init(void)
 	size_t c, i, j, k;
 	int err;
 
-	if (wb_direct_calls && wb_direct_returns())
+	if (wb_direct_calls && wb_direct_choose())
 		pr_info("direct calls reach function bodies by a return (indirect branch tracking)\n");
 	err = wb_hooks_check_kernel();
 	if (!err)
