@@ -12,17 +12,18 @@
  * while another probe's handler runs on that CPU (another tool's kprobe,
  * interrupted by the block completion that would call ours), and the probe
  * counts it in nmissed instead. That section would be held for ever, and
- * with it every barrier, UNWATCH and unmount. So whoever waits for a
- * watch's sections (wb_pending_wait()) looks at the count every second;
+ * with it every barrier, UNWATCH and unmount. So while anyone waits for a
+ * watch's sections (wb_pending_wait()), a work looks at the count every
+ * second;
  * when it grew, any of the watch's entries may be the skipped one: all are
  * released, and the watch degrades, since a write released early may land
  * in a later epoch. The same look ends the create sections that a task
  * dying inside open(O_CREAT) left held (opens.c).
  */
 #include <linux/atomic.h>
-#include <linux/completion.h>
 #include <linux/hashtable.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 #include "wbarrier.h"
 
 struct wb_pending {
@@ -121,34 +122,41 @@ static void wb_pending_check_skipped(struct wb_watch *w)
 }
 
 struct wb_pending_wait {
-	struct rcu_head head;
-	struct completion done;
+	struct delayed_work look;
+	struct wb_watch *w;
 };
 
-static void wb_pending_wait_done(struct rcu_head *head)
+/* Once a second while a wait lasts: what may hold it for ever. */
+static void wb_pending_look(struct work_struct *work)
 {
-	complete(&container_of(head, struct wb_pending_wait, head)->done);
+	struct wb_pending_wait *wait =
+		container_of(to_delayed_work(work), struct wb_pending_wait, look);
+	unsigned int n;
+
+	wb_pending_check_skipped(wait->w);
+	n = wb_opens_end_exited(wait->w);
+	if (n)
+		pr_warn("watch %u: %u create sections ended, held by exited tasks\n",
+			wait->w->id, n);
+	schedule_delayed_work(&wait->look, HZ);
 }
 
 /*
  * synchronize_srcu() for @w, which no skipped completion and no dead
- * task's open can hold for ever. Process context; no lock of a probe's
- * held.
+ * task's open can hold for ever: a work looks for them every second
+ * meanwhile. synchronize_srcu() itself, not a callback's completion: it
+ * expedites the grace period when the watch's sections look idle (a
+ * barrier on an idle watch then takes tens of microseconds, not the
+ * milliseconds of a normal grace period). Process context; no lock of a
+ * probe's held.
  */
 void wb_pending_wait(struct wb_watch *w)
 {
-	struct wb_pending_wait wait;
-	unsigned int n;
+	struct wb_pending_wait wait = { .w = w };
 
-	init_rcu_head_on_stack(&wait.head);
-	init_completion(&wait.done);
-	call_srcu(&w->srcu, &wait.head, wb_pending_wait_done);
-	while (!wait_for_completion_timeout(&wait.done, HZ)) {
-		wb_pending_check_skipped(w);
-		n = wb_opens_end_exited(w);
-		if (n)
-			pr_warn("watch %u: %u create sections ended, held by exited tasks\n",
-				w->id, n);
-	}
-	destroy_rcu_head_on_stack(&wait.head);
+	INIT_DELAYED_WORK_ONSTACK(&wait.look, wb_pending_look);
+	schedule_delayed_work(&wait.look, HZ);
+	synchronize_srcu(&w->srcu);
+	cancel_delayed_work_sync(&wait.look);	/* it queues itself again */
+	destroy_delayed_work_on_stack(&wait.look);
 }

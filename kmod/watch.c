@@ -234,7 +234,6 @@ static void wb_watch_free(struct wb_watch *w)
 	wb_ring_free(w);
 	kvfree(w->ring);
 	free_percpu(w->hints);
-	srcu_barrier(&w->srcu);	/* wb_pending_wait()'s callbacks */
 	cleanup_srcu_struct(&w->srcu);
 	kfree(w->path_name);
 	kfree(w);
