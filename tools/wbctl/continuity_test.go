@@ -306,27 +306,9 @@ func TestDaemonContinuity(t *testing.T) {
 
 			// Boot 1: the watch from the mount, its unmount.
 			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "ext4", Path: "/srv", Dev: ext4statetest.Dev, NextSeq: 1, AtMount: true}
-			d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sys.SetDevice(t, ext4statetest.Device(cleanSuper)) // the unmount's last write
-			cfg := daemonConfig{
-				unmounted: true,
-				unwatch:   func() error { return nil },
-				status: func() (genl.Watch, error) {
-					return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
-				},
-				cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
-					return recordUnmount(log, sys.System, d, w, last, err)
-				},
-			}
-			if err := runDaemon(ctx, d, cfg); err != nil {
-				t.Fatal(err)
-			}
-			if err := log.Close(); err != nil {
-				t.Fatal(err)
-			}
+			daemonToUnmount(t, ctx, sys, w, path, func() {
+				sys.SetDevice(t, ext4statetest.Device(cleanSuper)) // the unmount's last write
+			})
 			if !strings.Contains(stderr.String(), "wbctl: watch 1: recorded the clean unmount of ext4 0f3c0000-0000-0000-0000-000000000090 (mount count 41, 1000 KiB written)") {
 				t.Fatalf("boot 1: stderr %q", stderr.String())
 			}
@@ -337,14 +319,7 @@ func TestDaemonContinuity(t *testing.T) {
 			sys.SetCounters(t, tt.lifetime, "10\n")
 			w2 := w
 			w2.LoadID = 0xb
-			d, log, err = openDrain(ctx, queue{write(1, 1, "b", 0, 1), marker(2, 1)}, w2, path, sys.System)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.Once(); err != nil {
-				t.Fatal(err)
-			}
-			log.Close()
+			daemonOnce(t, ctx, sys, w2, path)
 			if got := strings.ReplaceAll(stderr.String(), path, "LOG"); !strings.Contains(got, tt.want) {
 				t.Errorf("boot 2: stderr %q, want %q", got, tt.want)
 			}
@@ -357,6 +332,51 @@ func TestDaemonContinuity(t *testing.T) {
 				t.Errorf("Changes(1, 3) across the reboot: rescan %v (%s), %d objects, %v; want rescan %v, 1 object", c.Rescan, c.Reason, len(c.Objects), err, tt.rescan)
 			}
 		})
+	}
+}
+
+// daemonToUnmount runs the daemon over watch w, which queued a write to
+// "a" and its epoch's marker, into the log at path until the module reports
+// w unmounted, as its last epoch is sealed; unmount runs before, as the
+// unmount itself. The first half of a continuity test.
+func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, w genl.Watch, path string, unmount func()) {
+	t.Helper()
+	d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmount()
+	cfg := daemonConfig{
+		unmounted: true,
+		unwatch:   func() error { return nil },
+		status: func() (genl.Watch, error) {
+			return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
+		},
+		cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
+			return recordUnmount(log, sys.System, d, w, last, err)
+		},
+	}
+	if err := runDaemon(ctx, d, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// daemonOnce drains watch w, which queued a write to "b" and its epoch's
+// marker, once into the log at path: the second half.
+func daemonOnce(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, w genl.Watch, path string) {
+	t.Helper()
+	d, log, err := openDrain(ctx, queue{write(1, 1, "b", 0, 1), marker(2, 1)}, w, path, sys.System)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Once(); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -380,26 +400,7 @@ func TestDaemonContinuityXFS(t *testing.T) {
 			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, true), "", "")
 
 			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "xfs", Path: "/srv", Dev: ext4statetest.Dev, NextSeq: 1, AtMount: true}
-			d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := daemonConfig{
-				unmounted: true,
-				unwatch:   func() error { return nil },
-				status: func() (genl.Watch, error) {
-					return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
-				},
-				cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
-					return recordUnmount(log, sys.System, d, w, last, err)
-				},
-			}
-			if err := runDaemon(ctx, d, cfg); err != nil {
-				t.Fatal(err)
-			}
-			if err := log.Close(); err != nil {
-				t.Fatal(err)
-			}
+			daemonToUnmount(t, ctx, sys, w, path, func() {})
 			if !strings.Contains(stderr.String(), "wbctl: watch 1: recorded the clean unmount of xfs 38140000-0000-0000-0000-000000000063 (its log ends at 3:6)") {
 				t.Fatalf("first watch: stderr %q", stderr.String())
 			}
@@ -408,14 +409,7 @@ func TestDaemonContinuityXFS(t *testing.T) {
 			sys.SetXFSTail(t, tt.tail)
 			w2 := w
 			w2.LoadID = 0xb
-			d, log, err = openDrain(ctx, queue{write(1, 1, "b", 0, 1), marker(2, 1)}, w2, path, sys.System)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := d.Once(); err != nil {
-				t.Fatal(err)
-			}
-			log.Close()
+			daemonOnce(t, ctx, sys, w2, path)
 			if got := strings.ReplaceAll(stderr.String(), path, "LOG"); !strings.Contains(got, tt.want) {
 				t.Errorf("second watch: stderr %q, want %q", got, tt.want)
 			}
