@@ -298,30 +298,39 @@ static void wb_hook_init_direct(struct wb_hook *h)
 }
 
 /*
+ * Looks @name up among the kernel's and modules' symbols: 0 if a kprobe can
+ * be put on it, -ENOENT if there is no such symbol, else why not. kallsyms
+ * has no exported lookup: a disarmed kprobe, registered and removed, is it.
+ */
+static int wb_symbol_lookup(const char *name)
+{
+	struct kprobe kp = {
+		.symbol_name = name,
+		.flags = KPROBE_FLAG_DISABLED,
+	};
+	int err = register_kprobe(&kp);
+
+	if (!err)
+		unregister_kprobe(&kp);
+	return err;
+}
+
+/*
  * Whether calls to @symbol go through it. A compiler may clone a function
  * (name.isra.0, name.constprop.0, name.part.0) and send some or all calls
  * to the clone: a probe on the name would succeed and miss them without a
- * trace. Such a kernel is refused, naming the function. (kallsyms has no
- * exported iterator: a disarmed kprobe on each name is the lookup.)
+ * trace. Such a kernel is refused, naming the function.
  */
 int wb_check_not_cloned(const char *symbol)
 {
 	static const char *const clones[] = { "isra", "constprop", "part" };
-	struct kprobe kp;
 	char name[128];
 	size_t i;
-	int err;
 
 	for (i = 0; i < ARRAY_SIZE(clones); i++) {
 		snprintf(name, sizeof(name), "%s.%s.0", symbol, clones[i]);
-		memset(&kp, 0, sizeof(kp));
-		kp.symbol_name = name;
-		kp.flags = KPROBE_FLAG_DISABLED;
-		err = register_kprobe(&kp);
-		if (err == -ENOENT)
+		if (wb_symbol_lookup(name) == -ENOENT)
 			continue;
-		if (!err)
-			unregister_kprobe(&kp);
 		pr_err("%s has a copy, %s, that calls may go through instead: this kernel cannot be hooked\n",
 		       symbol, name);
 		return -EOPNOTSUPP;
@@ -427,26 +436,17 @@ bool wb_hooks_fs_ready(const struct file_system_type *type)
 /*
  * Whether the code of the filesystem type @name is loaded, without loading
  * it as get_fs_type() would: a disarmed kprobe on its first hooked
- * function is the lookup.
+ * function is the lookup (wb_symbol_lookup()).
  */
 bool wb_hooks_fs_loaded(const char *name)
 {
 	const struct wb_hook *h;
-	struct kprobe kp;
 
 	for (h = wb_hooks; h < wb_hooks + wb_nr_hooks; h++)
 		if (h->fs && !strcmp(h->fs, name) && !h->optional &&
 		    wb_hook_fits(h))
 			break;
-	if (h == wb_hooks + wb_nr_hooks)
-		return false;
-	memset(&kp, 0, sizeof(kp));
-	kp.symbol_name = h->symbol;
-	kp.flags = KPROBE_FLAG_DISABLED;
-	if (register_kprobe(&kp))
-		return false;
-	unregister_kprobe(&kp);
-	return true;
+	return h < wb_hooks + wb_nr_hooks && !wb_symbol_lookup(h->symbol);
 }
 
 /*
