@@ -284,7 +284,8 @@ static void wb_hook_init_direct(struct wb_hook *h)
 	if (h->kind == WB_HOOK_SCOPE || h->waits || h->stack_args)
 		return;
 	h->dc.wrapper = wb_wrapper;
-	h->dc.enter = wb_direct_hook_enter;
+	/* An end or a fix: its @at is the handler, with interrupts on. */
+	h->dc.enter = h->at ?: wb_direct_hook_enter;
 	h->dc.exit = wb_direct_hook_exit;
 	wb_bench_body(h);	/* hook_body=floor or null, if testing */
 	err = wb_direct_init(&h->dc, (unsigned long)h->krp.kp.addr,

@@ -120,19 +120,30 @@ void wb_record_targets(struct wb_frame *f, const struct wb_target *t, int n)
 	}
 }
 
-/* A hooked call begins; 0: its return is to be handled. */
-static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
+/*
+ * A hooked call begins; 0: its return is to be handled. Inlined into both
+ * callers: a watched write's entry is a call shorter.
+ */
+static __always_inline int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 			   struct pt_regs *regs)
 {
-	struct wb_target t[WB_MAX_TARGETS] = {};
-	int n;
+	struct wb_target t[WB_MAX_TARGETS] __uninitialized;
+	int n, max = h->max_targets ?: 1;
 
+	/*
+	 * Zeroed only as far as the decoder may fill, most one (a write),
+	 * not all by the kernel's CONFIG_INIT_STACK_ALL_ZERO.
+	 */
+	if (max == 1)
+		t[0] = (struct wb_target){};
+	else
+		memset(t, 0, sizeof(t));
 	f->w = NULL;
 	f->kiocb = NULL;
 	f->lossy_if_done = false;
 	f->append_slot = -1;
 	if (h->kind == WB_HOOK_END || h->kind == WB_HOOK_FIX) {
-		h->at(regs);
+		h->at(NULL, regs, NULL);
 		return 1;
 	}
 	if (h->kind == WB_HOOK_SCOPE)
@@ -140,6 +151,11 @@ static int __wb_hook_entry(const struct wb_hook *h, struct wb_frame *f,
 	n = wb_targets(h->target, h->ops, regs, t);
 	if (!n)
 		return 1;
+	/* The rest of a target past max is not zeroed: lose the epoch. */
+	if (WARN_ON_ONCE(n > max)) {
+		wb_degrade_watch_of(t);
+		return 1;
+	}
 	if (h->kind == WB_HOOK_ESCAPE) {
 		wb_degrade_watch_of(t);
 		return 1;
@@ -281,9 +297,12 @@ static int __wb_inner_pre(struct kprobe *kp, struct pt_regs *regs)
 }
 
 /*
- * Our handlers run with interrupts off: a kprobe hit while another handler
- * runs on the same CPU is skipped by the kprobes core, and a skipped
- * completion (often in interrupt context) would leave its section held.
+ * Our kprobe handlers, and every handler that records, run with interrupts
+ * off: a kprobe hit while another handler runs on the same CPU is skipped
+ * by the kprobes core, and a skipped completion (often in interrupt
+ * context) would leave its section held; the merge hint is per CPU
+ * (record.c). A direct call's exit that only leaves its section, and an
+ * end's or a fix's look, run with them on.
  */
 #define wb_irqs_off(call) ({					\
 	unsigned long __flags;						\
@@ -334,15 +353,6 @@ int wb_direct_hook_enter(struct wb_direct *dc, struct pt_regs *regs,
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
 
-	/*
-	 * An end or a fix holds no section and mostly finds nothing to do: it
-	 * looks with interrupts on, and turns them off if it acts. Every
-	 * fput() and generic_write_checks() on a watched filesystem is one.
-	 */
-	if (h->kind == WB_HOOK_END || h->kind == WB_HOOK_FIX) {
-		h->at(regs);
-		return 0;
-	}
 	/* The stub had the quick look. */
 	return !wb_irqs_off(__wb_hook_entry(h, data, regs));
 }
@@ -351,7 +361,17 @@ void wb_direct_hook_exit(struct wb_direct *dc, struct pt_regs *regs,
 			 void *data)
 {
 	struct wb_hook *h = container_of(dc, struct wb_hook, dc);
+	struct wb_frame *f = data;
 
+	/*
+	 * Most returns (every write's but an append's) only leave the
+	 * section, which needs interrupts off no more than the floor's exit
+	 * does (floor.c).
+	 */
+	if (!f->kiocb && !f->lossy_if_done && f->append_slot < 0) {
+		wb_frame_leave(f);
+		return;
+	}
 	wb_irqs_off(__wb_hook_return(h, data, regs));
 }
 

@@ -85,17 +85,27 @@ struct wb_hook {
 	bool armed_direct;
 	u32 ops;
 	/*
-	 * RECORD: fills up to WB_MAX_TARGETS targets with what the call
-	 * changes and returns how many; SCOPE: non-zero if it may create.
+	 * RECORD: fills up to max_targets targets (1 if 0; at most
+	 * WB_MAX_TARGETS) with what the call changes and returns how many;
+	 * SCOPE: non-zero if it may create. The targets come zeroed.
 	 */
 	int (*target)(struct pt_regs *regs, struct wb_target *t);
+	u8 max_targets;
 	/*
 	 * ASYNC: the request's kiocb, and whether a completion is to come,
 	 * from the call's int return value
 	 */
 	const struct kiocb *(*kiocb)(struct pt_regs *regs);
 	bool (*completes_later)(int ret);
-	void (*at)(struct pt_regs *regs);	/* END, FIX */
+	/*
+	 * END, FIX: what the call's entry does. It is the direct call's enter
+	 * handler itself, so that every fput() and generic_write_checks()
+	 * pays no more than a call: it runs with interrupts on (it mostly
+	 * finds nothing to do, and turns them off if it acts) and returns 0
+	 * (no exit). The kretprobe's entry handler calls it with @d and @data
+	 * NULL.
+	 */
+	int (*at)(struct wb_direct *d, struct pt_regs *regs, void *data);
 	struct kretprobe krp;	/* where not called directly */
 	struct wb_direct dc;
 };
@@ -190,7 +200,7 @@ void wb_append_fixed(struct inode *inode);
 
 /* opens.c: the section of a create inside open(O_CREAT) */
 void wb_open_create(const struct wb_target *t, int n);
-void wb_open_end_opened(struct pt_regs *regs);
-void wb_open_end_dropped(struct pt_regs *regs);
+int wb_open_end_opened(struct wb_direct *d, struct pt_regs *regs, void *data);
+int wb_open_end_dropped(struct wb_direct *d, struct pt_regs *regs, void *data);
 
 #endif /* WB_HOOKS_H */

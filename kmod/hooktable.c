@@ -370,7 +370,8 @@ static int wb_target_rename(struct pt_regs *regs, struct wb_target *t)
 		wb_entry_target(&t[n++], new_dir, rd->new_dentry,
 				WBARRIER_OP_REMOVE);
 	}
-	if (rd->flags & RENAME_WHITEOUT) {
+	/* Not with RENAME_EXCHANGE, which the kernel refuses with it. */
+	if ((rd->flags & RENAME_WHITEOUT) && !(rd->flags & RENAME_EXCHANGE)) {
 		wb_entry_target(&t[n++], old_dir, rd->old_dentry,
 				WBARRIER_OP_CREATE);
 		t[n - 1].inode = NULL;	/* the whiteout is a new object */
@@ -502,12 +503,14 @@ static bool wb_io_uring_completes_later(int ret)
  * generic_write_checks(iocb, from): where ext4, xfs, btrfs and shmem fix an
  * append's position, under the inode lock (appends.c).
  */
-static void wb_at_write_checks(struct pt_regs *regs)
+static int wb_at_write_checks(struct wb_direct *d, struct pt_regs *regs,
+			      void *data)
 {
 	const struct kiocb *iocb = WB_ARG(struct kiocb *, 0);
 
 	if (iocb->ki_flags & IOCB_APPEND)
 		wb_append_fixed(file_inode(iocb->ki_filp));
+	return 0;
 }
 
 /* vfs_create(): every call may create */
@@ -537,6 +540,9 @@ static int wb_target_create(struct pt_regs *regs, struct wb_target *t)
 #define WB_ASYNC(sym, op_bits, fn, kiocb_fn, later_fn) \
 	{ .symbol = sym, .kind = WB_HOOK_ASYNC, .ops = op_bits, .target = fn, \
 	  .kiocb = kiocb_fn, .completes_later = later_fn }
+/* A decoder that may fill more than one target (see struct wb_hook). */
+#define WB_TARGETS(n) \
+	.max_targets = (n) + BUILD_BUG_ON_ZERO((n) > WB_MAX_TARGETS)
 /* An entry for the kernels [since, before) only (see struct wb_hook). */
 #define WB_KERNELS(from, to) .since = (from), .before = (to)
 #define WB_SCOPE(sym, fn, ...) \
@@ -621,7 +627,7 @@ struct wb_hook wb_hooks[] = {
 			     wb_target_set_posix_acl),
 	/* filesystem ioctls that bypass the VFS helpers */
 	WB_RECORD_IF_PRESENT("ext4_move_extents", WB_DATA,
-			     wb_target_move_extents, WB_SB_FILE(0)),
+			     wb_target_move_extents, WB_SB_FILE(0), WB_TARGETS(2)),
 	WB_RECORD_FS("xfs", "xfs_file_ioctl", wb_target_xfs_ioctl),
 	WB_RECORD_FS("xfs", "xfs_file_compat_ioctl", wb_target_xfs_ioctl,
 		     .optional = true),
@@ -641,7 +647,7 @@ struct wb_hook wb_hooks[] = {
 	WB_RECORD("vfs_link", WBARRIER_OP_LINK, wb_target_link, WB_SB_INODE(2)),
 	WB_RECORD("vfs_unlink", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
 	WB_RECORD("vfs_rmdir", WBARRIER_OP_REMOVE, wb_target_entry, WB_SB_INODE(1)),
-	WB_RECORD("vfs_rename", 0, wb_target_rename),
+	WB_RECORD("vfs_rename", 0, wb_target_rename, WB_TARGETS(4)),
 	/* regular creates, from code inlined into vfs_create (and opens.c) */
 	/* (idmap, dir, dentry, mode, excl): read in 6.1 and 6.12 */
 	WB_SCOPE("vfs_create", wb_scope_always, WB_SB_INODE(1),

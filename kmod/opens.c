@@ -179,21 +179,23 @@ static bool wb_opens_of_current(void)
 }
 
 /* do_dentry_open(f, ...): a file is being opened. */
-void wb_open_end_opened(struct pt_regs *regs)
+int wb_open_end_opened(struct wb_direct *d, struct pt_regs *regs, void *data)
 {
 	if (wb_opens_of_current() && !wb_fault_lose_open_ends())
 		wb_opens_end();
+	return 0;
 }
 
 /*
  * fput(f) of a file never opened: the open failed. Any fput() of a task in
  * no path walk: ends what an end missed.
  */
-void wb_open_end_dropped(struct pt_regs *regs)
+int wb_open_end_dropped(struct wb_direct *d, struct pt_regs *regs, void *data)
 {
 	const struct file *f = (const struct file *)wb_arg(regs, 0);
 
 	if (in_task() && (!(f->f_mode & FMODE_OPENED) || !current->nameidata) &&
 	    wb_opens_of_current() && !wb_fault_lose_open_ends())
 		wb_opens_end();
+	return 0;
 }
