@@ -45,18 +45,24 @@ type watchDevice struct {
 // findDevice finds the block device of watch w's filesystem: the device
 // w.Dev, or for btrfs, whose superblock's device number is an anonymous
 // one, the device its mount names in mountinfo, which only a mounted
-// filesystem has. The daemon finds it as it starts, for the unmount.
+// filesystem has. The daemon finds it as it starts, for the unmount. A
+// daemon that starts after the unmount (wbarrier-unmount@) finds the
+// btrfs of a watch from its mount, whose path names its fsid, by udev's
+// name for it, /dev/disk/by-uuid/FSID.
 func findDevice(sys *ext4state.System, w genl.Watch) watchDevice {
 	if w.FSType != "btrfs" {
 		name, err := sys.DevName(w.Dev)
 		return watchDevice{name, err}
 	}
 	info, err := sys.ReadProc("self/mountinfo")
-	if err != nil {
-		return watchDevice{err: err}
+	var src string
+	if err == nil {
+		src, err = btrfsstate.MountSource(strings.NewReader(info), w.Dev)
 	}
-	src, err := btrfsstate.MountSource(strings.NewReader(info), w.Dev)
 	if err != nil {
+		if uuid, ok := strings.CutPrefix(w.Path, "UUID="); ok && w.Unmounted {
+			return watchDevice{name: filepath.Join("disk", "by-uuid", uuid)}
+		}
 		return watchDevice{err: err}
 	}
 	name, ok := strings.CutPrefix(filepath.Clean(src), "/dev/")
