@@ -95,6 +95,9 @@ func unmountState(sys *ext4state.System, dev watchDevice, w genl.Watch) (changel
 		if err != nil {
 			return changelog.Unmount{}, fmt.Errorf("/dev/%s: %w", name, err)
 		}
+		if uuid, ok := strings.CutPrefix(w.Path, "UUID="); ok && uuid != sb.UUIDString() {
+			return changelog.Unmount{}, fmt.Errorf("/dev/%s holds btrfs %s, not the watch's %s", name, sb.UUIDString(), uuid)
+		}
 		return changelog.Unmount{FSType: w.FSType, UUID: sb.FSID, FSGeneration: sb.Generation}, nil
 	}
 	if w.FSType == "xfs" {

@@ -112,6 +112,8 @@ func TestRecordUnmountBtrfs(t *testing.T) {
 			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: btrfsstate: no mount of device 0:25\n", false},
 		{"unmounted as the daemon started, watched from the mount", btrfsstatetest.Device(btrfsUUID, 10, true), "",
 			"wbctl: watch 3: recorded the clean unmount of btrfs " + btrfsUUIDString + " (generation 10): a watch from its next mount can be continuous\n", true},
+		{"unmounted as the daemon started, another filesystem by that name, watched from the mount", btrfsstatetest.Device([16]byte{0xff}, 10, true), "",
+			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/disk/by-uuid/" + btrfsUUIDString + " holds btrfs ff000000-0000-0000-0000-000000000000, not the watch's " + btrfsUUIDString + "\n", false},
 		{"unmounted as the daemon started, no udev name", btrfsstatetest.Device(btrfsUUID, 10, true), "",
 			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/disk/by-uuid/" + btrfsUUIDString + ": ext4state: open ", false},
 	} {
