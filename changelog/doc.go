@@ -175,7 +175,7 @@
 // maps the new watch's epochs after everything it holds. L = 32.
 //
 //	offset  size  field
-//	0       1     payload version: 1 or 2
+//	0       1     payload version: 1, 2 or 3
 //	1       1     flags (version 2): bit 0 continuous, other bits 0; in
 //	              version 1 a reserved byte, 0
 //	2       2     reserved: 0
@@ -215,12 +215,13 @@
 //
 // The clean unmount of the watched filesystem (see Unmount), written after
 // the last seal of a generation: the superblock or log fields a later
-// watch compares the filesystem with. L = 56 (version 1) or 64 (version
-// 2, which adds the xfs log position; a payload without one is written as
-// version 1).
+// watch compares the filesystem with. L = 56 (version 1), 64 (version 2,
+// which adds the xfs log position) or 72 (version 3, which adds the btrfs
+// generation); a payload is written in the lowest version that holds it.
+// A reader reads all three.
 //
 //	offset  size  field
-//	0       1     payload version: 1 or 2
+//	0       1     payload version: 1, 2 or 3
 //	1       1     reserved: 0
 //	2       2     mount count (ext2/3/4 s_mnt_count)
 //	4       4     reserved: 0
@@ -229,11 +230,14 @@
 //	20      4     last mount (s_mtime), seconds since 1970
 //	24      16    filesystem UUID (s_uuid)
 //	40      16    filesystem type, e.g. "ext4": 1 to 16 bytes, NUL-padded
-//	56      4     version 2: xfs log cycle after the unmount record, not 0
-//	60      4     version 2: xfs log block after the unmount record
+//	56      4     versions 2 and 3: xfs log cycle after the unmount record,
+//	              not 0 in version 2; 0 in version 3 if none
+//	60      4     versions 2 and 3: xfs log block after the unmount record
+//	64      8     version 3: btrfs superblock generation after the unmount,
+//	              not 0
 //
 // The mount count, KiB written and times are those of an ext2/3/4
-// superblock, 0 for xfs.
+// superblock, 0 for xfs and btrfs.
 //
 // An unmount frame comes where every epoch the log holds is sealed: after
 // a seal, with no record of a later epoch before it, and with a seal of

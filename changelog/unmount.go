@@ -9,7 +9,8 @@ import (
 // the log records it after the last seal of a generation (Writer.Unmount):
 // what the next watch compares the filesystem with to tell whether it
 // changed between the two watches (see Generation.Continuous). The fields
-// are those of the ext2/3/4 superblock, or of the xfs log.
+// are those of the ext2/3/4 superblock, of the xfs log, or of the btrfs
+// superblock.
 type Unmount struct {
 	FSType string   // the filesystem type, e.g. "ext4" (at most 16 bytes, no NUL)
 	UUID   [16]byte // s_uuid
@@ -25,9 +26,16 @@ type Unmount struct {
 	// the unmount record: where the next mount puts the log's tail. A
 	// cycle of 0 (xfs's start at 1) says there is none.
 	LogCycle, LogBlock uint32
+	// FSGeneration is, for btrfs, the superblock's generation after the
+	// unmount: that of its last committed transaction. 0 (btrfs's start
+	// at 1) says there is none.
+	FSGeneration uint64
 }
 
 func (u Unmount) String() string {
+	if u.FSGeneration != 0 {
+		return fmt.Sprintf("clean unmount of %s %s: generation %d", u.FSType, u.UUIDString(), u.FSGeneration)
+	}
 	if u.LogCycle != 0 {
 		return fmt.Sprintf("clean unmount of %s %s: log ends at %d:%d", u.FSType, u.UUIDString(), u.LogCycle, u.LogBlock)
 	}
@@ -41,19 +49,25 @@ func (u Unmount) UUIDString() string {
 }
 
 // The unmount payload (frame type 4); doc.go has the layout. Version 2
-// adds the log position; one without is written as version 1, which
-// readers that know no other still read.
+// adds the log position, version 3 the btrfs generation; a payload is
+// written in the lowest version that holds it, which readers that know no
+// later one still read.
 const (
 	unmountVersion1     = 1
 	unmountVersion2     = 2
+	unmountVersion3     = 3
 	unmountPayloadSize1 = 56
 	unmountPayloadSize2 = 64
+	unmountPayloadSize3 = 72
 	unmountFSTypeSize   = 16
 )
 
 func appendUnmountPayload(b []byte, u Unmount) []byte {
 	v := byte(unmountVersion1)
-	if u.LogCycle != 0 {
+	switch {
+	case u.FSGeneration != 0:
+		v = unmountVersion3
+	case u.LogCycle != 0:
 		v = unmountVersion2
 	}
 	b = append(b, v, 0)
@@ -66,9 +80,12 @@ func appendUnmountPayload(b []byte, u Unmount) []byte {
 	var t [unmountFSTypeSize]byte
 	copy(t[:], u.FSType)
 	b = append(b, t[:]...)
-	if v == unmountVersion2 {
+	if v >= unmountVersion2 {
 		b = le.AppendUint32(b, u.LogCycle)
 		b = le.AppendUint32(b, u.LogBlock)
+	}
+	if v == unmountVersion3 {
+		b = le.AppendUint64(b, u.FSGeneration)
 	}
 	return b
 }
@@ -89,8 +106,10 @@ func decodeUnmountPayload(p []byte) (Unmount, error) {
 		size = unmountPayloadSize1
 	case len(p) > 0 && p[0] == unmountVersion2:
 		size = unmountPayloadSize2
+	case len(p) > 0 && p[0] == unmountVersion3:
+		size = unmountPayloadSize3
 	default:
-		return u, fmt.Errorf("unmount payload version unknown, this reader knows %d and %d", unmountVersion1, unmountVersion2)
+		return u, fmt.Errorf("unmount payload version unknown, this reader knows %d to %d", unmountVersion1, unmountVersion3)
 	}
 	if len(p) != size {
 		return u, fmt.Errorf("unmount payload version %d is %d bytes, not %d", p[0], len(p), size)
@@ -112,11 +131,17 @@ func decodeUnmountPayload(p []byte) (Unmount, error) {
 		return u, fmt.Errorf("unmount filesystem type is empty or not NUL-padded")
 	}
 	u.FSType = string(t[:n])
-	if size == unmountPayloadSize2 {
+	if size >= unmountPayloadSize2 {
 		u.LogCycle = le.Uint32(p[56:])
 		u.LogBlock = le.Uint32(p[60:])
-		if u.LogCycle == 0 {
+		if size == unmountPayloadSize2 && u.LogCycle == 0 {
 			return u, fmt.Errorf("unmount payload version 2 with a log cycle of 0")
+		}
+	}
+	if size == unmountPayloadSize3 {
+		u.FSGeneration = le.Uint64(p[64:])
+		if u.FSGeneration == 0 {
+			return u, fmt.Errorf("unmount payload version 3 with a generation of 0")
 		}
 	}
 	return u, nil

@@ -26,9 +26,16 @@ var testUnmountXFS = Unmount{
 	LogBlock: 131070,
 }
 
+var testUnmountBtrfs = Unmount{
+	FSType:       "btrfs",
+	UUID:         [16]byte{0xc4, 0x27, 0x0e, 0xd4, 0x47, 0xff, 0x4c, 0x59, 0x9d, 0xe6, 0xe6, 0x16, 0x5b, 0xe2, 0x5e, 0xbd},
+	FSGeneration: 10,
+}
+
 // The unmount payload reads back as written, as version 1 without a log
-// position and 2 with one, and its rules hold: version, size, reserved
-// fields, the fs type's padding, a log cycle.
+// position or generation, 2 with a log position and 3 with a generation,
+// and its rules hold: version, size, reserved fields, the fs type's
+// padding, a log cycle, a generation.
 func TestUnmountPayload(t *testing.T) {
 	long := testUnmount
 	long.FSType = strings.Repeat("x", 16)
@@ -40,6 +47,7 @@ func TestUnmountPayload(t *testing.T) {
 		{testUnmount, 1, 56},
 		{long, 1, 56},
 		{testUnmountXFS, 2, 64},
+		{testUnmountBtrfs, 3, 72},
 	} {
 		p := appendUnmountPayload(nil, tt.u)
 		if len(p) != tt.size || p[0] != tt.version {
@@ -50,13 +58,17 @@ func TestUnmountPayload(t *testing.T) {
 		}
 	}
 	v2 := appendUnmountPayload(nil, testUnmountXFS)
+	v3 := appendUnmountPayload(nil, testUnmountBtrfs)
 	for _, tt := range []struct {
 		name string
 		p    []byte
 		want string
 	}{
-		{"empty", nil, "version unknown, this reader knows 1 and 2"},
-		{"version 3", append([]byte{3}, v2[1:]...), "version unknown"},
+		{"empty", nil, "version unknown, this reader knows 1 to 3"},
+		{"version 4", append([]byte{4}, v3[1:]...), "version unknown"},
+		{"version 3 of 64 bytes", append([]byte{3}, v2[1:]...), "version 3 is 64 bytes, not 72"},
+		{"version 2 of 72 bytes", append([]byte{2}, v3[1:]...), "version 2 is 72 bytes, not 64"},
+		{"version 3 without a generation", append(v3[:64:64], 0, 0, 0, 0, 0, 0, 0, 0), "generation of 0"},
 		{"version 1 of 64 bytes", append([]byte{1}, v2[1:]...), "version 1 is 64 bytes, not 56"},
 		{"version 2 of 56 bytes", append([]byte{2}, v2[1:56]...), "version 2 is 56 bytes, not 64"},
 		{"version 2 without a cycle", append(v2[:56:56], 0, 0, 0, 0, 1, 0, 0, 0), "log cycle of 0"},
@@ -111,7 +123,9 @@ func TestUnmountCorrupt(t *testing.T) {
 		{"unmount with records after the last seal", []craftFrame{gA, seal1, recFrame(r2), um}, 3, "records of epoch 2 after the last seal"},
 		{"unmount before a seal of the generation", []craftFrame{gA, seal1, um, genFrame(gB), um}, 4, "before any seal of the generation after epoch 2"},
 		{"unmount version 2 of version 1's size", []craftFrame{gA, seal1, mod(um, 0, 2)}, 2, "unmount payload version 2 is 56 bytes, not 64"},
-		{"unmount version 3", []craftFrame{gA, seal1, mod(um, 0, 3)}, 2, "unmount payload version unknown"},
+		{"unmount version 3 of version 1's size", []craftFrame{gA, seal1, mod(um, 0, 3)}, 2, "unmount payload version 3 is 56 bytes, not 72"},
+		{"unmount version 4", []craftFrame{gA, seal1, mod(um, 0, 4)}, 2, "unmount payload version unknown"},
+		{"unmount btrfs without a generation", []craftFrame{gA, seal1, mod(unmountFrame(testUnmountBtrfs), 64, 0)}, 2, "generation of 0"},
 		{"unmount xfs without a log cycle", []craftFrame{gA, seal1, mod(unmountFrame(testUnmountXFS), 56, 0)}, 2, "log cycle of 0"},
 		{"unmount version 0", []craftFrame{gA, seal1, mod(um, 0, 0)}, 2, "unmount payload version unknown"},
 		{"unmount reserved at 1", []craftFrame{gA, seal1, mod(um, 1, 1)}, 2, "unmount reserved field"},

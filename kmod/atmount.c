@@ -15,10 +15,16 @@
  * After a mount a new watch waits for the next one, so that a remount
  * after an unmount begins a watch again.
  *
- * xfs has hooks of its own, which must be in place at its mount for the
- * watch to begin there (wb_hooks_fs_ready()): they are registered at load
- * if xfs is loaded, else as its module goes live, and hold xfs until this
- * module unloads. (btrfs mounts are not taken: see wb_watch_attach_rcu().)
+ * xfs and btrfs have hooks of their own, which must be in place at their
+ * mount for the watch to begin there (wb_hooks_fs_ready()): they are
+ * registered at load if the filesystem's module is loaded, else as it goes
+ * live, and hold it until this module unloads.
+ *
+ * btrfs mounts through a nested vfs_get_tree() (a subvolume's mount is
+ * made from a mount of the whole filesystem: vfs_kern_mount() of
+ * btrfs_root_fs_type up to 6.7, fc_mount() of a duplicated context since):
+ * the inner call, which made the superblock, attaches it; the outer one
+ * finds it watched or mounted already and attaches nothing.
  */
 #include <linux/kprobes.h>
 #include <linux/fs_context.h>
@@ -29,7 +35,7 @@
 static char *wb_watch_at_mount;
 module_param_named(watch_at_mount, wb_watch_at_mount, charp, 0444);
 MODULE_PARM_DESC(watch_at_mount,
-		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4, xfs)");
+		 "Filesystem uuids, comma-separated, to watch from their mount on (ext2/3/4, xfs, btrfs)");
 
 /* Set at exit: no waiting watch is made after the last is removed. */
 static bool wb_atmount_stopping;
@@ -74,24 +80,29 @@ static struct kretprobe wb_get_tree_probe = {
 
 static bool wb_atmount_probed;
 
-static const char wb_atmount_fs[] = "xfs";
+/* The filesystem types with hooks of their own, also their modules' names. */
+static const char *const wb_atmount_fs[] = { "xfs", "btrfs" };
 
-static void wb_atmount_hook_fs(const char *when)
+static void wb_atmount_hook_fs(const char *name, const char *when)
 {
-	int err = wb_watch_hook_fs(wb_atmount_fs);
+	int err = wb_watch_hook_fs(name);
 
 	if (err)
 		pr_err("watch_at_mount: cannot hook %s %s: %d; its watches do not begin at the mount\n",
-		       wb_atmount_fs, when, err);
+		       name, when, err);
 }
 
 static int wb_atmount_module_event(struct notifier_block *nb,
 				   unsigned long state, void *data)
 {
 	struct module *mod = data;
+	size_t i;
 
-	if (state == MODULE_STATE_LIVE && !strcmp(mod->name, wb_atmount_fs))
-		wb_atmount_hook_fs("as it loads");
+	if (state != MODULE_STATE_LIVE)
+		return NOTIFY_DONE;
+	for (i = 0; i < ARRAY_SIZE(wb_atmount_fs); i++)
+		if (!strcmp(mod->name, wb_atmount_fs[i]))
+			wb_atmount_hook_fs(wb_atmount_fs[i], "as it loads");
 	return NOTIFY_DONE;
 }
 
@@ -157,6 +168,7 @@ static int wb_atmount_parse(void)
  */
 int wb_atmount_init(void)
 {
+	size_t i;
 	int err;
 
 	if (!wb_watch_at_mount || !*wb_watch_at_mount)
@@ -171,8 +183,9 @@ int wb_atmount_init(void)
 	if (err)
 		return err;
 	wb_atmount_notified = true;
-	if (wb_hooks_fs_loaded(wb_atmount_fs))
-		wb_atmount_hook_fs("at load");
+	for (i = 0; i < ARRAY_SIZE(wb_atmount_fs); i++)
+		if (wb_hooks_fs_loaded(wb_atmount_fs[i]))
+			wb_atmount_hook_fs(wb_atmount_fs[i], "at load");
 	err = register_kretprobe(&wb_get_tree_probe);
 	if (err) {
 		pr_err("watch_at_mount: cannot probe vfs_get_tree: %d\n", err);

@@ -453,7 +453,7 @@ bool wb_hooks_fs_loaded(const char *name)
 /*
  * Hooks on a filesystem module's functions are registered when the first
  * filesystem of the type is watched: then its module is loaded, held by the
- * mounted superblock; with watch_at_mount, as soon as xfs is loaded
+ * mounted superblock; with watch_at_mount, as soon as xfs or btrfs is loaded
  * (atmount.c). They stay registered, armed and disarmed with the others,
  * until this module unloads, and hold their module meanwhile so that its
  * text stays. Under wb_watches_mutex, with a watch listed (they are

@@ -87,7 +87,8 @@ static void wb_range_join(struct wb_record *rec, const struct wb_target *t)
  * skipping it is right when such a merge is, that is when:
  *
  * - the object is the same: its handle is made of i_ino and i_generation
- *   alone (w->hints is only allocated on such filesystems), so equal values
+ *   alone (w->hints is NULL on other filesystems: never allocated, or, for
+ *   a watch of watch_at_mount, freed as the mount attaches), so equal values
  *   mean an equal handle, whatever inode (freed, reused) carries them;
  * - the record is of the frame's epoch and still mergeable: not sent to a
  *   reader (seq > read_seq) nor trimmed (seq >= first_seq). Both counters

@@ -407,9 +407,10 @@ bool wb_watch_waiting(struct wb_watch *w)
  * its filesystem and not mounted anywhere yet: the watch waiting for its
  * uuid takes it. Probes see it from here on, before the mount can be
  * reached; what sleeps is left to mount_work, which holds @sb active (its
- * shutdown would end the watch through a mark not yet there). Types whose
- * handles are not made of i_ino and i_generation (btrfs) are not taken:
- * the watch was allocated with merge hints.
+ * shutdown would end the watch through a mark not yet there). The watch was
+ * allocated with merge hints, not knowing the type: a type whose handles
+ * are not made of i_ino and i_generation alone (btrfs: the subvolume too)
+ * drops them here, before any probe can find the watch by @sb.
  */
 void wb_watch_attach_rcu(struct super_block *sb)
 {
@@ -418,7 +419,7 @@ void wb_watch_attach_rcu(struct super_block *sb)
 	struct wb_watch *w;
 	bool taken = false;
 
-	if (!type || !type->fh_ino_gen || !sb->s_export_op)
+	if (!type || !sb->s_export_op)
 		return;
 	/*
 	 * Watched already: a second fresh-looking get_tree of the device
@@ -443,6 +444,11 @@ void wb_watch_attach_rcu(struct super_block *sb)
 			/* Misses while it waited are no loss of this mount's. */
 			w->nmissed_mark = wb_hooks_nmissed();
 			w->completions_missed = wb_completions_nmissed();
+			if (!type->fh_ino_gen) {
+				/* Callable in atomic context; nothing read it. */
+				free_percpu(w->hints);
+				w->hints = NULL;
+			}
 			atomic_inc(&sb->s_active);	/* the caller holds one */
 			w->mount_sb = sb;
 			refcount_inc(&w->ref);		/* mount_work's */

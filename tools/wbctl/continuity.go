@@ -5,42 +5,100 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
+	"github.com/wbarrier/wbarrier/tools/internal/btrfsstate"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/xfsstate"
 )
 
 // Continuity across a clean unmount (see the generation contract in
-// docs/changes.md): when a watch of an ext2/3/4 or xfs filesystem ends
-// with its unmount and every epoch of it is sealed, the daemon records in
-// the log the state the unmount left on disk (recordUnmount). The next
-// watch, if it began at the mount, continues the log without a rescan if
-// the filesystem shows that only that mount happened and nothing was
-// written in between (checkContinuous): for ext2/3/4 by the superblock's
-// mount count and KiB written, for xfs by where its log's tail is.
+// docs/changes.md): when a watch of an ext2/3/4, xfs or btrfs filesystem
+// ends with its unmount and every epoch of it is sealed, the daemon
+// records in the log the state the unmount left on disk (recordUnmount).
+// The next watch, if it began at the mount, continues the log without a
+// rescan if the filesystem shows that only that mount happened and
+// nothing was written in between (checkContinuous): for ext2/3/4 by the
+// superblock's mount count and KiB written, for xfs by where its log's
+// tail is, for btrfs by the generation this mount loaded.
 
 // checked reports whether continuity is checked for filesystem type t.
 func checked(t string) bool {
-	return ext4state.IsExt(t) || t == "xfs"
+	return ext4state.IsExt(t) || t == "xfs" || t == "btrfs"
 }
 
 // notChecked says that a new watch of type t is always a break.
 func notChecked(t string) string {
-	return fmt.Sprintf("a new watch of %s is always a break (only ext2, ext3, ext4 and xfs are checked)", t)
+	return fmt.Sprintf("a new watch of %s is always a break (only ext2, ext3, ext4, xfs and btrfs are checked)", t)
 }
 
-// unmountState reads the state the clean unmount of watch w's filesystem
-// left on disk, once the unmount is over (the device opens exclusively).
-func unmountState(sys *ext4state.System, w genl.Watch) (changelog.Unmount, error) {
+// watchDevice is the name under /dev of the block device of a watch's
+// filesystem (findDevice), or why it is not known.
+type watchDevice struct {
+	name string
+	err  error
+}
+
+// findDevice finds the block device of watch w's filesystem: the device
+// w.Dev, or for btrfs, whose superblock's device number is an anonymous
+// one, the device its mount names in mountinfo, which only a mounted
+// filesystem has. The daemon finds it as it starts, for the unmount. A
+// daemon that starts after the unmount (wbarrier-unmount@) finds the
+// btrfs of a watch from its mount, whose path names its fsid, by udev's
+// name for it, /dev/disk/by-uuid/FSID.
+func findDevice(sys *ext4state.System, w genl.Watch) watchDevice {
+	if w.FSType != "btrfs" {
+		name, err := sys.DevName(w.Dev)
+		return watchDevice{name, err}
+	}
+	info, err := sys.ReadProc("self/mountinfo")
+	var src string
+	if err == nil {
+		src, err = btrfsstate.MountSource(strings.NewReader(info), w.Dev)
+	}
+	if err != nil {
+		if uuid, ok := strings.CutPrefix(w.Path, "UUID="); ok && w.Unmounted {
+			return watchDevice{name: filepath.Join("disk", "by-uuid", uuid)}
+		}
+		return watchDevice{err: err}
+	}
+	name, ok := strings.CutPrefix(filepath.Clean(src), "/dev/")
+	if !ok {
+		return watchDevice{err: fmt.Errorf("btrfs is mounted from %s, not a device under /dev", src)}
+	}
+	return watchDevice{name: name}
+}
+
+// unmountState reads the state the clean unmount of watch w's filesystem,
+// on dev, left on disk, once the unmount is over (the device opens
+// exclusively).
+func unmountState(sys *ext4state.System, dev watchDevice, w genl.Watch) (changelog.Unmount, error) {
 	if !checked(w.FSType) {
 		return changelog.Unmount{}, errors.New(notChecked(w.FSType))
 	}
-	name, err := sys.DevName(w.Dev)
+	name, err := dev.name, dev.err
 	if err != nil {
 		return changelog.Unmount{}, err
+	}
+	if w.FSType == "btrfs" {
+		var sb btrfsstate.Superblock
+		err := sys.WaitExclusive(name, func(d io.ReaderAt) error {
+			var err error
+			if sb, err = btrfsstate.Read(d); err == nil {
+				err = sb.Clean()
+			}
+			return err
+		})
+		if err != nil {
+			return changelog.Unmount{}, fmt.Errorf("/dev/%s: %w", name, err)
+		}
+		if uuid, ok := strings.CutPrefix(w.Path, "UUID="); ok && uuid != sb.UUIDString() {
+			return changelog.Unmount{}, fmt.Errorf("/dev/%s holds btrfs %s, not the watch's %s", name, sb.UUIDString(), uuid)
+		}
+		return changelog.Unmount{FSType: w.FSType, UUID: sb.FSID, FSGeneration: sb.Generation}, nil
 	}
 	if w.FSType == "xfs" {
 		var x xfsstate.Unmounted
@@ -68,6 +126,9 @@ func unmountState(sys *ext4state.System, w genl.Watch) (changelog.Unmount, error
 // unmountSummary is what the daemon says of the state a clean unmount
 // left, in parentheses.
 func unmountSummary(u changelog.Unmount) string {
+	if u.FSGeneration != 0 {
+		return fmt.Sprintf("generation %d", u.FSGeneration)
+	}
 	if u.LogCycle != 0 {
 		return fmt.Sprintf("its log ends at %d:%d", u.LogCycle, u.LogBlock)
 	}
@@ -80,11 +141,11 @@ type unmountLog interface {
 }
 
 // recordUnmount records in log the clean unmount of watch w's filesystem,
-// whose last records d has drained and sealed; last is the watch's state
-// then (statusErr if it could not be had). It returns the line the daemon
-// prints: what it recorded, or why it recorded nothing (then the next
-// watch is a break).
-func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, last genl.Watch, statusErr error) string {
+// on dev, whose last records d has drained and sealed; last is the watch's
+// state then (statusErr if it could not be had). It returns the line the
+// daemon prints: what it recorded, or why it recorded nothing (then the
+// next watch is a break).
+func recordUnmount(log unmountLog, sys *ext4state.System, dev watchDevice, d *drain.Drainer, w, last genl.Watch, statusErr error) string {
 	why := func(format string, args ...any) string {
 		return fmt.Sprintf("wbctl: watch %d: no clean unmount recorded, the next watch will be a break: %s\n", w.ID, fmt.Sprintf(format, args...))
 	}
@@ -103,7 +164,7 @@ func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, l
 	case last.Epoch == 0 || d.LastSealed != lastEpoch:
 		return why("epoch %d, the watch's last, is not sealed (the log's last sealed epoch is %d)", lastEpoch, d.LastSealed)
 	}
-	u, err := unmountState(sys, w)
+	u, err := unmountState(sys, dev, w)
 	if err == nil {
 		err = log.Unmount(u)
 	}
@@ -117,8 +178,8 @@ func recordUnmount(log unmountLog, sys *ext4state.System, d *drain.Drainer, w, l
 // checkContinuous returns nil if watch w continues a log whose last frame
 // records the clean unmount u (ended: the log ends with one): w began at
 // the mount of the same filesystem, and the filesystem shows that nothing
-// but this mount happened since (checkExt, checkXFS). Otherwise it says
-// which check failed.
+// but this mount happened since (checkExt, checkXFS, checkBtrfs).
+// Otherwise it says which check failed.
 func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w genl.Watch) error {
 	switch {
 	case !ended:
@@ -130,14 +191,17 @@ func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w g
 	case u.FSType != w.FSType:
 		return fmt.Errorf("the clean unmount was of %s, the filesystem is now %s", u.FSType, w.FSType)
 	}
-	name, err := sys.DevName(w.Dev)
-	if err != nil {
-		return err
+	dev := findDevice(sys, w)
+	if dev.err != nil {
+		return dev.err
 	}
-	if w.FSType == "xfs" {
-		return checkXFS(sys, u, name)
+	switch w.FSType {
+	case "xfs":
+		return checkXFS(sys, u, dev.name)
+	case "btrfs":
+		return checkBtrfs(sys, u, dev.name)
 	}
-	return checkExt(sys, u, name)
+	return checkExt(sys, u, dev.name)
 }
 
 // checkExt: its mount count went up by one (this mount only), and the KiB
@@ -208,9 +272,61 @@ func checkXFS(sys *ext4state.System, u changelog.Unmount, name string) error {
 	return nil
 }
 
+// checkBtrfs: the generation this mount loaded is the one the clean
+// unmount u left. It is the generation now minus the transactions
+// committed since the mount, read in that order: a transaction committed
+// in between (another mount, btrfs check --repair) shows as a larger
+// one, and so does a transaction this mount opened and has not committed
+// yet (a write before the daemon looked): a break, the safe side.
+func checkBtrfs(sys *ext4state.System, u changelog.Unmount, name string) error {
+	if u.FSGeneration == 0 {
+		return errors.New("the clean unmount recorded no generation")
+	}
+	var sb btrfsstate.Superblock
+	err := sys.ReadDevice(name, func(d io.ReaderAt) error {
+		var err error
+		sb, err = btrfsstate.ReadMounted(d)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if sb.FSID != u.UUID {
+		return fmt.Errorf("the filesystem's uuid is %s, the clean unmount was of %s", sb.UUIDString(), u.UUIDString())
+	}
+	dir := filepath.Join("fs", "btrfs", sb.UUIDString())
+	s, err := sys.ReadSys(filepath.Join(dir, "commit_stats"))
+	if err != nil {
+		return fmt.Errorf("%w (is the filesystem mounted by the btrfs driver?)", err)
+	}
+	commits, err := btrfsstate.ParseCommits(s)
+	if err != nil {
+		return err
+	}
+	if s, err = sys.ReadSys(filepath.Join(dir, "generation")); err != nil {
+		return err
+	}
+	gen, err := btrfsstate.ParseGeneration(s)
+	if err != nil {
+		return err
+	}
+	switch loaded := gen - commits; {
+	case commits > gen:
+		return fmt.Errorf("btrfs counts %d commits since this mount, more than its generation %d", commits, gen)
+	case loaded > u.FSGeneration:
+		return fmt.Errorf("the generation is %d with %d transactions committed since this mount, not %d as the clean unmount left it: transactions were committed in between, or this mount has one open since a write before the daemon looked", gen, commits, u.FSGeneration)
+	case loaded < u.FSGeneration:
+		return fmt.Errorf("the generation this mount loaded, %d, is before the %d the clean unmount left", loaded, u.FSGeneration)
+	}
+	return nil
+}
+
 // continuousSummary is what the daemon says, in parentheses, of a
 // filesystem found unchanged since the clean unmount u.
 func continuousSummary(u changelog.Unmount) string {
+	if u.FSGeneration != 0 {
+		return fmt.Sprintf("generation %d, where this mount began", u.FSGeneration)
+	}
 	if u.LogCycle != 0 {
 		return fmt.Sprintf("its log ended at %d:%d, where this mount put the log's tail", u.LogCycle, u.LogBlock)
 	}

@@ -67,7 +67,7 @@ func TestCheckContinuous(t *testing.T) {
 			func() ext4state.Superblock { s := mountedAgain(1); s.MountCount = 0; return s }(), "1010\n", "10\n", ""},
 		{"no clean unmount", cleanUnmount, false, atMount, mountedAgain(1), "1010\n", "10\n", "the log does not end with a clean unmount"},
 		{"watched after the mount", cleanUnmount, true, with(func(w *genl.Watch) { w.AtMount = false }), mountedAgain(1), "1010\n", "10\n", "the watch began after the mount"},
-		{"btrfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "btrfs" }), mountedAgain(1), "1010\n", "10\n", "a new watch of btrfs is always a break"},
+		{"tmpfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "tmpfs" }), mountedAgain(1), "1010\n", "10\n", "a new watch of tmpfs is always a break"},
 		{"now xfs", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "xfs" }), mountedAgain(1), "1010\n", "10\n", "the clean unmount was of ext4, the filesystem is now xfs"},
 		{"another type", cleanUnmount, true, with(func(w *genl.Watch) { w.FSType = "ext3" }), mountedAgain(1), "1010\n", "10\n", "the clean unmount was of ext4, the filesystem is now ext3"},
 		{"another filesystem", cleanUnmount, true, atMount, otherUUID, "1010\n", "10\n", "the filesystem's uuid is ff3c0000-"},
@@ -167,7 +167,7 @@ func TestRecordUnmountXFS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, tt.clean), "", "")
 			log := &unmountRecorder{}
-			got := recordUnmount(log, sys.System, sealed, w, ended, nil)
+			got := recordUnmount(log, sys.System, findDevice(sys.System, w), sealed, w, ended, nil)
 			if got != tt.want {
 				t.Errorf("recordUnmount printed %q, want %q", got, tt.want)
 			}
@@ -217,7 +217,7 @@ func TestRecordUnmount(t *testing.T) {
 		{"recorded", w, ended, nil, sealed, cleanSuper, false, nil,
 			"wbctl: watch 3: recorded the clean unmount of ext4 0f3c0000-0000-0000-0000-000000000090 (mount count 41, 1000 KiB written): a watch from its next mount can be continuous\n"},
 		{"tmpfs", genl.Watch{ID: 3, FSType: "tmpfs"}, ended, nil, sealed, cleanSuper, false, nil,
-			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: a new watch of tmpfs is always a break (only ext2, ext3, ext4 and xfs are checked)\n"},
+			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: a new watch of tmpfs is always a break (only ext2, ext3, ext4, xfs and btrfs are checked)\n"},
 		{"no status", w, genl.Watch{}, errors.New("boom"), sealed, cleanSuper, false, nil, "the watch's state: boom"},
 		{"not unmounted", w, genl.Watch{Epoch: 3}, nil, sealed, cleanSuper, false, nil, "does not report the watch unmounted"},
 		{"records not drained", w, genl.Watch{Unmounted: true, Epoch: 3, NextSeq: 11}, nil, sealed, cleanSuper, false, nil, "queued records up to seq 10, the daemon drained them up to 8"},
@@ -245,7 +245,7 @@ func TestRecordUnmount(t *testing.T) {
 			if tt.logErr != nil {
 				log.err = errors.New("changelog: an unmount is recorded already")
 			}
-			got := recordUnmount(log, sys.System, tt.d, tt.w, tt.last, tt.statusErr)
+			got := recordUnmount(log, sys.System, findDevice(sys.System, tt.w), tt.d, tt.w, tt.last, tt.statusErr)
 			if !strings.HasSuffix(got, "\n") || strings.Count(got, "\n") != 1 || !strings.Contains(got, tt.want) {
 				t.Errorf("recordUnmount printed %q, want a line with %q", got, tt.want)
 			}
@@ -341,6 +341,7 @@ func TestDaemonContinuity(t *testing.T) {
 // unmount itself. The first half of a continuity test.
 func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, w genl.Watch, path string, unmount func()) {
 	t.Helper()
+	dev := findDevice(sys.System, w) // as the daemon does, while mounted
 	d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +354,7 @@ func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, 
 			return genl.Watch{ID: 1, Unmounted: true, Epoch: 2, NextSeq: 3, Queued: 2}, nil
 		},
 		cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
-			return recordUnmount(log, sys.System, d, w, last, err)
+			return recordUnmount(log, sys.System, dev, d, w, last, err)
 		},
 	}
 	if err := runDaemon(ctx, d, cfg); err != nil {

@@ -81,11 +81,12 @@ answered; the break epoch is unknown ("changes" across it exits 3); the new
 watch's epoch E is the log's E plus the break epoch (see the generation
 contract in docs/changes.md).
 
-Continuity across a clean unmount (ext2, ext3 and ext4 only): when the
-filesystem is unmounted and every epoch of the watch is sealed, the daemon
-waits (up to 10 s) until the unmount is over, reads the superblock and,
-if it says clean, records the clean unmount in the log (its uuid, mount
-count and KiB written); it prints "wbctl: watch ID: recorded the clean
+Continuity across a clean unmount (ext2, ext3, ext4, xfs and btrfs): when
+the filesystem is unmounted and every epoch of the watch is sealed, the
+daemon waits (up to 10 s) until the unmount is over, reads the superblock
+(btrfs: of the device its mount named when the daemon started) and, if it
+says clean, records the clean unmount in the log (its uuid, mount count
+and KiB written; xfs: where its log ends; btrfs: its generation); it prints "wbctl: watch ID: recorded the clean
 unmount ..." or "wbctl: watch ID: no clean unmount recorded ...: WHY". A
 later daemon on a watch that began at the mount (the module parameter
 watch_at_mount names the filesystem's uuid) continues the log without a
@@ -93,12 +94,13 @@ break if the filesystem is the same, was mounted once since (mount count
 +1) and nothing wrote it in between (the KiB written before this mount,
 from /sys/fs/ext4/DEV, are those recorded; on xfs, the log's tail in
 /sys/fs/xfs/DEV/log/log_tail_lsn is right after the recorded unmount
-record): it prints "wbctl: FILE:
-continuous: ..." and the epoch between the watches is sealed and empty, so
+record; on btrfs, /sys/fs/btrfs/FSID/generation minus the commits since
+the mount in its commit_stats is the recorded generation): it prints
+"wbctl: FILE: continuous: ..." and the epoch between the watches is sealed and empty, so
 "changes" across it needs no rescan. Otherwise the new watch is a break
 as above, and "wbctl: FILE: break, not continuous: WHY" names the check
 that failed (when the log ends with a clean unmount or the watch began at
-the mount). btrfs and tmpfs are always a break. A write to the
+the mount). tmpfs is always a break. A write to the
 device that bypasses the filesystem is not seen.
 
 What restarting cannot fix (the log of another filesystem type, a log that
@@ -152,6 +154,7 @@ Examples:
 		}
 		defer c.Close()
 		sys := new(ext4state.System)
+		dev := findDevice(sys, w) // btrfs's, only while it is mounted
 		d, log, err := openDrain(ctx, c, w, ctx.String("log"), sys)
 		if err != nil {
 			return err
@@ -176,7 +179,7 @@ Examples:
 			unmounted: w.Unmounted,
 			unwatch:   func() error { return c.Unwatch(w.ID) },
 			cleanUnmount: func(d *drain.Drainer, last genl.Watch, err error) string {
-				return recordUnmount(log, sys, d, w, last, err)
+				return recordUnmount(log, sys, dev, d, w, last, err)
 			},
 			status:   func() (genl.Watch, error) { return c.Status(w.ID) },
 			once:     ctx.Bool("once"),

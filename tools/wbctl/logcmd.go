@@ -139,11 +139,15 @@ func dumpVisitor(ctx *cli.Context) changelog.Visitor {
 				WTime         uint32 `json:"wtime"`
 				MTime         uint32 `json:"mtime"`
 				LogEnd        string `json:"log_end,omitempty"`
-			}{u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, u.MTime, logEnd})
+				FSGeneration  uint64 `json:"fs_generation,omitempty"` // btrfs
+			}{u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, u.MTime, logEnd, u.FSGeneration})
 		}
 		more := ""
 		if logEnd != "" {
 			more = " log-end=" + logEnd
+		}
+		if u.FSGeneration != 0 {
+			more += fmt.Sprintf(" fs-generation=%d", u.FSGeneration)
 		}
 		_, err := fmt.Fprintf(ctx.App.Writer, "unmount fstype=%s uuid=%s mount-count=%d kbytes-written=%d wtime=%d%s\n",
 			u.FSType, u.UUIDString(), u.MountCount, u.KBytesWritten, u.WTime, more)

@@ -135,12 +135,13 @@ type Device interface {
 }
 
 // System is where the package finds devices and the kernel's state: the
-// real ones by default (the zero System), others in tests. Its device and
-// sysfs access serve package xfsstate's callers too.
+// real ones by default (the zero System), others in tests. Its device,
+// sysfs and procfs access serve package xfsstate's and btrfsstate's
+// callers too.
 type System struct {
 	// Sys is the sysfs mount ("/sys" if empty), Dev the device directory
-	// ("/dev" if empty).
-	Sys, Dev string
+	// ("/dev" if empty), Proc the procfs mount ("/proc" if empty).
+	Sys, Dev, Proc string
 	// Open opens a device node read-only, exclusively if excl (a mounted
 	// filesystem holds its device exclusively: the open then fails with
 	// EBUSY). nil: open(2) with O_EXCL for excl.
@@ -150,8 +151,9 @@ type System struct {
 	Poll, Wait time.Duration
 }
 
-func (s *System) sys() string { return orDefault(s.Sys, "/sys") }
-func (s *System) dev() string { return orDefault(s.Dev, "/dev") }
+func (s *System) sys() string  { return orDefault(s.Sys, "/sys") }
+func (s *System) dev() string  { return orDefault(s.Dev, "/dev") }
+func (s *System) proc() string { return orDefault(s.Proc, "/proc") }
 
 func orDefault(v, def string) string {
 	if v == "" {
@@ -260,6 +262,15 @@ func (s *System) ReadDevice(name string, read func(io.ReaderAt) error) error {
 // ReadSys reads the file at path under the sysfs mount ("fs/xfs/sda1/...").
 func (s *System) ReadSys(path string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(s.sys(), path))
+	if err != nil {
+		return "", fmt.Errorf("ext4state: %w", err)
+	}
+	return string(b), nil
+}
+
+// ReadProc reads the file at path under the procfs mount ("self/mountinfo").
+func (s *System) ReadProc(path string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(s.proc(), path))
 	if err != nil {
 		return "", fmt.Errorf("ext4state: %w", err)
 	}

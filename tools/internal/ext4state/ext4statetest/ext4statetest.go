@@ -50,7 +50,7 @@ type System struct {
 func NewSystem(t testing.TB, dev []byte, lifetime, session string) *System {
 	t.Helper()
 	root := t.TempDir()
-	s := &System{System: &ext4state.System{Sys: filepath.Join(root, "sys"), Dev: filepath.Join(root, "dev")}, root: root}
+	s := &System{System: &ext4state.System{Sys: filepath.Join(root, "sys"), Dev: filepath.Join(root, "dev"), Proc: filepath.Join(root, "proc")}, root: root}
 	s.write(t, "sys/dev/block/8:1/uevent", "MAJOR=8\nMINOR=1\nDEVNAME=sda1\nDEVTYPE=partition\n")
 	s.write(t, "sys/dev/block/7:0/uevent", "MAJOR=7\nMINOR=0\n")
 	s.SetDevice(t, dev)
@@ -79,6 +79,19 @@ func (s *System) write(t testing.TB, name, data string) {
 	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// SetMountinfo sets the mount table, /proc/self/mountinfo.
+func (s *System) SetMountinfo(t testing.TB, mountinfo string) {
+	s.write(t, "proc/self/mountinfo", mountinfo)
+}
+
+// SetBtrfs sets what the btrfs driver says of the filesystem with fsid
+// uuid (as blkid prints it) in /sys/fs/btrfs/UUID: its generation and,
+// in commit_stats, the commits since the mount.
+func (s *System) SetBtrfs(t testing.TB, uuid, generation, commits string) {
+	s.write(t, "sys/fs/btrfs/"+uuid+"/generation", generation)
+	s.write(t, "sys/fs/btrfs/"+uuid+"/commit_stats", "commits "+commits+"\nlast_commit_ms 0\nmax_commit_ms 0\ntotal_commit_ms 0\n")
 }
 
 // SetXFSTail sets the xfs driver's log_tail_lsn of sda1.
