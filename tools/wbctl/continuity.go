@@ -9,6 +9,7 @@ import (
 
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 	"github.com/wbarrier/wbarrier/tools/internal/btrfsstate"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
@@ -49,7 +50,7 @@ type watchDevice struct {
 // daemon that starts after the unmount (wbarrier-unmount@) finds the
 // btrfs of a watch from its mount, whose path names its fsid, by udev's
 // name for it, /dev/disk/by-uuid/FSID.
-func findDevice(sys *ext4state.System, w genl.Watch) watchDevice {
+func findDevice(sys *blockdev.System, w genl.Watch) watchDevice {
 	if w.FSType != "btrfs" {
 		name, err := sys.DevName(w.Dev)
 		return watchDevice{name, err}
@@ -75,7 +76,7 @@ func findDevice(sys *ext4state.System, w genl.Watch) watchDevice {
 // unmountState reads the state the clean unmount of watch w's filesystem,
 // on dev, left on disk, once the unmount is over (the device opens
 // exclusively).
-func unmountState(sys *ext4state.System, dev watchDevice, w genl.Watch) (changelog.Unmount, error) {
+func unmountState(sys *blockdev.System, dev watchDevice, w genl.Watch) (changelog.Unmount, error) {
 	if !checked(w.FSType) {
 		return changelog.Unmount{}, errors.New(notChecked(w.FSType))
 	}
@@ -112,7 +113,7 @@ func unmountState(sys *ext4state.System, dev watchDevice, w genl.Watch) (changel
 		}
 		return changelog.Unmount{FSType: w.FSType, UUID: x.UUID, LogCycle: x.After.Cycle, LogBlock: x.After.Block}, nil
 	}
-	sb, err := sys.WaitUnmounted(name)
+	sb, err := ext4state.WaitUnmounted(sys, name)
 	if err != nil {
 		return changelog.Unmount{}, err
 	}
@@ -145,7 +146,7 @@ type unmountLog interface {
 // state then (statusErr if it could not be had). It returns the line the
 // daemon prints: what it recorded, or why it recorded nothing (then the
 // next watch is a break).
-func recordUnmount(log unmountLog, sys *ext4state.System, dev watchDevice, d *drain.Drainer, w, last genl.Watch, statusErr error) string {
+func recordUnmount(log unmountLog, sys *blockdev.System, dev watchDevice, d *drain.Drainer, w, last genl.Watch, statusErr error) string {
 	why := func(format string, args ...any) string {
 		return fmt.Sprintf("wbctl: watch %d: no clean unmount recorded, the next watch will be a break: %s\n", w.ID, fmt.Sprintf(format, args...))
 	}
@@ -180,7 +181,7 @@ func recordUnmount(log unmountLog, sys *ext4state.System, dev watchDevice, d *dr
 // the mount of the same filesystem, and the filesystem shows that nothing
 // but this mount happened since (checkExt, checkXFS, checkBtrfs).
 // Otherwise it says which check failed.
-func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w genl.Watch) error {
+func checkContinuous(sys *blockdev.System, u changelog.Unmount, ended bool, w genl.Watch) error {
 	switch {
 	case !ended:
 		return errors.New("the log does not end with a clean unmount of the filesystem (the earlier watch did not end with one the daemon recorded)")
@@ -207,8 +208,8 @@ func checkContinuous(sys *ext4state.System, u changelog.Unmount, ended bool, w g
 // checkExt: its mount count went up by one (this mount only), and the KiB
 // it had written before this mount are those at the unmount (nothing
 // wrote it in between).
-func checkExt(sys *ext4state.System, u changelog.Unmount, name string) error {
-	m, err := sys.Mount(name)
+func checkExt(sys *blockdev.System, u changelog.Unmount, name string) error {
+	m, err := ext4state.Mount(sys, name)
 	if err != nil {
 		return err
 	}
@@ -237,7 +238,7 @@ func checkExt(sys *ext4state.System, u changelog.Unmount, name string) error {
 // mount in between wrote records and an unmount record of its own
 // further on. The tail also moves once this mount's metadata is written
 // back: then it is a break too.
-func checkXFS(sys *ext4state.System, u changelog.Unmount, name string) error {
+func checkXFS(sys *blockdev.System, u changelog.Unmount, name string) error {
 	if u.LogCycle == 0 {
 		return errors.New("the clean unmount recorded no log position")
 	}
@@ -278,7 +279,7 @@ func checkXFS(sys *ext4state.System, u changelog.Unmount, name string) error {
 // in between (another mount, btrfs check --repair) shows as a larger
 // one, and so does a transaction this mount opened and has not committed
 // yet (a write before the daemon looked): a break, the safe side.
-func checkBtrfs(sys *ext4state.System, u changelog.Unmount, name string) error {
+func checkBtrfs(sys *blockdev.System, u changelog.Unmount, name string) error {
 	if u.FSGeneration == 0 {
 		return errors.New("the clean unmount recorded no generation")
 	}

@@ -10,9 +10,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev/blockdevtest"
 	"github.com/wbarrier/wbarrier/tools/internal/btrfsstate/btrfsstatetest"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
-	"github.com/wbarrier/wbarrier/tools/internal/ext4state/ext4statetest"
 )
 
 // btrfsUUID is the fsid of the btrfs filesystem of the tests.
@@ -34,11 +34,11 @@ var btrfsUnmount = changelog.Unmount{FSType: "btrfs", UUID: btrfsUUID, FSGenerat
 // btrfsSystem lays out a system where the btrfs filesystem dev is mounted
 // at /srv, its generation and commits since the mount as given (none in
 // sysfs if generation is "").
-func btrfsSystem(t *testing.T, dev []byte, generation, commits string) *ext4statetest.System {
-	sys := ext4statetest.NewSystem(t, dev, "", "")
+func btrfsSystem(t *testing.T, dev []byte, generation, commits string) *blockdevtest.System {
+	sys := blockdevtest.NewSystem(t, dev)
 	sys.SetMountinfo(t, btrfsMountinfo)
 	if generation != "" {
-		sys.SetBtrfs(t, btrfsUUIDString, generation, commits)
+		btrfsstatetest.SetSysfs(t, sys, btrfsUUIDString, generation, commits)
 	}
 	return sys
 }
@@ -115,10 +115,10 @@ func TestRecordUnmountBtrfs(t *testing.T) {
 		{"unmounted as the daemon started, another filesystem by that name, watched from the mount", btrfsstatetest.Device([16]byte{0xff}, 10, true), "",
 			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/disk/by-uuid/" + btrfsUUIDString + " holds btrfs ff000000-0000-0000-0000-000000000000, not the watch's " + btrfsUUIDString + "\n", false},
 		{"unmounted as the daemon started, no udev name", btrfsstatetest.Device(btrfsUUID, 10, true), "",
-			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/disk/by-uuid/" + btrfsUUIDString + ": ext4state: open ", false},
+			"wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/disk/by-uuid/" + btrfsUUIDString + ": blockdev: open ", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := ext4statetest.NewSystem(t, tt.dev, "", "")
+			sys := blockdevtest.NewSystem(t, tt.dev)
 			sys.SetMountinfo(t, tt.info)
 			w := w
 			if strings.HasPrefix(tt.name, "unmounted as the daemon started,") {
@@ -172,7 +172,7 @@ func TestDaemonContinuityBtrfs(t *testing.T) {
 
 			stderr.Reset()
 			sys.SetMountinfo(t, btrfsMountinfo)
-			sys.SetBtrfs(t, btrfsUUIDString, tt.generation, tt.commits)
+			btrfsstatetest.SetSysfs(t, sys, btrfsUUIDString, tt.generation, tt.commits)
 			w2 := w
 			w2.LoadID = 0xb
 			daemonOnce(t, ctx, sys, w2, path)

@@ -13,6 +13,8 @@ import (
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/record"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev/blockdevtest"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state/ext4statetest"
@@ -45,7 +47,7 @@ func mountedAgain(n uint16) ext4state.Superblock {
 // Every check of checkContinuous, each failing alone, and the message
 // that names it.
 func TestCheckContinuous(t *testing.T) {
-	atMount := genl.Watch{ID: 1, FSType: "ext4", Dev: ext4statetest.Dev, AtMount: true}
+	atMount := genl.Watch{ID: 1, FSType: "ext4", Dev: blockdevtest.Dev, AtMount: true}
 	with := func(f func(*genl.Watch)) genl.Watch {
 		w := atMount
 		f(&w)
@@ -106,7 +108,7 @@ var xfsUnmount = changelog.Unmount{FSType: "xfs", UUID: xfsUUID, LogCycle: 3, Lo
 // Every check of checkContinuous of an xfs filesystem, each failing alone,
 // and the message that names it.
 func TestCheckContinuousXFS(t *testing.T) {
-	atMount := genl.Watch{ID: 1, FSType: "xfs", Dev: ext4statetest.Dev, AtMount: true}
+	atMount := genl.Watch{ID: 1, FSType: "xfs", Dev: blockdevtest.Dev, AtMount: true}
 	otherUUID := xfsUUID
 	otherUUID[0] = 0xff
 	noPosition := xfsUnmount
@@ -132,9 +134,9 @@ func TestCheckContinuousXFS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := ext4statetest.NewSystem(t, tt.dev, "", "")
+			sys := blockdevtest.NewSystem(t, tt.dev)
 			if tt.tail != "" {
-				sys.SetXFSTail(t, tt.tail)
+				xfsstatetest.SetTail(t, sys, tt.tail)
 			}
 			err := checkContinuous(sys.System, tt.unmount, true, atMount)
 			if tt.why == "" {
@@ -153,7 +155,7 @@ func TestCheckContinuousXFS(t *testing.T) {
 // recordUnmount of an xfs filesystem records where its log ends after the
 // unmount record, and nothing if the log does not end with one.
 func TestRecordUnmountXFS(t *testing.T) {
-	w := genl.Watch{ID: 3, FSType: "xfs", Dev: ext4statetest.Dev}
+	w := genl.Watch{ID: 3, FSType: "xfs", Dev: blockdevtest.Dev}
 	ended := genl.Watch{ID: 3, Unmounted: true, Epoch: 3, NextSeq: 9, Queued: 8}
 	sealed := &drain.Drainer{Offset: 4, LastSealed: 6, Cursor: 9}
 	for _, tt := range []struct {
@@ -165,7 +167,7 @@ func TestRecordUnmountXFS(t *testing.T) {
 		{"not clean", false, "wbctl: watch 3: no clean unmount recorded, the next watch will be a break: /dev/sda1: xfsstate: the log's last record, at 3:4, has 2 operations, not an unmount record's 1: the filesystem was not cleanly unmounted\n"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, tt.clean), "", "")
+			sys := blockdevtest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, tt.clean))
 			log := &unmountRecorder{}
 			got := recordUnmount(log, sys.System, findDevice(sys.System, w), sealed, w, ended, nil)
 			if got != tt.want {
@@ -196,7 +198,7 @@ func (r *unmountRecorder) Unmount(u changelog.Unmount) error {
 // epoch is sealed and the superblock, read once the device is free, says
 // clean; each other case says why, on one line.
 func TestRecordUnmount(t *testing.T) {
-	w := genl.Watch{ID: 3, FSType: "ext4", Dev: ext4statetest.Dev}
+	w := genl.Watch{ID: 3, FSType: "ext4", Dev: blockdevtest.Dev}
 	// The module closed epoch 2 at the unmount and opened 3; the daemon drained up to seq 8 (not acknowledged yet).
 	ended := genl.Watch{ID: 3, Unmounted: true, Epoch: 3, NextSeq: 9, Queued: 8}
 	sealed := &drain.Drainer{Offset: 4, LastSealed: 6, Cursor: 9} // the log's 6 is the watch's 2
@@ -230,9 +232,9 @@ func TestRecordUnmount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sys := ext4statetest.NewSystem(t, ext4statetest.Device(tt.super), "", "")
+			sys := blockdevtest.NewSystem(t, ext4statetest.Device(tt.super))
 			sys.Poll, sys.Wait = time.Millisecond, 20*time.Millisecond
-			sys.Open = func(path string, excl bool) (ext4state.Device, error) {
+			sys.Open = func(path string, excl bool) (blockdev.Device, error) {
 				if !excl {
 					t.Errorf("%s opened without O_EXCL after the unmount", path)
 				}
@@ -302,10 +304,10 @@ func TestDaemonContinuity(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "d.log")
 			var stderr bytes.Buffer
 			ctx := cli.NewContext(&cli.App{ErrWriter: &stderr}, nil, nil)
-			sys := ext4statetest.NewSystem(t, ext4statetest.Device(mountedAgain(0)), "", "")
+			sys := blockdevtest.NewSystem(t, ext4statetest.Device(mountedAgain(0)))
 
 			// Boot 1: the watch from the mount, its unmount.
-			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "ext4", Path: "/srv", Dev: ext4statetest.Dev, NextSeq: 1, AtMount: true}
+			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "ext4", Path: "/srv", Dev: blockdevtest.Dev, NextSeq: 1, AtMount: true}
 			daemonToUnmount(t, ctx, sys, w, path, func() {
 				sys.SetDevice(t, ext4statetest.Device(cleanSuper)) // the unmount's last write
 			})
@@ -316,7 +318,7 @@ func TestDaemonContinuity(t *testing.T) {
 			// Boot 2: mounted once more; the watch from the mount.
 			stderr.Reset()
 			sys.SetDevice(t, ext4statetest.Device(mountedAgain(1)))
-			sys.SetCounters(t, tt.lifetime, "10\n")
+			ext4statetest.SetCounters(t, sys, tt.lifetime, "10\n")
 			w2 := w
 			w2.LoadID = 0xb
 			daemonOnce(t, ctx, sys, w2, path)
@@ -339,7 +341,7 @@ func TestDaemonContinuity(t *testing.T) {
 // "a" and its epoch's marker, into the log at path until the module reports
 // w unmounted, as its last epoch is sealed; unmount runs before, as the
 // unmount itself. The first half of a continuity test.
-func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, w genl.Watch, path string, unmount func()) {
+func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *blockdevtest.System, w genl.Watch, path string, unmount func()) {
 	t.Helper()
 	dev := findDevice(sys.System, w) // as the daemon does, while mounted
 	d, log, err := openDrain(ctx, queue{write(1, 1, "a", 0, 1), marker(2, 1)}, w, path, sys.System)
@@ -367,7 +369,7 @@ func daemonToUnmount(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, 
 
 // daemonOnce drains watch w, which queued a write to "b" and its epoch's
 // marker, once into the log at path: the second half.
-func daemonOnce(t *testing.T, ctx *cli.Context, sys *ext4statetest.System, w genl.Watch, path string) {
+func daemonOnce(t *testing.T, ctx *cli.Context, sys *blockdevtest.System, w genl.Watch, path string) {
 	t.Helper()
 	d, log, err := openDrain(ctx, queue{write(1, 1, "b", 0, 1), marker(2, 1)}, w, path, sys.System)
 	if err != nil {
@@ -398,16 +400,16 @@ func TestDaemonContinuityXFS(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "d.log")
 			var stderr bytes.Buffer
 			ctx := cli.NewContext(&cli.App{ErrWriter: &stderr}, nil, nil)
-			sys := ext4statetest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, true), "", "")
+			sys := blockdevtest.NewSystem(t, xfsstatetest.Device(xfsUUID, 3, 4, true))
 
-			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "xfs", Path: "/srv", Dev: ext4statetest.Dev, NextSeq: 1, AtMount: true}
+			w := genl.Watch{ID: 1, LoadID: 0xa, FSType: "xfs", Path: "/srv", Dev: blockdevtest.Dev, NextSeq: 1, AtMount: true}
 			daemonToUnmount(t, ctx, sys, w, path, func() {})
 			if !strings.Contains(stderr.String(), "wbctl: watch 1: recorded the clean unmount of xfs 38140000-0000-0000-0000-000000000063 (its log ends at 3:6)") {
 				t.Fatalf("first watch: stderr %q", stderr.String())
 			}
 
 			stderr.Reset()
-			sys.SetXFSTail(t, tt.tail)
+			xfsstatetest.SetTail(t, sys, tt.tail)
 			w2 := w
 			w2.LoadID = 0xb
 			daemonOnce(t, ctx, sys, w2, path)

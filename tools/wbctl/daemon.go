@@ -12,9 +12,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 	"github.com/wbarrier/wbarrier/tools/internal/drain"
 	"github.com/wbarrier/wbarrier/tools/internal/epochs"
-	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/sdnotify"
 	"golang.org/x/sys/unix"
 )
@@ -153,7 +153,7 @@ Examples:
 			return err
 		}
 		defer c.Close()
-		sys := new(ext4state.System)
+		sys := new(blockdev.System)
 		dev := findDevice(sys, w) // btrfs's, only while it is mounted
 		d, log, err := openDrain(ctx, c, w, ctx.String("log"), sys)
 		if err != nil {
@@ -208,7 +208,7 @@ Examples:
 // are answered after it, or, if the log ends with the clean unmount of the
 // filesystem and sys finds it unchanged since (checkContinuous), a
 // continuous generation. What no restart can fix is a personError.
-func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string, sys *ext4state.System) (*drain.Drainer, *changelog.Writer, error) {
+func openDrain(ctx *cli.Context, src drain.Source, w genl.Watch, path string, sys *blockdev.System) (*drain.Drainer, *changelog.Writer, error) {
 	d := &drain.Drainer{Source: src, Watch: w.ID}
 	if w.LoadID == 0 {
 		return nil, nil, personError{fmt.Sprintf("watch %d: the module does not report its load id, so a log cannot tell its watches apart: load a wbarrier module as new as wbctl", w.ID)}

@@ -20,8 +20,8 @@ import (
 	"github.com/wbarrier/wbarrier/changelog"
 	"github.com/wbarrier/wbarrier/genl"
 	"github.com/wbarrier/wbarrier/record"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 	"github.com/wbarrier/wbarrier/tools/internal/epochs"
-	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 )
 
 // The ABI numbers the fake kernel below speaks (kmod/uapi/wbarrier.h; genl's
@@ -292,7 +292,7 @@ func benchDaemon(b *testing.B, rate int) {
 	ctx := cli.NewContext(&cli.App{ErrWriter: io.Discard}, nil, nil)
 	path := filepath.Join(b.TempDir(), "d.log")
 	w := genl.Watch{ID: 1, LoadID: 0xaaaa, FSType: "ext4", Path: "/mnt/t", Dev: 42, NextSeq: 1}
-	d, log, err := openDrain(ctx, c, w, path, new(ext4state.System))
+	d, log, err := openDrain(ctx, c, w, path, new(blockdev.System))
 	if err != nil {
 		b.Fatal(err)
 	}

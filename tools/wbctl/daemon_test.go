@@ -9,7 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 	"github.com/wbarrier/wbarrier/genl"
-	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 )
 
 // openDrain follows the watch it is given: a new log, the same watch
@@ -25,7 +25,7 @@ func TestOpenDrainGenerations(t *testing.T) {
 	open := func(w genl.Watch) (uint64, uint64, uint64, error) {
 		t.Helper()
 		stderr.Reset()
-		d, log, err := openDrain(ctx, nil, w, path, new(ext4state.System))
+		d, log, err := openDrain(ctx, nil, w, path, new(blockdev.System))
 		if err != nil {
 			return 0, 0, 0, err
 		}
@@ -38,7 +38,7 @@ func TestOpenDrainGenerations(t *testing.T) {
 		t.Fatalf("new log: offset %d, cursor %d, %v; want 0, 1", off, cur, err)
 	}
 	// The watch seals epoch 1 (records 1, 2, marker 3).
-	_, log, err := openDrain(ctx, nil, watchA, path, new(ext4state.System))
+	_, log, err := openDrain(ctx, nil, watchA, path, new(blockdev.System))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,17 +16,14 @@
 package ext4state
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
-	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 )
 
 // The superblock: 1024 bytes at offset 1024 of the device. Offsets within
@@ -128,81 +125,10 @@ func IsExt(fstype string) bool {
 	return fstype == "ext2" || fstype == "ext3" || fstype == "ext4"
 }
 
-// Device is an open block device.
-type Device interface {
-	io.ReaderAt
-	io.Closer
-}
-
-// System is where the package finds devices and the kernel's state: the
-// real ones by default (the zero System), others in tests. Its device,
-// sysfs and procfs access serve package xfsstate's and btrfsstate's
-// callers too.
-type System struct {
-	// Sys is the sysfs mount ("/sys" if empty), Dev the device directory
-	// ("/dev" if empty), Proc the procfs mount ("/proc" if empty).
-	Sys, Dev, Proc string
-	// Open opens a device node read-only, exclusively if excl (a mounted
-	// filesystem holds its device exclusively: the open then fails with
-	// EBUSY). nil: open(2) with O_EXCL for excl.
-	Open func(path string, excl bool) (Device, error)
-	// Poll and Wait bound WaitUnmounted: it tries every Poll (50 ms if 0)
-	// for Wait (10 s if 0).
-	Poll, Wait time.Duration
-}
-
-func (s *System) sys() string  { return orDefault(s.Sys, "/sys") }
-func (s *System) dev() string  { return orDefault(s.Dev, "/dev") }
-func (s *System) proc() string { return orDefault(s.Proc, "/proc") }
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-func (s *System) open(path string, excl bool) (Device, error) {
-	if s.Open != nil {
-		return s.Open(path, excl)
-	}
-	flag := os.O_RDONLY
-	if excl {
-		flag |= unix.O_EXCL
-	}
-	return os.OpenFile(path, flag, 0)
-}
-
-// DevName returns the kernel's name of the block device dev (encoded as
-// stat(2)'s st_dev, as the kernel's new_encode_dev): "sda1", "dm-0". It
-// is the device node's name under /dev and the filesystem's directory
-// under /sys/fs/ext4.
-func (s *System) DevName(dev uint32) (string, error) {
-	major, minor := unix.Major(uint64(dev)), unix.Minor(uint64(dev))
-	path := filepath.Join(s.sys(), "dev", "block", fmt.Sprintf("%d:%d", major, minor), "uevent")
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("ext4state: device %d:%d is not a block device the kernel lists: %w", major, minor, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if name, ok := strings.CutPrefix(sc.Text(), "DEVNAME="); ok && name != "" {
-			return name, nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("ext4state: %s: %w", path, err)
-	}
-	return "", fmt.Errorf("ext4state: %s names no DEVNAME", path)
-}
-
-// WaitUnmounted waits until the device name (DevName) can be opened
-// exclusively, which says that no filesystem on it is mounted any more:
-// the unmount, with its last superblock write, is over. It then reads the
-// superblock through that descriptor. It tries every Poll for Wait, and
-// fails if the device stays busy.
-func (s *System) WaitUnmounted(name string) (Superblock, error) {
+// WaitUnmounted waits until the device name (blockdev.System.DevName) is
+// no longer mounted (blockdev.System.WaitExclusive) and reads the
+// superblock the unmount left.
+func WaitUnmounted(s *blockdev.System, name string) (Superblock, error) {
 	var sb Superblock
 	err := s.WaitExclusive(name, func(d io.ReaderAt) error {
 		var err error
@@ -210,71 +136,6 @@ func (s *System) WaitUnmounted(name string) (Superblock, error) {
 		return err
 	})
 	return sb, err
-}
-
-// WaitExclusive waits as WaitUnmounted does, then hands the device to
-// read, for any filesystem type.
-func (s *System) WaitExclusive(name string, read func(io.ReaderAt) error) error {
-	path := filepath.Join(s.dev(), name)
-	poll, wait := s.Poll, s.Wait
-	if poll <= 0 {
-		poll = 50 * time.Millisecond
-	}
-	if wait <= 0 {
-		wait = 10 * time.Second
-	}
-	deadline := time.Now().Add(wait)
-	for {
-		d, err := s.open(path, true)
-		if err == nil {
-			err := read(d)
-			if cerr := d.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("ext4state: close %s: %w", path, cerr)
-			}
-			return err
-		}
-		if !errors.Is(err, unix.EBUSY) {
-			return fmt.Errorf("ext4state: %w", err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("ext4state: %s is still in use after %v: the filesystem is mounted elsewhere, or the unmount did not end", path, wait)
-		}
-		time.Sleep(poll)
-	}
-}
-
-// ReadDevice opens the device name (DevName) without O_EXCL, as a mounted
-// filesystem's can be, and hands it to read.
-func (s *System) ReadDevice(name string, read func(io.ReaderAt) error) error {
-	path := filepath.Join(s.dev(), name)
-	d, err := s.open(path, false)
-	if err != nil {
-		return fmt.Errorf("ext4state: %w", err)
-	}
-	err = read(d)
-	d.Close()
-	if err != nil {
-		return fmt.Errorf("%w (%s)", err, path)
-	}
-	return nil
-}
-
-// ReadSys reads the file at path under the sysfs mount ("fs/xfs/sda1/...").
-func (s *System) ReadSys(path string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.sys(), path))
-	if err != nil {
-		return "", fmt.Errorf("ext4state: %w", err)
-	}
-	return string(b), nil
-}
-
-// ReadProc reads the file at path under the procfs mount ("self/mountinfo").
-func (s *System) ReadProc(path string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(s.proc(), path))
-	if err != nil {
-		return "", fmt.Errorf("ext4state: %w", err)
-	}
-	return string(b), nil
 }
 
 // Mounted is the state of a mounted filesystem.
@@ -296,7 +157,7 @@ const sysfsAttempts = 100
 // exclusively) and, from /sys/fs/ext4/NAME, lifetime_write_kbytes minus
 // session_write_kbytes, read until the session's count is the same before
 // and after the lifetime's.
-func (s *System) Mount(name string) (Mounted, error) {
+func Mount(s *blockdev.System, name string) (Mounted, error) {
 	var m Mounted
 	err := s.ReadDevice(name, func(d io.ReaderAt) error {
 		var err error
@@ -306,17 +167,17 @@ func (s *System) Mount(name string) (Mounted, error) {
 	if err != nil {
 		return m, err
 	}
-	dir := filepath.Join(s.sys(), "fs", "ext4", name)
+	dir := path.Join("fs", "ext4", name)
 	for range sysfsAttempts {
-		before, err := readUint(filepath.Join(dir, "session_write_kbytes"))
+		before, err := readUint(s, path.Join(dir, "session_write_kbytes"))
 		if err != nil {
 			return m, err
 		}
-		life, err := readUint(filepath.Join(dir, "lifetime_write_kbytes"))
+		life, err := readUint(s, path.Join(dir, "lifetime_write_kbytes"))
 		if err != nil {
 			return m, err
 		}
-		after, err := readUint(filepath.Join(dir, "session_write_kbytes"))
+		after, err := readUint(s, path.Join(dir, "session_write_kbytes"))
 		if err != nil {
 			return m, err
 		}
@@ -333,14 +194,14 @@ func (s *System) Mount(name string) (Mounted, error) {
 }
 
 // readUint reads a sysfs file that holds one decimal number.
-func readUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+func readUint(s *blockdev.System, file string) (uint64, error) {
+	b, err := s.ReadSys(file)
 	if err != nil {
 		return 0, fmt.Errorf("ext4state: %w (is the filesystem mounted by the ext4 driver?)", err)
 	}
-	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	v, err := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("ext4state: %s: %w", path, err)
+		return 0, fmt.Errorf("ext4state: %s: %w", file, err)
 	}
 	return v, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state"
 	"github.com/wbarrier/wbarrier/tools/internal/ext4state/ext4statetest"
 	"golang.org/x/sys/unix"
@@ -76,22 +77,8 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func fakeSystem(t *testing.T, dev []byte, lifetime, session string) *ext4state.System {
+func fakeSystem(t *testing.T, dev []byte, lifetime, session string) *blockdev.System {
 	return ext4statetest.NewSystem(t, dev, lifetime, session).System
-}
-
-func TestDevName(t *testing.T) {
-	s := fakeSystem(t, nil, "", "")
-	// new_encode_dev(MKDEV(8, 1)) = 0x801; a minor above 255 goes to bits 20 and up.
-	if name, err := s.DevName(0x801); err != nil || name != "sda1" {
-		t.Errorf("DevName(8:1) = %q, %v; want sda1", name, err)
-	}
-	if _, err := s.DevName(0x700); err == nil || !strings.Contains(err.Error(), "names no DEVNAME") {
-		t.Errorf("DevName(7:0) without DEVNAME: %v", err)
-	}
-	if _, err := s.DevName(0x10_0803); err == nil || !strings.Contains(err.Error(), "device 8:259") {
-		t.Errorf("DevName(8:259), not listed: %v", err)
-	}
 }
 
 // WaitUnmounted retries while the device is busy, reads the superblock
@@ -101,7 +88,7 @@ func TestWaitUnmounted(t *testing.T) {
 	s.Poll, s.Wait = time.Millisecond, 200*time.Millisecond
 	busy := 3
 	var opened []bool
-	s.Open = func(path string, excl bool) (ext4state.Device, error) {
+	s.Open = func(path string, excl bool) (blockdev.Device, error) {
 		opened = append(opened, excl)
 		if busy > 0 {
 			busy--
@@ -109,7 +96,7 @@ func TestWaitUnmounted(t *testing.T) {
 		}
 		return os.Open(path)
 	}
-	sb, err := s.WaitUnmounted("sda1")
+	sb, err := ext4state.WaitUnmounted(s, "sda1")
 	if err != nil || sb != testSuper {
 		t.Fatalf("WaitUnmounted = %+v, %v; want %+v", sb, err, testSuper)
 	}
@@ -117,13 +104,13 @@ func TestWaitUnmounted(t *testing.T) {
 		t.Errorf("opens (exclusive?) %v, want 4 exclusive", opened)
 	}
 	busy = 1 << 30
-	if _, err := s.WaitUnmounted("sda1"); err == nil || !strings.Contains(err.Error(), "still in use after 200ms") {
+	if _, err := ext4state.WaitUnmounted(s, "sda1"); err == nil || !strings.Contains(err.Error(), "still in use after 200ms") {
 		t.Errorf("WaitUnmounted of a device that stays busy: %v", err)
 	}
-	s.Open = func(path string, excl bool) (ext4state.Device, error) {
+	s.Open = func(path string, excl bool) (blockdev.Device, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: unix.ENOENT}
 	}
-	if _, err := s.WaitUnmounted("sda1"); !errors.Is(err, unix.ENOENT) {
+	if _, err := ext4state.WaitUnmounted(s, "sda1"); !errors.Is(err, unix.ENOENT) {
 		t.Errorf("WaitUnmounted of a missing device: %v, want ENOENT at once", err)
 	}
 }
@@ -145,13 +132,13 @@ func TestMount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := fakeSystem(t, device(testSuper), tt.lifetime, tt.session)
-			s.Open = func(path string, excl bool) (ext4state.Device, error) {
+			s.Open = func(path string, excl bool) (blockdev.Device, error) {
 				if excl {
 					t.Errorf("Mount opened %s exclusively", path)
 				}
 				return os.Open(path)
 			}
-			m, err := s.Mount("sda1")
+			m, err := ext4state.Mount(s, "sda1")
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("Mount: %v, want an error with %q", err, tt.err)

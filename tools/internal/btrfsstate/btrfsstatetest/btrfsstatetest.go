@@ -6,6 +6,9 @@ package btrfsstatetest
 import (
 	"encoding/binary"
 	"hash/crc32"
+	"testing"
+
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev/blockdevtest"
 )
 
 // Device returns the image of a one-device btrfs filesystem with fsid
@@ -34,4 +37,12 @@ func Checksum(b []byte) {
 	s := b[64*1024 : 68*1024]
 	sum := crc32.Checksum(s[32:], crc32.MakeTable(crc32.Castagnoli))
 	binary.LittleEndian.PutUint32(s[0:], sum)
+}
+
+// SetSysfs sets what the btrfs driver says, in the fake system s, of the
+// filesystem with fsid uuid (as blkid prints it) in /sys/fs/btrfs/UUID:
+// its generation and, in commit_stats, the commits since the mount.
+func SetSysfs(t testing.TB, s *blockdevtest.System, uuid, generation, commits string) {
+	s.SetFile(t, "sys/fs/btrfs/"+uuid+"/generation", generation)
+	s.SetFile(t, "sys/fs/btrfs/"+uuid+"/commit_stats", "commits "+commits+"\nlast_commit_ms 0\nmax_commit_ms 0\ntotal_commit_ms 0\n")
 }

@@ -3,7 +3,12 @@
 // xlog_rec_header rather than through the code tested.
 package xfsstatetest
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"testing"
+
+	"github.com/wbarrier/wbarrier/tools/internal/blockdev/blockdevtest"
+)
 
 // Device returns the image of a v5 xfs filesystem with uuid: 512-byte
 // blocks, allocation groups of 16, and an 8-block log at block 17 that
@@ -40,4 +45,9 @@ func Device(uuid [16]byte, cycle, blk uint32, clean bool) []byte {
 	be.PutUint32(h[40:], ops)      // h_num_logops
 	be.PutUint32(h[320:], 32*1024) // h_size
 	return b
+}
+
+// SetTail sets the xfs driver's log_tail_lsn of sda1 in the fake system s.
+func SetTail(t testing.TB, s *blockdevtest.System, tail string) {
+	s.SetFile(t, "sys/fs/xfs/sda1/log/log_tail_lsn", tail)
 }
