@@ -273,12 +273,15 @@ func checkXFS(sys *blockdev.System, u changelog.Unmount, name string) error {
 	return nil
 }
 
-// checkBtrfs: the generation this mount loaded is the one the clean
-// unmount u left. It is the generation now minus the transactions
-// committed since the mount, read in that order: a transaction committed
-// in between (another mount, btrfs check --repair) shows as a larger
-// one, and so does a transaction this mount opened and has not committed
-// yet (a write before the daemon looked): a break, the safe side.
+// checkBtrfs: this mount has committed no transaction yet, and the
+// generation is the one the clean unmount u left: a transaction committed
+// in between (another mount, btrfs check --repair) shows as a larger one,
+// and so does one this mount opened and has not committed yet (a write
+// before the daemon looked). A commit of this mount's own cannot be told
+// from one that replayed, as it mounted, the log tree an unwatched mount
+// in between left (a write, an fsync, then a crash before its commit):
+// any is a break, the safe side. The commits are read first, so that one
+// between the two reads shows in the generation.
 func checkBtrfs(sys *blockdev.System, u changelog.Unmount, name string) error {
 	if u.FSGeneration == 0 {
 		return errors.New("the clean unmount recorded no generation")
@@ -311,13 +314,13 @@ func checkBtrfs(sys *blockdev.System, u changelog.Unmount, name string) error {
 	if err != nil {
 		return err
 	}
-	switch loaded := gen - commits; {
-	case commits > gen:
-		return fmt.Errorf("btrfs counts %d commits since this mount, more than its generation %d", commits, gen)
-	case loaded > u.FSGeneration:
-		return fmt.Errorf("the generation is %d with %d transactions committed since this mount, not %d as the clean unmount left it: transactions were committed in between, or this mount has one open since a write before the daemon looked", gen, commits, u.FSGeneration)
-	case loaded < u.FSGeneration:
-		return fmt.Errorf("the generation this mount loaded, %d, is before the %d the clean unmount left", loaded, u.FSGeneration)
+	switch {
+	case commits > 0:
+		return fmt.Errorf("btrfs has committed %d transactions since this mount: its own (a write before the daemon looked) or the replay of a log tree an unwatched mount in between left; the generation it loaded is not known", commits)
+	case gen > u.FSGeneration:
+		return fmt.Errorf("the generation is %d, not %d as the clean unmount left it: transactions were committed in between, or this mount has one open since a write before the daemon looked", gen, u.FSGeneration)
+	case gen < u.FSGeneration:
+		return fmt.Errorf("the generation is %d, before the %d the clean unmount left", gen, u.FSGeneration)
 	}
 	return nil
 }

@@ -94,8 +94,8 @@ break if the filesystem is the same, was mounted once since (mount count
 +1) and nothing wrote it in between (the KiB written before this mount,
 from /sys/fs/ext4/DEV, are those recorded; on xfs, the log's tail in
 /sys/fs/xfs/DEV/log/log_tail_lsn is right after the recorded unmount
-record; on btrfs, /sys/fs/btrfs/FSID/generation minus the commits since
-the mount in its commit_stats is the recorded generation): it prints
+record; on btrfs, no commit counted since the mount in
+/sys/fs/btrfs/FSID/commit_stats and its generation the recorded one): it prints
 "wbctl: FILE: continuous: ..." and the epoch between the watches is sealed and empty, so
 "changes" across it needs no rescan. Otherwise the new watch is a break
 as above, and "wbctl: FILE: break, not continuous: WHY" names the check

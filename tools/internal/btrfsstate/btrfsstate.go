@@ -11,12 +11,11 @@
 // filesystem, its generation (/sys/fs/btrfs/FSID/generation) starts at
 // the superblock's and goes up by one at each transaction started since;
 // /sys/fs/btrfs/FSID/commit_stats counts the transactions committed
-// since. The generation minus the commits, read in that order, is
-// therefore the generation the mount loaded, plus the transactions
-// started and not yet committed: equal to the clean unmount's generation
-// only if nothing committed a transaction in between (another mount,
-// btrfs check --repair, btrfstune) and no transaction is open. A raw
-// write to the device that bypasses btrfs is not seen.
+// since. With no commit counted (read first) and the generation the
+// clean unmount's, nothing committed a transaction in between (another
+// mount, btrfs check --repair, btrfstune), none is open, and no log tree
+// was replayed as this mount began. A raw write to the device that
+// bypasses btrfs is not seen.
 package btrfsstate
 
 import (
