@@ -44,6 +44,21 @@ func mountedAgain(n uint16) ext4state.Superblock {
 	return s
 }
 
+// wantContinuous fails t unless err is checkContinuous's answer for why:
+// nil if why is "", else an error that says why.
+func wantContinuous(t *testing.T, err error, why string) {
+	t.Helper()
+	if why == "" {
+		if err != nil {
+			t.Fatalf("checkContinuous: %v, want continuous", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), why) {
+		t.Fatalf("checkContinuous: %v, want %q", err, why)
+	}
+}
+
 // Every check of checkContinuous, each failing alone, and the message
 // that names it.
 func TestCheckContinuous(t *testing.T) {
@@ -85,15 +100,7 @@ func TestCheckContinuous(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sys := ext4statetest.NewSystem(t, ext4statetest.Device(tt.super), tt.lifetime, tt.session)
 			err := checkContinuous(sys.System, tt.unmount, tt.ended, tt.w)
-			if tt.why == "" {
-				if err != nil {
-					t.Fatalf("checkContinuous: %v, want continuous", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.why) {
-				t.Fatalf("checkContinuous: %v, want %q", err, tt.why)
-			}
+			wantContinuous(t, err, tt.why)
 		})
 	}
 }
@@ -139,15 +146,7 @@ func TestCheckContinuousXFS(t *testing.T) {
 				xfsstatetest.SetTail(t, sys, tt.tail)
 			}
 			err := checkContinuous(sys.System, tt.unmount, true, atMount)
-			if tt.why == "" {
-				if err != nil {
-					t.Fatalf("checkContinuous: %v, want continuous", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.why) {
-				t.Fatalf("checkContinuous: %v, want %q", err, tt.why)
-			}
+			wantContinuous(t, err, tt.why)
 		})
 	}
 }
